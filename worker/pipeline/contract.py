@@ -1,0 +1,66 @@
+"""Typed contract between the pipeline (video → OpenSim files) and its callers (CLI, Celery task).
+
+Units and conventions: videos are files on disk; ``offset_frames`` K means frame f of the front
+video shows the same instant as frame f + K of the side video (at the videos' native rate);
+``height_m`` in metres, ``mass_kg`` in kilograms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Stage names, in execution order. The job record and the CLI progress bar use these.
+STAGES: tuple[str, ...] = ("decode", "synchronise", "detect", "cameras", "infer", "assemble")
+
+#: ``progress(stage, fraction)`` with ``fraction`` in [0, 1] of that stage.
+ProgressCallback = Callable[[str, float], None]
+
+#: Files a successful run writes into ``out_dir`` (plots live in ``plots/``).
+RESULT_FILES: tuple[str, ...] = (
+    "kinematics.mot",
+    "model_scaled.osim",
+    "joint_centers.trc",
+    "summary.json",
+)
+
+
+@dataclass(frozen=True)
+class PipelineRequest:
+    """Everything one run needs. Paths must exist; ``out_dir`` is created if missing."""
+
+    front_video: Path
+    side_video: Path
+    out_dir: Path
+    calibration: Path | None = None
+    front_camera: str | None = None
+    side_camera: str | None = None
+    offset_frames: int | None = None
+    detections_dir: Path | None = None
+    height_m: float | None = None
+    mass_kg: float | None = None
+
+
+@dataclass
+class PipelineResult:
+    """What a successful run produced. ``files`` are paths relative to ``out_dir``."""
+
+    out_dir: Path
+    files: list[str]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class PipelineError(Exception):
+    """A failure the user can act on: stable ``code`` plus a one-line human ``message``.
+
+    Codes in use: ``video_undecodable``, ``video_empty``, ``video_too_long``,
+    ``duration_mismatch``, ``calibration_invalid``, ``camera_not_found``, ``no_person``,
+    ``no_checkpoint``, ``internal``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
