@@ -1,0 +1,18 @@
+"""The OpenSim full-body model core: definition, differentiable FK, and OpenSim file I/O.
+
+``load_fullbody_model()`` returns the Rajagopal 2016 model as a torch module (see
+:class:`~model_store.biomech.fk.ForwardKinematics` for units and frames).
+"""
+
+from __future__ import annotations
+
+from model_store.biomech.definition import ModelDefinition, load_definition
+from model_store.biomech.fk import FKOutput, ForwardKinematics
+
+
+def load_fullbody_model(name: str = "rajagopal2016") -> ForwardKinematics:
+    """The bundled full-body model (22 bodies, 39 coordinates) as a batched FK module."""
+    return ForwardKinematics(load_definition(name))
+
+
+__all__ = ["FKOutput", "ForwardKinematics", "ModelDefinition", "load_definition", "load_fullbody_model"]
