@@ -1,0 +1,52 @@
+"""Forward-kinematics throughput: B = 64 sequences × 64 frames (4096 poses) per call.
+
+Usage: ``.venv/bin/python bench/bench_fk.py [--repeats 20] [--threads N]``. Prints poses/s for
+float32 and float64, forward only and forward+backward.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from model_store.biomech import load_fullbody_model
+
+
+def _time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - t0) / repeats
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    fk = load_fullbody_model()
+    b = 64 * 64
+    print(f"FK benchmark: B = 64 x 64 = {b} poses, torch {torch.__version__}, {args.threads} threads, CPU")
+    for dtype in (torch.float32, torch.float64):
+        q = fk.default_coordinates.to(dtype).expand(b, -1).clone()
+        q += 0.3 * torch.randn_like(q)
+        s = torch.ones(b, 22, 3, dtype=dtype)
+        fwd = _time(lambda q=q, s=s: fk(q, s), args.repeats)
+
+        def fwd_bwd(q=q, s=s):
+            qq = q.clone().requires_grad_(True)
+            fk(qq, s).joint_centers.sum().backward()
+
+        both = _time(fwd_bwd, max(args.repeats // 2, 1))
+        print(
+            f"  {str(dtype):14s} forward {fwd * 1e3:7.1f} ms/call = {b / fwd:9.0f} poses/s | "
+            f"forward+backward {both * 1e3:7.1f} ms/call = {b / both:9.0f} poses/s"
+        )
+
+
+if __name__ == "__main__":
+    main()
