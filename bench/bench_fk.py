@@ -43,7 +43,7 @@ def main() -> None:
 
         both = _time(fwd_bwd, max(args.repeats // 2, 1))
         print(
-            f"  {str(dtype):14s} forward {fwd * 1e3:7.1f} ms/call = {b / fwd:9.0f} poses/s | "
+            f"  {dtype!s:14s} forward {fwd * 1e3:7.1f} ms/call = {b / fwd:9.0f} poses/s | "
             f"forward+backward {both * 1e3:7.1f} ms/call = {b / both:9.0f} poses/s"
         )
 

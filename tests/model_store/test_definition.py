@@ -8,7 +8,6 @@ import sys
 
 from model_store.biomech import load_definition, load_fullbody_model
 from model_store.biomech.definition import definition_path
-
 from tests.conftest import REPO_ROOT
 
 

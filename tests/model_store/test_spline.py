@@ -12,7 +12,9 @@ from model_store.biomech.spline import evaluate_spline, simm_spline_coefficients
 
 def _model_splines():
     md = load_definition()
-    return [a.function for j in md.joints for a in j.spatial_transform if a.function and a.function.type == "SimmSpline"]
+    return [
+        a.function for j in md.joints for a in j.spatial_transform if a.function and a.function.type == "SimmSpline"
+    ]
 
 
 def _opensim_values(osim, x, y, qs):
