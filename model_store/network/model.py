@@ -1,0 +1,184 @@
+"""The two-view spatio-temporal kinematics network (Lin et al. 2024, with mask+keypoint inputs).
+
+Per view, a stacked hourglass encodes the person's silhouette mask plus 33 keypoint heatmaps
+(optionally RGB). Query points on a candidate grid around the subject are kept where they project
+inside both masks (the visual hull), the ``n_points`` most interior ones are taken, centred, and
+given the features sampled at their projections in both views. A per-point MLP and a set pooling
+give one latent per frame, optionally joined by the two views' triangulated keypoints. A residual
+transformer over the window refines the latents (its output projection starts at zero, so stage 2
+starts where the spatial stage ended). Heads give sin/cos of the 36 rotational coordinates per frame
+and 22×3 scales, pooled over the window into one set.
+
+Inputs (all float32; B windows, T frames, V = 2 views — index 0 front, 1 side):
+- ``masks`` [B, T, V, S, S]: person mask in [0, 1] resized to ``input_size`` S.
+- ``keypoints`` [B, T, V, 33, 3]: (x, y) in px of the ``crop_size`` crop, visibility in [0, 1].
+- ``crops`` [B, T, V, 3]: (x0, y0, scale) mapping crop px ↔ full-frame px (see ``geometry``).
+- ``k``, ``r`` [B, V, 3, 3], ``t`` [B, V, 3]: cameras, OpenSim ground → camera, metres.
+Outputs: ``sincos`` [B, T, 36, 2] (sin, cos) in model coordinate order (pelvis translations
+excluded), ``scales`` [B, 22, 3], ``frame_scales`` [B, T, 22, 3].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from model_store.network.config import NetworkConfig
+from model_store.network.geometry import crop_to_full, crop_to_grid, full_to_crop, project_full, triangulate
+from model_store.network.hourglass import StackedHourglass
+
+N_ROTATIONAL = 36
+N_BODIES = 22
+SCALE_SPAN = 0.35  # predicted scales lie in 1 ± SCALE_SPAN
+
+
+@dataclass
+class NetworkOutputs:
+    sincos: torch.Tensor  # [B, T, 36, 2]
+    scales: torch.Tensor  # [B, 22, 3]
+    frame_scales: torch.Tensor  # [B, T, 22, 3]
+
+    @property
+    def angles(self) -> torch.Tensor:
+        """Rotational coordinates in radians [B, T, 36]."""
+        return torch.atan2(self.sincos[..., 0], self.sincos[..., 1])
+
+
+def render_heatmaps(keypoints: torch.Tensor, size: int, crop_size: int, sigma: float) -> torch.Tensor:
+    """Gaussian heatmaps [N, 33, S, S] from keypoints [N, 33, 3] given in crop px (× visibility)."""
+    xy = (keypoints[..., :2] + 0.5) * (size / crop_size) - 0.5
+    grid = torch.arange(size, dtype=keypoints.dtype, device=keypoints.device)
+    gx = torch.exp(-((grid[None, None, :] - xy[..., 0:1]) ** 2) / (2 * sigma**2))  # [N, 33, S]
+    gy = torch.exp(-((grid[None, None, :] - xy[..., 1:2]) ** 2) / (2 * sigma**2))
+    return gy[..., :, None] * gx[..., None, :] * keypoints[..., 2, None, None]
+
+
+class KinematicsNet(nn.Module):
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config.hourglass_channels
+        self.encoder = StackedHourglass(config.in_channels, c, config.hourglass_stacks, config.hourglass_depth)
+        gx, gy, gz = config.hull_grid
+        axes = [torch.linspace(-0.5, 0.5, n) * s for n, s in zip((gx, gy, gz), config.hull_box_m, strict=True)]
+        grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+        gen = torch.Generator().manual_seed(0)
+        self.register_buffer("hull_grid", grid)
+        self.register_buffer("tie_break", torch.rand(grid.shape[0], generator=gen) * 1e-3)
+        layers: list[nn.Module] = []
+        width = 3 + 2 * c + 2
+        for h in config.point_mlp:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        self.point_mlp = nn.Sequential(*layers)
+        frame_in = 2 * width + (config.n_landmarks * 4 if config.use_triangulated_keypoints else 0)
+        d = config.latent
+        self.frame_mlp = nn.Sequential(nn.Linear(frame_in, d), nn.ReLU(), nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
+        self.pos = nn.Parameter(torch.zeros(1, config.window, d))
+        layer = nn.TransformerEncoderLayer(
+            d, config.temporal_heads, 2 * d, dropout=0.0, batch_first=True, norm_first=True
+        )
+        self.temporal = nn.TransformerEncoder(layer, config.temporal_layers, enable_nested_tensor=False)
+        self.temporal_out = nn.Linear(d, d)
+        nn.init.zeros_(self.temporal_out.weight)
+        nn.init.zeros_(self.temporal_out.bias)
+        self.angle_head = nn.Linear(d, N_ROTATIONAL * 2)
+        self.scale_head = nn.Linear(d, N_BODIES * 3)
+        nn.init.zeros_(self.scale_head.weight)
+        nn.init.zeros_(self.scale_head.bias)
+        self.use_temporal = True
+
+    def encode_frames(
+        self,
+        masks: torch.Tensor,
+        keypoints: torch.Tensor,
+        crops: torch.Tensor,
+        k: torch.Tensor,
+        r: torch.Tensor,
+        t: torch.Tensor,
+        rgb: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Per-frame latents [B, T, latent] (the spatial model)."""
+        cfg = self.config
+        b, tt, v, s, _ = masks.shape
+        n = b * tt
+        kp = keypoints.reshape(n * v, cfg.n_landmarks, 3)
+        heat = render_heatmaps(kp, s, cfg.crop_size, cfg.heatmap_sigma_px)
+        img = [masks.reshape(n * v, 1, s, s), heat]
+        if cfg.use_rgb:
+            if rgb is None:
+                raise ValueError("this network was configured with RGB inputs; pass rgb")
+            img.append(rgb.reshape(n * v, 3, s, s))
+        feats = self.encoder(torch.cat(img, 1))[-1]  # [N*V, C, S/2, S/2]
+        # cameras per frame
+        kf = k[:, None].expand(b, tt, v, 3, 3).reshape(n, v, 3, 3)
+        rf = r[:, None].expand(b, tt, v, 3, 3).reshape(n, v, 3, 3)
+        tf = t[:, None].expand(b, tt, v, 3).reshape(n, v, 3)
+        cr = crops.reshape(n, v, 3)
+        kpn = keypoints.reshape(n, v, cfg.n_landmarks, 3)
+        full = crop_to_full(kpn[..., :2], cr)
+        vis = kpn[..., 2]
+        tri = triangulate(full, vis, kf, rf, tf)  # [N, 33, 3]
+        conf = vis.min(1).values  # seen in both views
+        centre = (tri * conf[..., None]).sum(1) / (conf.sum(1, keepdim=True) + 1e-6)
+        cand = centre[:, None, :] + self.hull_grid[None]  # [N, M, 3]
+        proj = full_to_crop(project_full(cand[:, None], kf, rf, tf), cr)  # [N, V, M, 2]
+        grid = crop_to_grid(proj, cfg.crop_size)
+        mask_vals = F.grid_sample(masks.reshape(n * v, 1, s, s), grid.reshape(n * v, 1, -1, 2), align_corners=False)
+        inside = mask_vals.reshape(n, v, -1).prod(1)  # [N, M]
+        idx = torch.topk(inside + self.tie_break, cfg.n_points, dim=1).indices  # [N, P]
+        pts = torch.gather(cand, 1, idx[..., None].expand(-1, -1, 3))
+        sel_grid = torch.gather(grid, 2, idx[:, None, :, None].expand(-1, v, -1, 2))  # [N, V, P, 2]
+        sampled = F.grid_sample(feats, sel_grid.reshape(n * v, 1, -1, 2), align_corners=False)
+        sampled = sampled.reshape(n, v, -1, cfg.n_points).permute(0, 3, 1, 2).reshape(n, cfg.n_points, -1)
+        sel_mask = torch.gather(mask_vals.reshape(n, v, -1), 2, idx[:, None, :].expand(-1, v, -1)).transpose(1, 2)
+        point_in = torch.cat([pts - centre[:, None], sampled, sel_mask], -1)
+        h = self.point_mlp(point_in)
+        pooled = [h.max(1).values, h.mean(1)]
+        if cfg.use_triangulated_keypoints:
+            rel = (tri - centre[:, None]) * conf[..., None]
+            pooled += [rel.reshape(n, -1), conf]
+        z = self.frame_mlp(torch.cat(pooled, -1))
+        return z.reshape(b, tt, -1)
+
+    def heads(self, z: torch.Tensor) -> NetworkOutputs:
+        b, tt, _ = z.shape
+        sc = self.angle_head(z).reshape(b, tt, N_ROTATIONAL, 2)
+        sc = sc / (sc.norm(dim=-1, keepdim=True) + 1e-6)
+        frame_scales = 1.0 + SCALE_SPAN * torch.tanh(self.scale_head(z)).reshape(b, tt, N_BODIES, 3)
+        return NetworkOutputs(sincos=sc, scales=frame_scales.mean(1), frame_scales=frame_scales)
+
+    def refine(self, z: torch.Tensor) -> torch.Tensor:
+        """Temporal refinement of per-frame latents [B, T, d] (T ≤ window)."""
+        tt = z.shape[1]
+        return z + self.temporal_out(self.temporal(z + self.pos[:, :tt]))
+
+    def forward(
+        self,
+        masks: torch.Tensor,
+        keypoints: torch.Tensor,
+        crops: torch.Tensor,
+        k: torch.Tensor,
+        r: torch.Tensor,
+        t: torch.Tensor,
+        rgb: torch.Tensor | None = None,
+    ) -> NetworkOutputs:
+        z = self.encode_frames(masks, keypoints, crops, k, r, t, rgb)
+        if self.use_temporal:
+            z = self.refine(z)
+        return self.heads(z)
+
+
+def prepare_masks(masks: torch.Tensor, input_size: int) -> torch.Tensor:
+    """Resize crop masks [..., H, W] (uint8 0–255 or float 0–1) to [..., S, S] float in [0, 1]."""
+    m = masks.float()
+    if masks.dtype == torch.uint8:
+        m = m / 255.0
+    lead = m.shape[:-2]
+    m = m.reshape(-1, 1, *m.shape[-2:])
+    if m.shape[-1] != input_size:
+        m = F.interpolate(m, size=(input_size, input_size), mode="area")
+    return m.reshape(*lead, input_size, input_size)
