@@ -29,6 +29,7 @@ from torch.nn import functional as F
 from model_store.network.config import NetworkConfig
 from model_store.network.geometry import crop_to_full, crop_to_grid, full_to_crop, project_full, triangulate
 from model_store.network.hourglass import StackedHourglass
+from model_store.network.temporal import TemporalStack
 
 N_ROTATIONAL = 36
 N_BODIES = 22
@@ -78,10 +79,7 @@ class KinematicsNet(nn.Module):
         d = config.latent
         self.frame_mlp = nn.Sequential(nn.Linear(frame_in, d), nn.ReLU(), nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
         self.pos = nn.Parameter(torch.zeros(1, config.window, d))
-        layer = nn.TransformerEncoderLayer(
-            d, config.temporal_heads, 2 * d, dropout=0.0, batch_first=True, norm_first=True
-        )
-        self.temporal = nn.TransformerEncoder(layer, config.temporal_layers, enable_nested_tensor=False)
+        self.temporal = TemporalStack(d, config.temporal_heads, config.temporal_layers)
         self.temporal_out = nn.Linear(d, d)
         nn.init.zeros_(self.temporal_out.weight)
         nn.init.zeros_(self.temporal_out.bias)
