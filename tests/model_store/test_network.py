@@ -1,0 +1,111 @@
+"""Network shapes, configs, checkpoint integrity and ONNX parity."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from model_store.network import (
+    CONFIGS,
+    CheckpointError,
+    CheckpointNotFound,
+    KinematicsNet,
+    get_config,
+    load_network,
+    prepare_masks,
+    save_checkpoint,
+)
+from model_store.network.geometry import project_full, triangulate
+from model_store.network.onnx_export import OnnxKinematicsNet, example_inputs, export_onnx
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def _randomised(net: KinematicsNet) -> KinematicsNet:
+    """Give zero-initialised heads non-zero weights so outputs depend on the inputs."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in (net.scale_head.weight, net.temporal_out.weight):
+            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    return net.eval()
+
+
+def test_output_shapes_and_ranges():
+    net = _randomised(KinematicsNet(get_config("tiny")))
+    inp = example_inputs(net, batch=2)
+    out = net(*inp)
+    assert out.sincos.shape == (2, net.config.window, 36, 2)
+    assert out.scales.shape == (2, 22, 3) and out.frame_scales.shape == (2, net.config.window, 22, 3)
+    torch.testing.assert_close(out.sincos.norm(dim=-1), torch.ones(2, net.config.window, 36), atol=1e-3, rtol=0)
+    assert out.angles.abs().max() <= torch.pi
+    assert ((out.scales > 0.6) & (out.scales < 1.4)).all()
+
+
+def test_paper_config_has_the_seed_sizes():
+    p = CONFIGS["paper"]
+    assert (p.hourglass_stacks, p.hourglass_channels, p.input_size, p.n_points, p.window) == (4, 256, 256, 500, 64)
+
+
+def test_unknown_config_is_a_clear_error():
+    with pytest.raises(KeyError, match="unknown network config"):
+        get_config("huge")
+
+
+def test_triangulation_recovers_points():
+    g = torch.Generator().manual_seed(0)
+    pts = torch.rand(1, 5, 3, generator=g) - 0.5 + torch.tensor([0.0, 1.0, 0.0])
+    k = torch.tensor([[800.0, 0, 320], [0, 800.0, 240], [0, 0, 1]]).expand(1, 2, 3, 3)
+    c, s = torch.cos(torch.tensor(1.2)), torch.sin(torch.tensor(1.2))
+    r = torch.stack([torch.eye(3), torch.tensor([[c, 0, -s], [0, 1, 0], [s, 0, c]])])[None]
+    t = torch.tensor([[0.0, -1.0, 4.0], [0.0, -1.0, 4.5]])[None]
+    px = project_full(pts[:, None], k, r, t)
+    est = triangulate(px, torch.ones(1, 2, 5), k, r, t)
+    torch.testing.assert_close(est, pts, atol=1e-3, rtol=0)
+
+
+def test_prepare_masks_downsamples_uint8():
+    m = torch.zeros(3, 256, 256, dtype=torch.uint8)
+    m[:, 64:192, 64:192] = 255
+    out = prepare_masks(m, 64)
+    assert out.shape == (3, 64, 64) and out.dtype == torch.float32
+    assert (out[:, 32, 32] == 1.0).all() and (out[:, 0, 0] == 0.0).all()
+
+
+def test_checkpoint_round_trip_and_integrity(tmp_path):
+    net = _randomised(KinematicsNet(get_config("tiny")))
+    rec = save_checkpoint(net, tmp_path / "ck.safetensors", {"metrics": {"mae_deg": 1.0}})
+    manifest = json.loads((tmp_path / "ck.json").read_text())
+    assert manifest["sha256"] == rec.sha256 and manifest["config"]["name"] == "tiny"
+    loaded, record = load_network(tmp_path / "ck.json")
+    inp = example_inputs(net)
+    torch.testing.assert_close(loaded(*inp).sincos, net(*inp).sincos)
+    assert record.metrics == {"mae_deg": 1.0}
+    with pytest.raises(CheckpointError, match="trained with config 'tiny'"):
+        load_network(tmp_path / "ck.json", expected_config="small")
+    data = bytearray(rec.weights.read_bytes())
+    data[-1] ^= 0xFF
+    rec.weights.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_network(tmp_path / "ck.json")
+
+
+def test_missing_checkpoint_names_the_training_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("KINEMATICS_CHECKPOINT", str(tmp_path / "none.json"))
+    with pytest.raises(CheckpointNotFound, match=r"training\.train --config small"):
+        load_network()
+
+
+def test_onnx_matches_torch(tmp_path):
+    net = _randomised(KinematicsNet(get_config("tiny")))
+    path = export_onnx(net, tmp_path / "net.onnx")
+    inp = example_inputs(net, batch=2)
+    with torch.no_grad():
+        ref = net(*inp)
+    got = OnnxKinematicsNet(path)(*[x.numpy() for x in inp])
+    assert float((got.angles - ref.angles).abs().max()) <= 1e-3
+    assert float((got.scales - ref.scales).abs().max()) <= 1e-4
