@@ -1,0 +1,58 @@
+"""Network inference speed: ms per frame pair (two views) for each config, torch and onnxruntime.
+
+Usage: ``.venv/bin/python bench/bench_network.py [--configs small paper] [--frames 64] [--onnx]``.
+Untrained weights (speed does not depend on them); one window of ``--frames`` frames per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from model_store.network import KinematicsNet, get_config
+from model_store.network.onnx_export import OnnxKinematicsNet, example_inputs, export_onnx
+
+
+def _time(fn, repeats: int) -> float:
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - t0) / repeats
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--configs", nargs="+", default=["small", "paper"])
+    ap.add_argument("--frames", type=int, default=64, help="frames per window for the small/tiny configs")
+    ap.add_argument("--paper-frames", type=int, default=2, help="frames per call for the (slow) paper config")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--onnx", action="store_true", help="also time onnxruntime")
+    args = ap.parse_args()
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"network inference, device {dev}, torch threads {torch.get_num_threads()}")
+    for name in args.configs:
+        frames = args.paper_frames if name == "paper" and dev == "cpu" else args.frames
+        cfg = get_config(name, window=max(get_config(name).window, frames))
+        net = KinematicsNet(cfg).eval().to(dev)
+        params = sum(p.numel() for p in net.parameters()) / 1e6
+        inp = [x.to(dev) for x in example_inputs(net, frames=frames)]
+        with torch.no_grad():
+            sec = _time(lambda net=net, inp=inp: net(*inp), args.repeats)
+        line = f"  {name:6s} {params:6.2f} M params | {frames:3d} frames/call"
+        line += f" | torch {sec / frames * 1e3:8.1f} ms/frame pair"
+        if args.onnx and frames == cfg.window:
+            with tempfile.TemporaryDirectory() as tmp:
+                ort_net = OnnxKinematicsNet(export_onnx(net.cpu(), Path(tmp) / "n.onnx"))
+                arrs = [x.cpu().numpy() for x in inp]
+                osec = _time(lambda o=ort_net, a=arrs: o(*a), args.repeats)
+                line += f" | onnxruntime {osec / frames * 1e3:8.1f} ms/frame pair"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
