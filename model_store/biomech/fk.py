@@ -157,6 +157,7 @@ class ForwardKinematics(nn.Module):
             scales = coords.new_ones(b, n, 3)
         if scales.shape != (b, n, 3):
             raise ValueError(f"scales must be [{b}, {n}, 3], got {tuple(scales.shape)}")
+        scales = scales.to(dev, dt)
         coords = self.apply_couplers(coords)
         splines = [getattr(self, f"_spline{k}").to(dev, dt) for k in range(self._n_splines)]
         rots: list[torch.Tensor | None] = [None] * n
