@@ -109,3 +109,18 @@ def test_onnx_matches_torch(tmp_path):
     got = OnnxKinematicsNet(path)(*[x.numpy() for x in inp])
     assert float((got.angles - ref.angles).abs().max()) <= 1e-3
     assert float((got.scales - ref.scales).abs().max()) <= 1e-4
+
+
+def test_predictor_torch_and_onnx_backends_agree(tmp_path):
+    from model_store.network.predictor import Predictor
+
+    net = _randomised(KinematicsNet(get_config("tiny")))
+    save_checkpoint(net, tmp_path / "ck.safetensors", {})
+    masks, kp, crops, k, r, t = (x[0].numpy() for x in example_inputs(net))
+    masks256 = (torch.nn.functional.interpolate(torch.as_tensor(masks), size=(256, 256)) * 255).byte().numpy()
+    p_torch = Predictor(tmp_path / "ck.json", backend="torch").predict(masks256, kp, crops, k, r, t)
+    p_onnx = Predictor(tmp_path / "ck.json", backend="onnx").predict(masks256, kp, crops, k, r, t)
+    assert p_torch.angles.shape == (net.config.window, 36) and p_torch.scales.shape == (22, 3)
+    assert abs(p_torch.angles - p_onnx.angles).max() <= 1e-3
+    with pytest.raises(ValueError, match="backend"):
+        Predictor(tmp_path / "ck.json", backend="tensorrt")
