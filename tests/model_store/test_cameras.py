@@ -1,0 +1,56 @@
+"""Calibration TOML parsing/writing and projection conventions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model_store.cameras import OPENSIM_FROM_WORLD, CalibrationError, load_calibration_toml, save_calibration_toml
+
+
+@pytest.fixture()
+def demo_calibration(shared_data):
+    return shared_data / "video" / "pose2sim-demo-single" / "calibration.toml"
+
+
+def test_demo_calibration_loads_with_z_up_world(demo_calibration):
+    cams = load_calibration_toml(demo_calibration)
+    assert sorted(cams) == ["cam01", "cam02", "cam03", "cam04"]
+    for cam in cams.values():
+        assert cam.image_size == (1088, 1920)
+        assert 1.5 < cam.center[2] < 2.3  # cameras on tripods, world Z up
+    # the opensim view of a camera sees the same pixels for converted points
+    cam = cams["cam01"]
+    x_world = np.array([[0.2, 0.1, 1.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(cam.project_opensim(x_world @ OPENSIM_FROM_WORLD.T), cam.project(x_world), atol=1e-9)
+
+
+def test_round_trip_and_undistortion(demo_calibration, tmp_path):
+    cams = load_calibration_toml(demo_calibration)
+    again = load_calibration_toml(save_calibration_toml(cams.values(), tmp_path / "c.toml"))
+    for name, cam in cams.items():
+        np.testing.assert_allclose(again[name].K, cam.K)
+        np.testing.assert_allclose(again[name].R, cam.R, atol=1e-12)
+        np.testing.assert_allclose(again[name].t, cam.t)
+    cam = cams["cam04"]
+    pts = np.array([[0.1, 0.3, 1.2], [-0.4, 0.2, 0.1]])
+    ideal = cam.to_camera(pts)
+    ideal = (ideal / ideal[:, 2:]) @ cam.K.T
+    np.testing.assert_allclose(cam.undistort_points(cam.project(pts)), ideal[:, :2], atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[cam01\nname=", "not valid TOML"),
+        ("[metadata]\nadjusted = false\n", "defines no cameras"),
+        ('[a]\nname="a"\nsize=[10.0,10.0]\nrotation=[0.0,0.0,0.0]\ntranslation=[0.0,0.0,1.0]\n', "missing field"),
+        ('[a]\nsize=[10.0,10.0]\nmatrix=[[1.0,0.0],[0.0,1.0]]\nrotation=[0.0,0.0,0.0]\ntranslation=[0.0,0.0,1.0]\n',
+         "shape"),
+    ],
+)
+def test_malformed_calibrations_are_clear_errors(tmp_path, text, message):
+    p = tmp_path / "bad.toml"
+    p.write_text(text)
+    with pytest.raises(CalibrationError, match=message):
+        load_calibration_toml(p)
