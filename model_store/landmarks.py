@@ -1,0 +1,63 @@
+"""The 33 MediaPipe Pose landmarks, each defined as a point on a model body (data, not code).
+
+Definitions live in ``model_store/data/landmarks.json`` (unscaled body frames, metres). The order
+is MediaPipe's landmark index order, shared by the detector, the renderer and the network.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import torch
+
+from model_store.biomech import FKOutput, load_definition
+
+
+@dataclass(frozen=True)
+class LandmarkSet:
+    names: tuple[str, ...]
+    bodies: tuple[str, ...]
+    body_index: torch.Tensor  # [33] long, model body order
+    local_points: torch.Tensor  # [33, 3] float64, unscaled body frames (m)
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+    def positions(self, out: FKOutput, scales: torch.Tensor | None = None) -> torch.Tensor:
+        """Landmarks in ground [B, 33, 3] (m) from an FK result computed with ``scales`` [B, 22, 3]."""
+        rot = out.body_rotations[:, self.body_index]
+        org = out.body_origins[:, self.body_index]
+        pts = self.local_points.to(org)
+        pts = pts.expand(org.shape[0], -1, -1)
+        if scales is not None:
+            pts = pts * scales[:, self.body_index].to(org)
+        return org + (rot @ pts[..., None])[..., 0]
+
+
+#: Left/right pairs of landmark indices (mirroring swaps them).
+def mirror_permutation(names: tuple[str, ...]) -> list[int]:
+    swap = {"left": "right", "right": "left"}
+
+    def mirrored(n: str) -> str:
+        for a, b in swap.items():
+            if a in n:
+                return n.replace(a, b)
+        return n
+
+    return [names.index(mirrored(n)) for n in names]
+
+
+@cache
+def load_landmarks() -> LandmarkSet:
+    doc = json.loads((resources.files("model_store") / "data" / "landmarks.json").read_text())
+    names = load_definition().body_names
+    lm = doc["landmarks"]
+    return LandmarkSet(
+        names=tuple(x["name"] for x in lm),
+        bodies=tuple(x["body"] for x in lm),
+        body_index=torch.tensor([names.index(x["body"]) for x in lm]),
+        local_points=torch.tensor([x["location"] for x in lm], dtype=torch.float64),
+    )

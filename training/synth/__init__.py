@@ -1,0 +1,1 @@
+"""Synthetic data engine: motions, body shapes, two-view rendering, datasets and clips."""
