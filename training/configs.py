@@ -15,6 +15,8 @@ class DataRecipe:
     frames: int = 64
     train_seed: int = 1
     test_seed: int = 1_000_003
+    mask_size: int = 128  # stored mask crop size (px); the network resizes to its input size
+    use_real_walk: bool = True
 
 
 @dataclass(frozen=True)
@@ -46,11 +48,11 @@ class TrainConfig:
 TRAIN_CONFIGS: dict[str, TrainConfig] = {
     "small": TrainConfig(
         name="small", network="small", data=DataRecipe(),
-        stage1_steps=3000, stage1_batch=16, stage1_frames=4,
-        stage2_steps=800, stage2_batch=4, stage2_frames=64,
+        stage1_steps=2500, stage1_batch=16, stage1_frames=4,
+        stage2_steps=600, stage2_batch=4, stage2_frames=32,
     ),
     "tiny": TrainConfig(
-        name="tiny", network="tiny", data=DataRecipe(train_sequences=8, test_sequences=4, frames=16),
+        name="tiny", network="tiny", data=DataRecipe(train_sequences=8, test_sequences=4, frames=16, mask_size=32),
         stage1_steps=12, stage1_batch=4, stage1_frames=2,
         stage2_steps=6, stage2_batch=2, stage2_frames=8, lr=3e-3, checkpoint_every=5, log_every=1,
     ),

@@ -2,8 +2,8 @@
 
 Terms (all means over valid frames): angle distance on (sin, cos); scale error (pooled and
 per-frame); FK joint-position error through the model core (pelvis-aligned joint centres, metres);
-out-of-range penalty on predicted angles (rad); scale range and smoothness regularisers; temporal
-smoothness (second differences of sin/cos over the window).
+out-of-range penalty on predicted angles (rad; the pelvis's global orientation is unbounded);
+scale range and smoothness regularisers; temporal smoothness (second differences of sin/cos).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch
 
 from model_store.biomech import ForwardKinematics
 from model_store.network import NetworkOutputs
-from model_store.network.outputs import assemble_coordinates, rotational_indices
+from model_store.network.outputs import ROTATIONAL_COORDINATES, assemble_coordinates, rotational_indices
 
 SCALE_RANGE = (0.7, 1.3)
 
@@ -65,7 +65,9 @@ def kinematics_loss(
     true_j = fk(true_q, scales[:, None].expand(b, t, -1, -1).reshape(b * t, -1, 3)).joint_centers
     terms["fk"] = _masked_mean((pred_j - true_j).norm(dim=-1).reshape(b, t, -1), valid)
     lo, hi = fk.coordinate_ranges[rot, 0].to(coords), fk.coordinate_ranges[rot, 1].to(coords)
-    terms["range"] = _masked_mean(torch.relu(lo - pred_angles) + torch.relu(pred_angles - hi), valid)
+    bounded = torch.tensor([not n.startswith("pelvis_") for n in ROTATIONAL_COORDINATES], device=coords.device)
+    outside = (torch.relu(lo - pred_angles) + torch.relu(pred_angles - hi)) * bounded
+    terms["range"] = _masked_mean(outside, valid)
     s_lo, s_hi = SCALE_RANGE
     terms["scale_reg"] = (torch.relu(s_lo - out.frame_scales) + torch.relu(out.frame_scales - s_hi)).mean()
     terms["scale_smooth"] = (out.frame_scales - out.scales[:, None]).pow(2).mean()

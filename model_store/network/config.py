@@ -64,7 +64,7 @@ CONFIGS: dict[str, NetworkConfig] = {
         temporal_layers=4,
         temporal_heads=8,
     ),
-    "small": NetworkConfig(name="small"),
+    "small": NetworkConfig(name="small", window=32),
     "tiny": NetworkConfig(
         name="tiny",
         input_size=32,

@@ -39,13 +39,18 @@ class SyntheticSequence:
 
 
 def pose_sequence(
-    rng: np.random.Generator, frames: int, walk: np.ndarray | None, walk_fps: float, p_walk: float = 0.4
+    rng: np.random.Generator, frames: int, walk: np.ndarray | None, walk_fps: float,
+    walk_mirror: bool = False, p_walk: float = 0.4,
 ) -> tuple[np.ndarray, str]:
-    """Coordinates [frames, 39] from the real walk (augmented) or the random generator."""
+    """Coordinates [frames, 39] from the real walk (augmented) or the random generator.
+
+    ``walk_mirror`` selects the left/right mirrored trial: the training split uses the original
+    trial only and the test split the mirrored one only, so the two never share a motion.
+    """
     if walk is not None and rng.random() < p_walk:
         q = motions.walk_window(rng, walk, walk_fps, frames, FPS)
         source = "walk"
-        if rng.random() < 0.5:
+        if walk_mirror:
             q, source = motions.mirror(q), "walk_mirrored"
         q = motions.scale_amplitude(q, rng)
         q = motions.rotate_heading(q, rng.uniform(-np.pi, np.pi))
@@ -55,14 +60,14 @@ def pose_sequence(
 
 def build_sequence(
     rng: np.random.Generator, frames: int, walk: np.ndarray | None = None, walk_fps: float = 100.0,
-    coords: np.ndarray | None = None, subject: Subject | None = None,
+    coords: np.ndarray | None = None, subject: Subject | None = None, walk_mirror: bool = False,
 ) -> SyntheticSequence:
     """Sample (or take) a motion and a subject, ground the feet, run FK, place the cameras."""
     fk = load_fullbody_model()
     subject = subject or sample_subject(rng)
     source = "given"
     if coords is None:
-        coords, source = pose_sequence(rng, frames, walk, walk_fps)
+        coords, source = pose_sequence(rng, frames, walk, walk_fps, walk_mirror)
     coords = coords.copy()
     scales_t = torch.tensor(subject.scales)[None].expand(coords.shape[0], -1, -1)
     out = fk(torch.tensor(coords), scales_t)
