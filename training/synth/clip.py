@@ -1,0 +1,114 @@
+"""Render a two-view clip from any Rajagopal motion: videos, calibration, truth and detections.
+
+``DIR/front.mp4`` and ``DIR/side.mp4`` (the capsule figure, light on a plain dark background),
+``DIR/calibration.toml`` (Pose2Sim layout, cameras ``front`` and ``side``, world Z up),
+``DIR/truth.mot`` (degrees, at the video rate), ``DIR/truth_scales.json`` and
+``DIR/detections/{front,side}.npz`` (exact masks and keypoints in the pipeline's format).
+Videos are rendered at ``max_side`` px on their long side (the rig's image size scaled down).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import av
+import numpy as np
+
+from model_store.biomech import Motion, load_definition, write_mot
+from model_store.cameras import save_calibration_toml
+from model_store.detections import ViewDetections, save_view_detections
+from training.synth.render import PinholeCamera, draw_mask, project_capsules
+from training.synth.rig import to_calibration_camera
+from training.synth.sequence import VIEWS, build_sequence
+from training.synth.subjects import Subject, sample_subject
+
+BACKGROUND = 40
+FOREGROUND = 215
+
+
+def resample_motion(motion: Motion, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Times [T] (s) and coordinates [T, 39] at ``fps`` covering the motion's duration."""
+    duration = motion.times_s[-1] - motion.times_s[0]
+    times = np.arange(int(np.floor(duration * fps + 1e-9)) + 1) / fps
+    src = motion.times_s - motion.times_s[0]
+    q = np.unwrap(motion.coords, axis=0)
+    return times, np.stack([np.interp(times, src, q[:, j]) for j in range(q.shape[1])], 1)
+
+
+def _scaled_camera(cam: PinholeCamera, max_side: int) -> PinholeCamera:
+    w, h = cam.image_size
+    f = min(1.0, max_side / max(w, h))
+    new_size = (int(round(w * f / 2) * 2), int(round(h * f / 2) * 2))
+    k = cam.K.copy()
+    k[:2] *= np.array([new_size[0] / w, new_size[1] / h])[:, None]
+    return replace(cam, K=k, image_size=new_size)
+
+
+def _write_video(path: Path, masks: np.ndarray, fps: float) -> None:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=int(round(fps)))
+        stream.height, stream.width = masks.shape[1:]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "20", "preset": "veryfast"}
+        for m in masks:
+            grey = (BACKGROUND + (FOREGROUND - BACKGROUND) * (m.astype(np.float32) / 255.0)).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(np.repeat(grey[..., None], 3, axis=2), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def write_clip(
+    motion: Motion, out: Path, fps: float = 60.0, seed: int = 0, subject: Subject | None = None,
+    max_side: int = 960,
+) -> dict[str, Path]:
+    """Render ``motion`` as a two-view clip into ``out``; returns the written paths by role."""
+    rng = np.random.default_rng(seed)
+    times, coords = resample_motion(motion, fps)
+    subject = subject or sample_subject(rng)
+    seq = build_sequence(rng, len(times), coords=coords, subject=subject)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    calib = []
+    for name, cam in zip(VIEWS, seq.cameras, strict=True):
+        cam = _scaled_camera(cam, max_side)
+        px, r_px, _ = project_capsules(cam, seq.capsules, seq.radii)
+        masks = np.stack([draw_mask(px[i], r_px[i], np.zeros(2), 1.0, cam.image_size) for i in range(len(times))])
+        kp_px, _ = cam.project(seq.landmarks)
+        kps = np.concatenate([kp_px, np.ones((*kp_px.shape[:2], 1))], -1).astype(np.float32)
+        det = ViewDetections(masks, kps, np.ones(len(times), bool), fps, cam.image_size)
+        paths[f"detections_{name}"] = save_view_detections(out / "detections" / f"{name}.npz", det)
+        paths[name] = out / f"{name}.mp4"
+        _write_video(paths[name], masks, fps)
+        calib.append(to_calibration_camera(name, cam))
+    paths["calibration"] = save_calibration_toml(calib, out / "calibration.toml")
+    paths["truth"] = write_mot(out / "truth.mot", times, seq.coords, name="truth")
+    names = load_definition().body_names
+    scales_doc = {
+        "units": "scale factors (1 = generic Rajagopal 2016), per body and axis (x, y, z)",
+        "height_m": subject.height_m,
+        "scales": {n: [float(v) for v in s] for n, s in zip(names, subject.scales, strict=True)},
+    }
+    paths["truth_scales"] = out / "truth_scales.json"
+    paths["truth_scales"].write_text(json.dumps(scales_doc, indent=2) + "\n")
+    return paths
+
+
+def read_scales(path: Path) -> np.ndarray:
+    """Scales [22, 3] from our JSON (``truth_scales.json`` layout) or an OpenSim ScaleSet XML."""
+    names = load_definition().body_names
+    text = Path(path).read_text()
+    if path.suffix.lower() == ".json":
+        doc = json.loads(text)["scales"]
+        return np.array([doc[n] for n in names], dtype=np.float64)
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(text)
+    found = {
+        s.findtext("segment"): [float(v) for v in (s.findtext("scales") or "").split()] for s in root.iter("Scale")
+    }
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise ValueError(f"{path}: no scale factors for {', '.join(missing)}")
+    return np.array([found[n] for n in names], dtype=np.float64)
