@@ -100,14 +100,14 @@ def read_scales(path: Path) -> np.ndarray:
     names = load_definition().body_names
     text = Path(path).read_text()
     if path.suffix.lower() == ".json":
-        doc = json.loads(text)["scales"]
-        return np.array([doc[n] for n in names], dtype=np.float64)
-    import xml.etree.ElementTree as ET
+        found = json.loads(text).get("scales", {})
+    else:
+        import xml.etree.ElementTree as ET
 
-    root = ET.fromstring(text)
-    found = {
-        s.findtext("segment"): [float(v) for v in (s.findtext("scales") or "").split()] for s in root.iter("Scale")
-    }
+        root = ET.fromstring(text)
+        found = {
+            s.findtext("segment"): [float(v) for v in (s.findtext("scales") or "").split()] for s in root.iter("Scale")
+        }
     missing = [n for n in names if n not in found]
     if missing:
         raise ValueError(f"{path}: no scale factors for {', '.join(missing)}")
