@@ -1,0 +1,47 @@
+"""Person crops as in the seed: a square around the silhouette's bounding box, side = margin × the
+longer box side, resampled to ``size``² px. Metadata ``(x0, y0, scale)`` maps full-frame pixels to
+crop pixels: ``crop_px = (full_px − (x0, y0)) × scale`` (scale = size / side)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+CROP_SIZE = 256
+CROP_MARGIN = 1.1
+
+
+def crop_box(
+    mask: np.ndarray, margin: float = CROP_MARGIN, size: int = CROP_SIZE, thresh: int = 127
+) -> np.ndarray | None:
+    """(x0, y0, scale) for a uint8 mask [H, W], or None when the mask is empty.
+
+    Pixel centres sit at integer coordinates; the square's edges map onto the crop's outer edges.
+    """
+    ys, xs = np.nonzero(mask > thresh)
+    if ys.size == 0:
+        return None
+    lo = np.array([xs.min(), ys.min()], np.float64)
+    hi = np.array([xs.max() + 1, ys.max() + 1], np.float64)
+    centre = (lo + hi) / 2.0 - 0.5  # pixel-centre convention
+    side = max(float((hi - lo).max()) * margin, 1.0)
+    scale = size / side
+    return np.array([centre[0] - side / 2.0 + 0.5 / scale, centre[1] - side / 2.0 + 0.5 / scale, scale])
+
+
+def crop_image(image: np.ndarray, box: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
+    """Resample ``image`` [H, W(, C)] into the ``size``² crop (zeros outside the frame)."""
+    x0, y0, s = box
+    affine = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s]])
+    return cv2.warpAffine(image, affine, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def to_crop(points: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Full-frame px [..., 2] → crop px."""
+    return (np.asarray(points) - box[:2]) * box[2]
+
+
+def from_crop(points: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Crop px [..., 2] → full-frame px."""
+    return np.asarray(points) / box[2] + box[:2]
