@@ -8,6 +8,7 @@ from worker.pipeline.contract import (
     PipelineResult,
     ProgressCallback,
 )
+from worker.pipeline.run import run_pipeline
 
 __all__ = [
     "RESULT_FILES",
@@ -16,4 +17,5 @@ __all__ = [
     "PipelineRequest",
     "PipelineResult",
     "ProgressCallback",
+    "run_pipeline",
 ]

@@ -1,8 +1,12 @@
 """Stage 2 — synchronise the two views.
 
 Convention: offset K means frame f of the front video shows the same instant as frame f + K of
-the side video (frames at the pipeline rate, 60 fps). Without a given offset it is estimated from
-motion: each view's keypoint speed (mean displacement of confidently seen keypoints between
+the side video (frames at the pipeline rate, 60 fps). Without a given offset it is estimated:
+
+- with calibrated cameras, by geometry: for each candidate lag the keypoints seen in both views are
+  triangulated and reprojected; the lag with the smallest median reprojection error (relative to
+  the person's size in the image) wins, confidence = 1 − best / median error over all lags;
+- otherwise from motion: each view's keypoint speed (mean displacement of confidently seen keypoints between
 frames, divided by the person's size, so camera distance and resolution cancel) is standardised and
 cross-correlated over lags ±``max_lag``; the lag with the highest Pearson correlation wins. The
 confidence (0–1) is that correlation times its prominence over the median correlation of all lags.
@@ -13,11 +17,14 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
+from model_store.cameras import Camera
 from model_store.detections import ViewDetections
 
 MIN_OVERLAP = 20  # frames
+LAG_PENALTY = 0.003  # correlation units per frame of shift
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,8 @@ def estimate_offset(front: ViewDetections, side: ViewDetections, max_lag: int = 
             scores[i] = _corr(a[-k : -k + len(b)], b[: len(a) + k])
     if not np.isfinite(scores).any():
         return SyncResult(0, 0.0, True)
-    best = int(np.nanargmax(scores))
+    # gait is periodic: among near-equal peaks prefer the smallest shift
+    best = int(np.nanargmax(scores - LAG_PENALTY * np.abs(lags)))
     peak = float(scores[best])
     typical = float(np.nanmedian(scores))
     prominence = (peak - typical) / max(1.0 - typical, 1e-6)
@@ -73,9 +81,50 @@ def estimate_offset(front: ViewDetections, side: ViewDetections, max_lag: int = 
     return SyncResult(int(lags[best]), round(confidence, 3), True)
 
 
-def synchronise(
-    front: ViewDetections, side: ViewDetections, offset_frames: int | None = None
+def _pairs(n_front: int, n_side: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    f = np.arange(max(0, -k), min(n_front, n_side - k))
+    return f, f + k
+
+
+def estimate_offset_geometric(
+    front: ViewDetections, side: ViewDetections, cams: tuple[Camera, Camera], max_lag: int = 30,
+    min_visibility: float = 0.5,
 ) -> SyncResult:
+    """Lag minimising the two-view reprojection error of triangulated keypoints (calibrated cameras)."""
+    proj = [c.K @ np.hstack([c.R, c.t[:, None]]) for c in cams]
+    und = [c.undistort_points(d.keypoints[..., :2]) for c, d in zip(cams, (front, side), strict=True)]
+    vis = [(d.keypoints[..., 2] >= min_visibility) & d.person_found[:, None] for d in (front, side)]
+    lags = np.arange(-max_lag, max_lag + 1)
+    errors = np.full(lags.size, np.nan)
+    for i, k in enumerate(lags):
+        f, s = _pairs(front.n_frames, side.n_frames, int(k))
+        if f.size < MIN_OVERLAP:
+            continue
+        ok = vis[0][f] & vis[1][s]
+        if ok.sum() < MIN_OVERLAP:
+            continue
+        a, b = und[0][f][ok], und[1][s][ok]
+        x = cv2.triangulatePoints(proj[0], proj[1], a.T.astype(np.float64), b.T.astype(np.float64))
+        x = (x[:3] / x[3]).T
+        err = []
+        for p, uv in ((proj[0], a), (proj[1], b)):
+            h = x @ p[:, :3].T + p[:, 3]
+            err.append(np.linalg.norm(h[:, :2] / h[:, 2:3] - uv, axis=1))
+        errors[i] = float(np.median(np.concatenate(err)))
+    if not np.isfinite(errors).any():
+        return estimate_offset(front, side, max_lag)
+    best = int(np.nanargmin(errors))
+    confidence = float(np.clip(1.0 - errors[best] / np.nanmedian(errors), 0.0, 1.0))
+    return SyncResult(int(lags[best]), round(confidence, 3), True)
+
+
+def synchronise(
+    front: ViewDetections, side: ViewDetections, offset_frames: int | None = None,
+    cams: tuple[Camera, Camera] | None = None,
+) -> SyncResult:
+    """Given offset, else geometric estimate with calibrated ``cams``, else the motion estimate."""
     if offset_frames is not None:
         return SyncResult(int(offset_frames), 1.0, False)
+    if cams is not None:
+        return estimate_offset_geometric(front, side, cams)
     return estimate_offset(front, side)

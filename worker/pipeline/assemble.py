@@ -1,0 +1,138 @@
+"""Stage 6 — assemble OpenSim results: fill gaps, pelvis translation from the cameras, one scale
+set, then ``kinematics.mot`` (degrees), ``model_scaled.osim``, ``joint_centers.trc`` (mm) and plots.
+
+Pelvis translation: the hip keypoints of both views are triangulated (undistorted pixels, the
+calibrated cameras) into the calibration world, converted to OpenSim ground (Y up), and the FK hip
+midpoint of the predicted pose (pelvis at the origin) is subtracted; short gaps are interpolated
+and the track is smoothed over 5 frames (≈ 83 ms).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from model_store.biomech import load_fullbody_model, write_mot, write_scaled_osim, write_trc
+from model_store.cameras import OPENSIM_FROM_WORLD, Camera
+from model_store.detections import ViewDetections
+from model_store.landmarks import load_landmarks
+from model_store.network.outputs import assemble_coordinates
+
+MAX_GAP_FRAMES = 30  # gaps up to 0.5 s at 60 fps are interpolated
+HEAD_ABOVE_NOSE_M = 0.10
+
+
+@dataclass
+class Assembled:
+    times_s: np.ndarray
+    coords: np.ndarray  # [T, 39] rad / m
+    scales: np.ndarray  # [22, 3]
+    joint_centers: np.ndarray  # [T, 22, 3] m
+    filled_frames: int
+    held_frames: int
+    model_height_m: float
+
+
+def fill_gaps(x: np.ndarray, max_gap: int = MAX_GAP_FRAMES) -> tuple[np.ndarray, int, int]:
+    """Interpolate NaN rows of ``x`` [T, D] (angles unwrapped first); longer gaps hold the nearest value.
+
+    Returns the filled array, the number of interpolated frames and the number of held frames.
+    """
+    missing = ~np.isfinite(x).all(1)
+    if missing.all():
+        raise ValueError("no frame has a value")
+    t = np.arange(x.shape[0])
+    good = ~missing
+    out = x.copy()
+    for d in range(x.shape[1]):
+        col = np.unwrap(x[good, d])
+        out[:, d] = np.interp(t, t[good], col)
+    held = 0
+    # runs longer than max_gap (or at the ends) are held, not interpolated
+    run_start = None
+    for i in range(len(t) + 1):
+        if i < len(t) and missing[i]:
+            run_start = i if run_start is None else run_start
+        elif run_start is not None:
+            length = i - run_start
+            at_edge = run_start == 0 or i == len(t)
+            if length > max_gap or at_edge:
+                held += length
+                src = run_start - 1 if run_start > 0 else i
+                out[run_start:i] = out[src]
+            run_start = None
+    return out, int(missing.sum()) - held, held
+
+
+def triangulate_world(px: tuple[np.ndarray, np.ndarray], cams: tuple[Camera, Camera]) -> np.ndarray:
+    """DLT of points seen in both views: distorted px [N, 2] each → world points [N, 3] (m)."""
+    proj = [c.K @ np.hstack([c.R, c.t[:, None]]) for c in cams]
+    und = [c.undistort_points(p) for c, p in zip(cams, px, strict=True)]
+    x = cv2.triangulatePoints(proj[0], proj[1], und[0].T.astype(np.float64), und[1].T.astype(np.float64))
+    return (x[:3] / x[3]).T
+
+
+def hip_midpoints(views: tuple[ViewDetections, ViewDetections], cams: tuple[Camera, Camera]) -> np.ndarray:
+    """Hip midpoint per frame in OpenSim ground [T, 3] (NaN where either view misses it)."""
+    lm = load_landmarks()
+    hips = [lm.index("left_hip"), lm.index("right_hip")]
+    mid = [v.keypoints[:, hips, :2].mean(1) for v in views]
+    vis = np.minimum(*[v.keypoints[:, hips, 2].min(1) * v.person_found for v in views])
+    world = triangulate_world((mid[0], mid[1]), cams)
+    out = world @ OPENSIM_FROM_WORLD.T
+    out[vis < 0.3] = np.nan
+    return out
+
+
+def model_height(scales: np.ndarray) -> float:
+    """Standing height (m) of the scaled model in its default pose (heel to head top)."""
+    fk = load_fullbody_model()
+    s = torch.tensor(scales)[None]
+    out = fk(fk.default_coordinates[None].clone(), s)
+    lm = load_landmarks()
+    pts = lm.positions(out, s)[0].numpy()
+    torso_y = scales[fk.body_names.index("torso"), 1]
+    low = min(pts[lm.index("left_heel"), 1], pts[lm.index("right_heel"), 1])
+    return float(pts[lm.index("nose"), 1] + HEAD_ABOVE_NOSE_M * torso_y - low)
+
+
+def assemble(
+    angles: np.ndarray, scales: np.ndarray, hip_mid: np.ndarray, fps: float, height_m: float | None = None
+) -> Assembled:
+    fk = load_fullbody_model()
+    lm = load_landmarks()
+    filled, n_interp, n_held = fill_gaps(angles)
+    scales = np.asarray(scales, np.float64)
+    if height_m is not None:
+        scales = scales * (height_m / model_height(scales))
+    t = filled.shape[0]
+    s = torch.tensor(scales)[None].expand(t, -1, -1)
+    q0 = torch.tensor(assemble_coordinates(filled, np.zeros((t, 3))))
+    out0 = fk(q0, s)
+    hips = [lm.index("left_hip"), lm.index("right_hip")]
+    model_mid = lm.positions(out0, s)[:, hips].mean(1).numpy()
+    trans = hip_mid - model_mid
+    if np.isfinite(trans).all(1).any():
+        trans, _, _ = fill_gaps(trans)
+        kernel = np.ones(5) / 5
+        pad = np.pad(trans, ((2, 2), (0, 0)), mode="edge")
+        trans = np.stack([np.convolve(pad[:, d], kernel, mode="valid") for d in range(3)], 1)
+    else:
+        trans = np.tile(fk.default_coordinates[3:6].numpy(), (t, 1))
+    coords = assemble_coordinates(filled, trans)
+    out = fk(torch.tensor(coords), s)
+    return Assembled(np.arange(t) / fps, out.coords.numpy(), scales, out.joint_centers.numpy(), n_interp, n_held,
+                     model_height(scales))
+
+
+def write_results(result: Assembled, out_dir: Path, mass_kg: float | None, fps: float) -> list[str]:
+    """Write the OpenSim files; returns their names relative to ``out_dir``."""
+    fk = load_fullbody_model()
+    write_mot(out_dir / "kinematics.mot", result.times_s, result.coords)
+    write_scaled_osim(out_dir / "model_scaled.osim", result.scales, mass_kg=mass_kg)
+    write_trc(out_dir / "joint_centers.trc", result.times_s, result.joint_centers, fk.body_names, fps)
+    return ["kinematics.mot", "model_scaled.osim", "joint_centers.trc"]

@@ -1,0 +1,93 @@
+"""Stage 4 — cameras: the two calibrated cameras by name, or a documented default rig.
+
+Default rig (no calibration): the subject stands at the world origin; the front camera is 4 m in
+front of them, the side camera 4 m to their right, both 1.0 m high aiming at 0.9 m, with a focal
+length of 0.9 × the image's long side and no distortion. Results then carry a warning: absolute
+positions and the subject's heading are only as good as that assumption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from model_store.cameras import OPENSIM_FROM_WORLD, CalibrationError, Camera, load_calibration_toml
+from worker.pipeline.contract import PipelineError
+
+DEFAULT_DISTANCE_M = 4.0
+DEFAULT_HEIGHT_M = 1.0
+DEFAULT_AIM_M = 0.9
+DEFAULT_FOCAL_FACTOR = 0.9
+
+
+@dataclass
+class RigCameras:
+    front: Camera  # calibration world (Z up)
+    side: Camera
+    source: str  # "calibration" or "default"
+    warnings: list[str] = field(default_factory=list)
+
+
+def _look_at_world(name: str, centre_osim: np.ndarray, size: tuple[int, int]) -> Camera:
+    target = np.array([0.0, DEFAULT_AIM_M, 0.0])
+    fwd = (target - centre_osim) / np.linalg.norm(target - centre_osim)
+    right = np.cross(fwd, [0.0, 1.0, 0.0])
+    right /= np.linalg.norm(right)
+    r_osim = np.stack([right, np.cross(fwd, right), fwd])
+    f = DEFAULT_FOCAL_FACTOR * max(size)
+    k = np.array([[f, 0, (size[0] - 1) / 2], [0, f, (size[1] - 1) / 2], [0, 0, 1.0]])
+    return Camera(name=name, K=k, dist=np.zeros(5), R=r_osim @ OPENSIM_FROM_WORLD, t=-r_osim @ centre_osim,
+                  image_size=size)
+
+
+def default_rig(front_size: tuple[int, int], side_size: tuple[int, int]) -> RigCameras:
+    front = _look_at_world("front", np.array([DEFAULT_DISTANCE_M, DEFAULT_HEIGHT_M, 0.0]), front_size)
+    side = _look_at_world("side", np.array([0.0, DEFAULT_HEIGHT_M, DEFAULT_DISTANCE_M]), side_size)
+    msg = ("no calibration given: assumed the default rig (front camera 4 m ahead, side camera 4 m to the "
+           "subject's right, 1 m high); pelvis translation and heading are approximate")
+    return RigCameras(front, side, "default", [msg])
+
+
+def _check_size(cam: Camera, size: tuple[int, int], warnings: list[str]) -> None:
+    cw, ch = cam.image_size
+    w, h = size
+    if (cw, ch) == (w, h):
+        return
+    if abs(cw - w) / cw > 0.02 or abs(ch - h) / ch > 0.02:
+        raise PipelineError(
+            "calibration_invalid",
+            f"camera {cam.name} was calibrated at {cw}×{ch} px but its video is {w}×{h} px",
+        )
+    warnings.append(f"camera {cam.name}: calibrated at {cw}×{ch} px, video is {w}×{h} px (accepted)")
+
+
+def select_cameras(
+    calibration: Path | None, front_name: str | None, side_name: str | None,
+    front_size: tuple[int, int], side_size: tuple[int, int],
+) -> RigCameras:
+    """Cameras for the two videos (sizes are the upright video sizes, px)."""
+    if calibration is None:
+        return default_rig(front_size, side_size)
+    try:
+        cams = load_calibration_toml(calibration)
+    except CalibrationError as exc:
+        raise PipelineError("calibration_invalid", str(exc)) from exc
+    names = list(cams)
+    if front_name is None and side_name is None and len(names) == 2:
+        front_name, side_name = names
+    for role, name in (("front", front_name), ("side", side_name)):
+        if name is None:
+            raise PipelineError("camera_not_found", f"name the {role} camera; the calibration has {', '.join(names)}")
+        if name not in cams:
+            raise PipelineError(
+                "camera_not_found", f"{role} camera {name!r} is not in the calibration (available: {', '.join(names)})"
+            )
+    if front_name == side_name:
+        raise PipelineError("camera_not_found", "front and side cameras must be different")
+    assert front_name is not None and side_name is not None
+    warnings: list[str] = []
+    _check_size(cams[front_name], front_size, warnings)
+    _check_size(cams[side_name], side_size, warnings)
+    return RigCameras(cams[front_name], cams[side_name], "calibration", warnings)

@@ -1,0 +1,103 @@
+"""Stage 5 — network inference over overlapping windows, blended.
+
+Network inputs per frame and view: the 256² mask crop around the person (margin 1.1), the 33
+keypoints undistorted and mapped into crop px (visibility kept), the crop metadata, and the
+cameras expressed for OpenSim-ground points. Windows of ``predictor.window`` frames advance by half
+a window; per-frame outputs are blended with triangular weights (angles through sin/cos), frames
+without a person in both views get no weight (their angles are NaN, filled later), and the
+window scale sets are averaged by their number of valid frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from model_store.cameras import Camera
+from model_store.crops import crop_box, crop_image, to_crop
+from model_store.detections import ViewDetections
+from model_store.network.predictor import Predictor
+
+
+@dataclass
+class NetworkInputs:
+    masks: np.ndarray  # uint8 [T, 2, 256, 256]
+    keypoints: np.ndarray  # float32 [T, 2, 33, 3] crop px + visibility
+    crops: np.ndarray  # float32 [T, 2, 3]
+    k: np.ndarray  # [2, 3, 3]
+    r: np.ndarray  # [2, 3, 3] ground → camera
+    t: np.ndarray  # [2, 3]
+    valid: np.ndarray  # bool [T]
+
+
+@dataclass
+class InferenceResult:
+    angles: np.ndarray  # [T, 36] rad, NaN where no person
+    scales: np.ndarray  # [22, 3]
+    windows: int
+
+
+def build_inputs(views: tuple[ViewDetections, ViewDetections], cams: tuple[Camera, Camera]) -> NetworkInputs:
+    """``views`` already synchronised (same length); cameras in the calibration world frame."""
+    t = views[0].n_frames
+    masks = np.zeros((t, 2, 256, 256), np.uint8)
+    kps = np.zeros((t, 2, 33, 3), np.float32)
+    crops = np.zeros((t, 2, 3), np.float32)
+    valid = np.ones(t, bool)
+    for v, (det, cam) in enumerate(zip(views, cams, strict=True)):
+        undist = cam.undistort_points(det.keypoints[..., :2])
+        for i in range(t):
+            box = crop_box(det.masks[i]) if det.person_found[i] else None
+            if box is None:
+                valid[i] = False
+                continue
+            masks[i, v] = crop_image(det.masks[i], box)
+            kps[i, v, :, :2] = to_crop(undist[i], box)
+            kps[i, v, :, 2] = det.keypoints[i, :, 2]
+            crops[i, v] = box
+    osim = [c.in_opensim_frame() for c in cams]
+    return NetworkInputs(
+        masks=masks, keypoints=kps, crops=crops, k=np.stack([c.K for c in osim]).astype(np.float32),
+        r=np.stack([c.R for c in osim]).astype(np.float32), t=np.stack([c.t for c in osim]).astype(np.float32),
+        valid=valid,
+    )
+
+
+def window_starts(n: int, window: int) -> list[int]:
+    """Starts of windows covering ``n`` frames with half-window overlap (last one flush with the end)."""
+    if n <= window:
+        return [0]
+    stride = max(window // 2, 1)
+    starts = list(range(0, n - window + 1, stride))
+    if starts[-1] != n - window:
+        starts.append(n - window)
+    return starts
+
+
+def run_windows(
+    inputs: NetworkInputs, predictor: Predictor, progress: Callable[[float], None] | None = None
+) -> InferenceResult:
+    n, w = inputs.masks.shape[0], predictor.window
+    acc = np.zeros((n, 36, 2))
+    weight = np.zeros(n)
+    scale_sum, scale_w = np.zeros((22, 3)), 0.0
+    starts = window_starts(n, w)
+    tri = np.minimum(np.arange(1, w + 1), np.arange(w, 0, -1)).astype(np.float64)
+    for j, s in enumerate(starts):
+        idx = np.clip(np.arange(s, s + w), 0, n - 1)  # short clips repeat their last frame
+        pred = predictor.predict(inputs.masks[idx], inputs.keypoints[idx], inputs.crops[idx],
+                                 inputs.k, inputs.r, inputs.t)
+        ok = inputs.valid[idx] & (np.arange(s, s + w) < n)
+        wts = tri * ok
+        np.add.at(acc, idx, wts[:, None, None] * np.stack([np.sin(pred.angles), np.cos(pred.angles)], -1))
+        np.add.at(weight, idx, wts)
+        scale_sum += pred.scales * ok.sum()
+        scale_w += ok.sum()
+        if progress is not None:
+            progress((j + 1) / len(starts))
+    angles = np.arctan2(acc[..., 0], acc[..., 1])
+    angles[weight == 0] = np.nan
+    scales = scale_sum / scale_w if scale_w > 0 else np.ones((22, 3))
+    return InferenceResult(angles=angles, scales=scales, windows=len(starts))

@@ -1,0 +1,151 @@
+"""The pipeline entry point: two videos (or precomputed detections) → OpenSim result files."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from model_store.detections import DetectionsError, ViewDetections, load_clip_detections
+from model_store.network import CheckpointError
+from model_store.network.predictor import Predictor
+from worker.pipeline.assemble import assemble, hip_midpoints, write_results
+from worker.pipeline.cameras import select_cameras
+from worker.pipeline.contract import PipelineError, PipelineRequest, PipelineResult, ProgressCallback
+from worker.pipeline.decode import TARGET_FPS, decode_video, probe_video
+from worker.pipeline.detect import detect_view
+from worker.pipeline.infer import build_inputs, run_windows
+from worker.pipeline.plots import write_plots
+from worker.pipeline.sync import SyncResult, synchronise
+
+MIN_OVERLAP_FRAMES = 30
+
+
+def _resample(det: ViewDetections, fps: float) -> ViewDetections:
+    """Nearest-frame resampling of detections to ``fps``."""
+    if abs(det.fps - fps) < 1e-6:
+        return det
+    n = int(np.floor((det.n_frames - 1) / det.fps * fps)) + 1
+    idx = np.clip(np.rint(np.arange(n) / fps * det.fps).astype(int), 0, det.n_frames - 1)
+    return ViewDetections(det.masks[idx], det.keypoints[idx], det.person_found[idx], fps, det.image_size)
+
+
+def _slice(det: ViewDetections, start: int, stop: int) -> ViewDetections:
+    return ViewDetections(det.masks[start:stop], det.keypoints[start:stop], det.person_found[start:stop], det.fps,
+                          det.image_size)
+
+
+def apply_offset(front: ViewDetections, side: ViewDetections, k: int) -> tuple[ViewDetections, ViewDetections, int]:
+    """Trim both views to their common span (front f ↔ side f + k); returns the front start frame."""
+    f0 = max(0, -k)
+    f1 = min(front.n_frames, side.n_frames - k)
+    if f1 - f0 < MIN_OVERLAP_FRAMES:
+        raise PipelineError(
+            "duration_mismatch",
+            f"the views overlap for only {max(f1 - f0, 0)} frames at offset {k}; at least {MIN_OVERLAP_FRAMES} needed",
+        )
+    return _slice(front, f0, f1), _slice(side, f0 + k, f1 + k), f0
+
+
+class _Stages:
+    def __init__(self, progress: ProgressCallback | None) -> None:
+        self.progress = progress
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[Callable[[float], None]]:
+        t0 = time.perf_counter()
+
+        def report(fraction: float) -> None:
+            if self.progress is not None:
+                self.progress(name, float(min(max(fraction, 0.0), 1.0)))
+
+        report(0.0)
+        yield report
+        report(1.0)
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t0, 3)
+
+
+def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = None) -> PipelineResult:
+    """Run every stage; raises :class:`PipelineError` with a stable code on user-facing failures."""
+    stages = _Stages(progress)
+    warnings: list[str] = []
+    try:
+        predictor = Predictor()
+    except CheckpointError as exc:
+        raise PipelineError("no_checkpoint", str(exc)) from exc
+    out_dir = Path(request.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with stages.stage("decode") as report:
+        infos = [probe_video(request.front_video), probe_video(request.side_video)]
+        if request.detections_dir is None:
+            videos = [decode_video(request.front_video), None]
+            report(0.5)
+            videos[1] = decode_video(request.side_video)
+    with stages.stage("detect") as report:
+        if request.detections_dir is not None:
+            try:
+                dets = [_resample(d, TARGET_FPS) for d in load_clip_detections(request.detections_dir)]
+            except DetectionsError as exc:
+                raise PipelineError("detections_invalid", str(exc)) from exc
+        else:
+            dets = [detect_view(videos[0], progress=lambda f: report(f / 2)),
+                    detect_view(videos[1], progress=lambda f: report(0.5 + f / 2))]
+            del videos
+        found = [int(d.person_found.sum()) for d in dets]
+        if min(found) == 0:
+            which = "front" if found[0] == 0 else "side"
+            raise PipelineError("no_person", f"no person was detected in the {which} video")
+    with stages.stage("cameras"):
+        rig = select_cameras(request.calibration, request.front_camera, request.side_camera,
+                             dets[0].image_size, dets[1].image_size)
+        warnings += rig.warnings
+    with stages.stage("synchronise"):
+        calibrated = (rig.front, rig.side) if rig.source == "calibration" else None
+        sync: SyncResult = synchronise(dets[0], dets[1], request.offset_frames, calibrated)
+        front, side, f0 = apply_offset(dets[0], dets[1], sync.offset_frames)
+        if sync.estimated and sync.confidence < 0.2:
+            warnings.append(f"automatic synchronisation is uncertain (confidence {sync.confidence}); "
+                            "pass the frame offset explicitly if you know it")
+    with stages.stage("infer") as report:
+        inputs = build_inputs((front, side), (rig.front, rig.side))
+        if not inputs.valid.any():
+            raise PipelineError("no_person", "no frame shows the person in both views at once")
+        inferred = run_windows(inputs, predictor, progress=report)
+    with stages.stage("assemble") as report:
+        hip_mid = hip_midpoints((front, side), (rig.front, rig.side))
+        result = assemble(inferred.angles, inferred.scales, hip_mid, TARGET_FPS, request.height_m)
+        files = write_results(result, out_dir, request.mass_kg, TARGET_FPS)
+        report(0.7)
+        files += write_plots(result.times_s, result.coords, out_dir / "plots")
+    missing = {name: np.flatnonzero(~d.person_found).tolist() for name, d in (("front", front), ("side", side))}
+    summary = {
+        "inputs": {
+            "front": {"file": Path(request.front_video).name, **asdict(infos[0])},
+            "side": {"file": Path(request.side_video).name, **asdict(infos[1])},
+            "calibration": Path(request.calibration).name if request.calibration else None,
+            "cameras": [rig.front.name, rig.side.name], "camera_source": rig.source,
+            "detections": "precomputed" if request.detections_dir else "detected",
+            "height_m": request.height_m, "mass_kg": request.mass_kg,
+        },
+        "fps": TARGET_FPS,
+        "frames": int(result.times_s.size),
+        "front_start_frame": f0,
+        "sync": asdict(sync),
+        "stage_seconds": stages.seconds,
+        "frames_without_person": missing,
+        "frames_interpolated": result.filled_frames,
+        "frames_held": result.held_frames,
+        "network": {"config": predictor.config.name, "sha256": predictor.checkpoint.sha256[:16],
+                    "windows": inferred.windows},
+        "model_height_m": round(result.model_height_m, 3),
+        "warnings": warnings,
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    files.append("summary.json")
+    return PipelineResult(out_dir=out_dir, files=files, summary=summary)
