@@ -1,0 +1,78 @@
+"""Upload handling: stream to disk with a size limit, then check container, codec and duration."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from fastapi import UploadFile
+
+from app.core.errors import ApiError
+from model_store.cameras import CalibrationError, load_calibration_toml
+from worker.pipeline.contract import PipelineError
+from worker.pipeline.decode import VideoInfo, probe_video
+from worker.settings import Settings
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")
+CHUNK = 1 << 20
+
+
+async def save_upload(upload: UploadFile, dest: Path, limit: int) -> int:
+    """Copy ``upload`` to ``dest`` in 1 MiB chunks; 413 past ``limit`` bytes. Returns the size."""
+    size = 0
+    with dest.open("wb") as out:
+        while chunk := await upload.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                out.close()
+                dest.unlink(missing_ok=True)
+                raise ApiError(413, "payload_too_large",
+                               f"{upload.filename} is larger than the {limit // (1024 * 1024)} MB limit")
+            out.write(chunk)
+    return size
+
+
+def video_name(upload: UploadFile, field: str) -> str:
+    suffix = Path(upload.filename or "").suffix.lower()
+    if suffix not in VIDEO_EXTENSIONS:
+        raise ApiError(415, "unsupported_media_type",
+                       f"{field}: {upload.filename!r} is not a supported video file ({', '.join(VIDEO_EXTENSIONS)})")
+    return f"{field}{suffix}"
+
+
+def check_video(path: Path, field: str, settings: Settings) -> VideoInfo:
+    try:
+        return probe_video(path, settings.max_video_seconds)
+    except PipelineError as exc:
+        status = 413 if exc.code == "video_too_long" else 400
+        raise ApiError(status, exc.code, f"{field}: {exc.message}") from exc
+
+
+def check_durations(front: VideoInfo, side: VideoInfo, settings: Settings) -> None:
+    diff = abs(front.duration_s - side.duration_s)
+    if diff > settings.max_duration_mismatch_s:
+        raise ApiError(400, "duration_mismatch",
+                       f"the videos last {front.duration_s:.1f} s and {side.duration_s:.1f} s; they must show the "
+                       f"same take (at most {settings.max_duration_mismatch_s:.1f} s apart)")
+
+
+def check_calibration(path: Path, front_camera: str | None, side_camera: str | None) -> None:
+    try:
+        cams = load_calibration_toml(path)
+    except CalibrationError as exc:
+        raise ApiError(400, "calibration_invalid", str(exc).replace(str(path.parent) + "/", "")) from exc
+    names = ", ".join(cams)
+    if front_camera is None and side_camera is None:
+        if len(cams) != 2:
+            raise ApiError(400, "camera_not_found", f"the calibration has {len(cams)} cameras ({names}); "
+                           "name them with front_camera and side_camera")
+        return
+    for field, name in (("front_camera", front_camera), ("side_camera", side_camera)):
+        if name is None:
+            raise ApiError(400, "camera_not_found", f"{field} is required when the other camera is named")
+        if name not in cams:
+            raise ApiError(400, "camera_not_found", f"{field} {name!r} is not in the calibration (available: {names})")
+
+
+def remove_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

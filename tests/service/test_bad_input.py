@@ -1,0 +1,137 @@
+"""Bad input gets its documented error (one JSON shape), and the server stays healthy."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.service.conftest import KEY_B, Client
+from tests.service.videos import write_video
+
+pytestmark = pytest.mark.slow
+
+CALIBRATION = """[cam_a]
+name = "cam_a"
+size = [ 64.0, 64.0]
+matrix = [ [ 60.0, 0.0, 32.0], [ 0.0, 60.0, 32.0], [ 0.0, 0.0, 1.0]]
+distortions = [ 0.0, 0.0, 0.0, 0.0]
+rotation = [ 0.0, 0.0, 0.0]
+translation = [ 0.0, 0.0, 3.0]
+fisheye = false
+
+[cam_b]
+name = "cam_b"
+size = [ 64.0, 64.0]
+matrix = [ [ 60.0, 0.0, 32.0], [ 0.0, 60.0, 32.0], [ 0.0, 0.0, 1.0]]
+distortions = [ 0.0, 0.0, 0.0, 0.0]
+rotation = [ 0.0, 1.5, 0.0]
+translation = [ 0.0, 0.0, 3.0]
+fisheye = false
+"""
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory, videos):
+    d = tmp_path_factory.mktemp("bad")
+    good = videos["a"].read_bytes()
+    files = {
+        "zero.mp4": b"",
+        "truncated.mp4": good[: len(good) // 3],
+        "text.mp4": b"this is not a video at all\n" * 50,
+        "notes.txt": good,
+        "big.mp4": b"\0" * (3 * 1024 * 1024),
+    }
+    for name, data in files.items():
+        (d / name).write_bytes(data)
+    return d
+
+
+def _expect(r, status: int, code: str) -> dict:
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "code"),
+    [
+        ("zero.mp4", 400, "video_empty"),
+        ("truncated.mp4", 400, "video_undecodable"),
+        ("text.mp4", 400, "video_undecodable"),
+        ("notes.txt", 415, "unsupported_media_type"),
+        ("big.mp4", 413, "payload_too_large"),
+    ],
+)
+def test_bad_video_files(client, videos, bad_files, name, status, code, stack):
+    before = len(list((stack.data_dir / "jobs").glob("*"))) if (stack.data_dir / "jobs").exists() else 0
+    _expect(client.submit(bad_files / name, videos["b"]), status, code)
+    after = len(list((stack.data_dir / "jobs").glob("*"))) if (stack.data_dir / "jobs").exists() else 0
+    assert after == before  # nothing left behind
+    assert client.http.get("/healthz").status_code == 200
+
+
+def test_missing_field(client, videos):
+    r = client.http.post("/jobs", files={"front": ("a.mp4", videos["a"].read_bytes(), "video/mp4")})
+    body = _expect(r, 422, "invalid_request")
+    assert "side" in body["error"]["message"]
+
+
+def test_mismatched_durations(client, videos):
+    body = _expect(client.submit(videos["a"], videos["long"]), 400, "duration_mismatch")
+    assert "1.0 s" in body["error"]["message"] and "4.0 s" in body["error"]["message"]
+
+
+def test_malformed_calibration(client, videos):
+    _expect(client.submit(videos["a"], videos["b"], calibration="[cam_a\nmatrix = ("), 400, "calibration_invalid")
+
+
+def test_unknown_camera_name(client, videos):
+    body = _expect(client.submit(videos["a"], videos["b"], calibration=CALIBRATION, front_camera="cam_a",
+                                 side_camera="cam_z"), 400, "camera_not_found")
+    assert "cam_a, cam_b" in body["error"]["message"]
+
+
+def test_good_calibration_is_accepted(client, videos):
+    r = client.submit(videos["a"], videos["b"], calibration=CALIBRATION, front_camera="cam_a", side_camera="cam_b")
+    assert r.status_code == 202, r.text
+    client.wait(r.json()["id"])
+
+
+def test_out_of_range_subject(client, videos):
+    _expect(client.submit(videos["a"], videos["b"], height_m=7), 422, "invalid_request")
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "input/front.mp4", "kinematics.sto"])
+def test_result_names_are_a_fixed_set(client, videos, name):
+    job_id = client.submit(videos["a"], videos["b"]).json()["id"]
+    client.wait(job_id)
+    r = client.http.get(f"/jobs/{job_id}/results/{name}")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert b"root:" not in r.content
+
+
+@pytest.mark.parametrize(("key", "status"), [(None, 401), ("wrong-key", 401)])
+def test_missing_or_wrong_key(stack, videos, key, status):
+    c = Client(stack.base_url, key)
+    _expect(c.submit(videos["a"], videos["b"]), status, "unauthorized")
+    _expect(c.http.get("/jobs"), status, "unauthorized")
+
+
+def test_unknown_job_and_route(client, stack):
+    _expect(client.http.get("/jobs/doesnotexist"), 404, "not_found")
+    _expect(client.http.get("/nowhere"), 404, "not_found")
+    _expect(client.http.put("/jobs"), 405, "method_not_allowed")
+    _expect(Client(stack.base_url, KEY_B).http.get("/jobs", params={"limit": 1000}), 422, "invalid_request")
+
+
+def test_openapi_documents_errors(client):
+    spec = client.http.get("/openapi.json").json()
+    post = spec["paths"]["/jobs"]["post"]
+    assert {"202", "400", "401", "413", "415", "422"} <= set(post["responses"])
+    assert "ErrorResponse" in spec["components"]["schemas"]
+
+
+def test_no_person_video_file_is_still_a_valid_upload(client, tmp_path):
+    """A decodable video without anybody is accepted at upload; the pipeline reports no_person."""
+    v = write_video(tmp_path / "empty_scene.mp4", 1.0)
+    assert client.submit(v, v).status_code == 202

@@ -1,0 +1,91 @@
+"""One typed configuration for the API and the workers, read from the environment.
+
+Environment variables (all optional; names are the upper-case field names):
+
+REDIS_URL            Redis for the Celery broker, results and job records (redis://127.0.0.1:6379/0)
+DATA_DIR             uploads and results live under DATA_DIR/jobs/<id>/ (./var/data)
+API_KEYS             comma-separated API keys, each either the key itself or ``sha256:<hex digest>``
+                     (recommended: only digests at rest); keys are never logged
+OPEN_MODE            true to accept requests without a key (development only; refused in production)
+ENVIRONMENT          development | production
+MAX_UPLOAD_MB        per-file upload limit (500)
+MAX_VIDEO_SECONDS    longest accepted video (120)
+MAX_DURATION_MISMATCH_S  largest accepted difference between the two videos' durations (2.0)
+JOB_TTL_S            how long job records and files are kept (604800 = 7 days)
+TASK_SOFT_TIME_LIMIT_S / TASK_TIME_LIMIT_S  per-job time limits (1800 / 1900)
+STALE_JOB_S          a running job whose worker heartbeat is older than this is re-queued (120)
+MAX_ATTEMPTS         how many times a job may start before it is failed as lost (2)
+JOB_QUEUE            queue new jobs go to: ``gpu`` or ``cpu`` (cpu)
+PIPELINE_ENTRYPOINT  ``module:function`` the worker runs (worker.pipeline:run_pipeline)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    data_dir: Path = Path("var/data")
+    api_keys: str = ""
+    open_mode: bool = False
+    environment: str = "development"
+    max_upload_mb: int = 500
+    max_video_seconds: float = 120.0
+    max_duration_mismatch_s: float = 2.0
+    job_ttl_s: int = 7 * 24 * 3600
+    task_soft_time_limit_s: int = 1800
+    task_time_limit_s: int = 1900
+    stale_job_s: int = 120
+    max_attempts: int = 2
+    job_queue: str = "cpu"
+    pipeline_entrypoint: str = "worker.pipeline:run_pipeline"
+    heartbeat_s: float = 5.0
+
+    @field_validator("job_queue")
+    @classmethod
+    def _queue(cls, v: str) -> str:
+        if v not in ("cpu", "gpu"):
+            raise ValueError("JOB_QUEUE must be 'cpu' or 'gpu'")
+        return v
+
+    @model_validator(mode="after")
+    def _safe(self) -> Settings:
+        if self.environment == "production" and self.open_mode:
+            raise ValueError("OPEN_MODE cannot be enabled in production")
+        if self.task_time_limit_s <= self.task_soft_time_limit_s:
+            raise ValueError("TASK_TIME_LIMIT_S must exceed TASK_SOFT_TIME_LIMIT_S")
+        return self
+
+    @property
+    def key_hashes(self) -> frozenset[str]:
+        """sha256 digests of the configured keys (raw keys are hashed here and not kept)."""
+        out = set()
+        for item in (k.strip() for k in self.api_keys.split(",")):
+            if item:
+                out.add(item[7:].lower() if item.startswith("sha256:") else hash_key(item))
+        return frozenset(out)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.data_dir / "jobs"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

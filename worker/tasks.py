@@ -1,0 +1,162 @@
+"""Celery tasks: one task per job (``kinematics.run_job``), the stale-job reaper and file cleanup.
+
+The task receives only the job id and re-reads everything from the job record (idempotent: its
+outputs go to ``DATA_DIR/jobs/<id>/output`` and a re-run overwrites them). While it runs, a
+heartbeat thread refreshes the record; a job whose heartbeat stops (worker killed) is re-queued by
+the reaper, or failed with ``worker_lost`` once ``MAX_ATTEMPTS`` starts have been used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
+
+from worker.celery_app import celery_app
+from worker.jobs import Job, JobStore
+from worker.pipeline.contract import PipelineError, PipelineRequest
+from worker.settings import get_settings
+
+log = logging.getLogger(__name__)
+TASK_NAME = "kinematics.run_job"
+
+
+def _store() -> JobStore:
+    return JobStore(get_settings())
+
+
+def enqueue(job_id: str) -> str:
+    """Queue the job's task; returns the Celery task id (kept in the record for cancellation)."""
+    task_id = celery_app.send_task(TASK_NAME, args=[job_id], queue=get_settings().job_queue).id
+    _store().update(job_id, task_id=task_id)
+    return task_id
+
+
+def _resolve(entrypoint: str) -> Any:
+    module, _, name = entrypoint.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _request(job: Job, job_dir: Path) -> PipelineRequest:
+    p = job.params
+    inp = job_dir / "input"
+    return PipelineRequest(
+        front_video=inp / p["front_file"], side_video=inp / p["side_file"], out_dir=job_dir / "output",
+        calibration=inp / "calibration.toml" if p.get("calibration") else None,
+        front_camera=p.get("front_camera"), side_camera=p.get("side_camera"), offset_frames=p.get("offset_frames"),
+        height_m=p.get("height_m"), mass_kg=p.get("mass_kg"),
+    )
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, store: JobStore, job_id: str, period: float) -> None:
+        super().__init__(daemon=True)
+        self.store, self.job_id, self.period = store, job_id, period
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.period):
+            with contextlib.suppress(redis.RedisError):
+                self.store.r.hset(f"kin:job:{self.job_id}", "heartbeat", str(time.time()))
+
+
+@celery_app.task(name=TASK_NAME, bind=True, autoretry_for=(redis.ConnectionError, redis.TimeoutError),
+                 retry_backoff=2, max_retries=5)
+def run_job(self: Any, job_id: str) -> str:
+    settings = get_settings()
+    store = _store()
+    job = store.get(job_id)
+    if job is None or job.status in ("succeeded", "failed", "canceled"):
+        return "skipped"
+    if job.status == "running" and job.heartbeat and time.time() - job.heartbeat < settings.stale_job_s:
+        return "skipped"  # another worker is on it (a redelivered duplicate)
+    if job.attempts >= settings.max_attempts:
+        store.update(job_id, status="failed", error_code="worker_lost", finished_at=time.time(),
+                     error_message="the job's worker stopped repeatedly; please resubmit")
+        return "failed"
+    store.update(job_id, status="running", stage=None, progress=0.0, started_at=time.time(), heartbeat=time.time(),
+                 attempts=job.attempts + 1, worker=socket.gethostname(), error_code=None, error_message=None)
+    beat = _Heartbeat(store, job_id, settings.heartbeat_s)
+    beat.start()
+
+    def progress(stage: str, fraction: float) -> None:
+        from worker.pipeline.contract import STAGES
+
+        done = STAGES.index(stage) if stage in STAGES else 0
+        store.update(job_id, stage=stage, progress=round((done + fraction) / len(STAGES), 4), heartbeat=time.time())
+
+    try:
+        result = _resolve(settings.pipeline_entrypoint)(_request(job, store.job_dir(job_id)), progress)
+    except PipelineError as exc:
+        store.update(job_id, status="failed", error_code=exc.code, error_message=exc.message, finished_at=time.time())
+        return "failed"
+    except SoftTimeLimitExceeded:
+        store.update(job_id, status="failed", error_code="timeout", finished_at=time.time(),
+                     error_message=f"the job took longer than {settings.task_soft_time_limit_s} s")
+        return "failed"
+    except (redis.ConnectionError, redis.TimeoutError):
+        raise
+    except Exception as exc:  # unexpected: record a reason the user can report
+        log.exception("job %s failed", job_id)
+        store.update(job_id, status="failed", error_code="internal", finished_at=time.time(),
+                     error_message=f"internal error ({exc.__class__.__name__}); the team has the details")
+        return "failed"
+    finally:
+        beat.stop_event.set()
+    current = store.get(job_id)
+    if current is None or current.status == "canceled":
+        return "canceled"
+    out = Path(result.out_dir)
+    files = [{"name": f, "size": (out / f).stat().st_size} for f in result.files if (out / f).is_file()]
+    store.record_stage_seconds(result.summary.get("stage_seconds", {}))
+    store.update(job_id, status="succeeded", stage=None, progress=1.0, results=files, finished_at=time.time())
+    return "succeeded"
+
+
+def reap_job(store: JobStore, job: Job) -> str | None:
+    """Re-queue (or fail) a running job whose heartbeat is stale; returns the action taken."""
+    settings = store.settings
+    if job.status != "running" or job.heartbeat is None or time.time() - job.heartbeat < settings.stale_job_s:
+        return None
+    if job.attempts >= settings.max_attempts:
+        store.update(job.id, status="failed", error_code="worker_lost", finished_at=time.time(),
+                     error_message="the worker processing this job stopped; please resubmit")
+        return "failed"
+    store.update(job.id, status="queued", stage=None, progress=0.0, heartbeat=None)
+    enqueue(job.id)
+    return "requeued"
+
+
+@celery_app.task(name="kinematics.reap_stale_jobs")
+def reap_stale_jobs() -> dict[str, int]:
+    store = _store()
+    counts = {"requeued": 0, "failed": 0}
+    for job_id in store.all_ids():
+        job = store.get(job_id)
+        action = reap_job(store, job) if job else None
+        if action:
+            counts[action] += 1
+    return counts
+
+
+@celery_app.task(name="kinematics.cleanup_expired")
+def cleanup_expired() -> int:
+    return _store().cleanup_expired_files()
+
+
+@worker_ready.connect
+def _on_worker_ready(**_: Any) -> None:
+    try:
+        log.info("reaper on start-up: %s", reap_stale_jobs())
+        cleanup_expired()
+    except redis.RedisError as exc:
+        log.warning("reaper skipped: %s", exc)
