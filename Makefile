@@ -18,8 +18,15 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -c "import opensim, torch, numpy, mediapipe; print('setup ok: opensim', opensim.__version__, 'torch', torch.__version__, 'numpy', numpy.__version__)"
 	touch $(STAMP)
 
+# The main job on the bundled default: a sample motion → a rendered two-view clip (videos,
+# calibration, exact detections) → the pipeline with the bundled network → OpenSim files.
 demo: setup
-	$(PY) -m model_store.demo --out out/demo
+	$(PY) -m model_store.demo --out out/demo/motion
+	$(PY) -m training.synth clip --motion out/demo/motion/kinematics.mot --out out/demo/clip --seed 7
+	$(VENV)/bin/kinematics-estimate --front out/demo/clip/front.mp4 --side out/demo/clip/side.mp4 \
+		--calibration out/demo/clip/calibration.toml --detections out/demo/clip/detections \
+		--mass-kg 72 --out out/demo/results
+	@echo "results in out/demo/results (compare with the truth in out/demo/clip/truth.mot)"
 
 lint: setup
 	$(VENV)/bin/ruff check .

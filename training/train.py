@@ -111,7 +111,7 @@ def train(
         torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
         opt.step()
         step += 1
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         bar.update(1)
         bar.set_postfix(stage=stage, loss=f"{float(loss):.4f}", fk_mm=f"{terms['fk'] * 1000:.1f}")
         if step % cfg.log_every == 0 or step == end:

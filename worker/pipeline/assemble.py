@@ -35,6 +35,7 @@ class Assembled:
     filled_frames: int
     held_frames: int
     model_height_m: float
+    clipped_values: int = 0
 
 
 def fill_gaps(x: np.ndarray, max_gap: int = MAX_GAP_FRAMES) -> tuple[np.ndarray, int, int]:
@@ -66,6 +67,19 @@ def fill_gaps(x: np.ndarray, max_gap: int = MAX_GAP_FRAMES) -> tuple[np.ndarray,
                 out[run_start:i] = out[src]
             run_start = None
     return out, int(missing.sum()) - held, held
+
+
+def clip_to_ranges(angles: np.ndarray) -> tuple[np.ndarray, int]:
+    """Clamp joint angles [T, 36] (rad) into the model's coordinate ranges, as OpenSim's clamped
+    coordinates would; the pelvis's global orientation is left free. Returns the count clamped."""
+    fk = load_fullbody_model()
+    rot = [i for i, c in enumerate(fk.definition.coordinates) if c.motion_type != "translational"]
+    ranges = fk.coordinate_ranges.numpy()[rot]
+    free = np.array([fk.coordinate_names[i].startswith("pelvis_") for i in rot])
+    lo = np.where(free, -np.inf, ranges[:, 0])
+    hi = np.where(free, np.inf, ranges[:, 1])
+    clipped = np.clip(angles, lo, hi)
+    return clipped, int((clipped != angles).sum())
 
 
 def triangulate_world(px: tuple[np.ndarray, np.ndarray], cams: tuple[Camera, Camera]) -> np.ndarray:
@@ -106,6 +120,7 @@ def assemble(
     fk = load_fullbody_model()
     lm = load_landmarks()
     filled, n_interp, n_held = fill_gaps(angles)
+    filled, n_clipped = clip_to_ranges(filled)
     scales = np.asarray(scales, np.float64)
     if height_m is not None:
         scales = scales * (height_m / model_height(scales))
@@ -126,7 +141,7 @@ def assemble(
     coords = assemble_coordinates(filled, trans)
     out = fk(torch.tensor(coords), s)
     return Assembled(np.arange(t) / fps, out.coords.numpy(), scales, out.joint_centers.numpy(), n_interp, n_held,
-                     model_height(scales))
+                     model_height(scales), n_clipped)
 
 
 def write_results(result: Assembled, out_dir: Path, mass_kg: float | None, fps: float) -> list[str]:

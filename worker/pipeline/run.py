@@ -141,6 +141,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         "frames_without_person": missing,
         "frames_interpolated": result.filled_frames,
         "frames_held": result.held_frames,
+        "angle_values_clamped_to_range": result.clipped_values,
         "network": {"config": predictor.config.name, "sha256": predictor.checkpoint.sha256[:16],
                     "windows": inferred.windows},
         "model_height_m": round(result.model_height_m, 3),

@@ -1,0 +1,113 @@
+"""Pipeline stages on small generated inputs."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+
+from model_store.cameras import load_calibration_toml
+from model_store.detections import ViewDetections, load_clip_detections
+from tests.service.videos import write_video
+from worker.pipeline.assemble import clip_to_ranges, fill_gaps, model_height
+from worker.pipeline.cameras import select_cameras
+from worker.pipeline.contract import PipelineError
+from worker.pipeline.decode import decode_video, probe_video
+from worker.pipeline.infer import window_starts
+from worker.pipeline.run import apply_offset
+from worker.pipeline.sync import synchronise
+
+
+def _vfr_video(path, times_s):
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mpeg4", rate=1000)
+        s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
+        s.codec_context.time_base = __import__("fractions").Fraction(1, 1000)
+        for i, t in enumerate(times_s):
+            img = np.full((32, 32, 3), (i * 20) % 256, np.uint8)
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = int(round(t * 1000))
+            frame.time_base = __import__("fractions").Fraction(1, 1000)
+            c.mux(s.encode(frame))
+        c.mux(s.encode(None))
+    return path
+
+
+def test_decode_resamples_constant_rate_to_60fps(tmp_path):
+    v = decode_video(write_video(tmp_path / "a.mp4", seconds=1.0, fps=30))
+    assert v.info.fps == pytest.approx(30.0) and v.info.n_frames == 30
+    assert v.frames.shape[0] == 59  # 0 … 0.9667 s at 60 fps
+    assert np.all(np.diff(v.source_index) >= 0) and v.source_index[-1] == 29
+
+
+def test_decode_handles_variable_frame_rate(tmp_path):
+    times = [0.0, 0.02, 0.1, 0.11, 0.3, 0.5]
+    v = decode_video(_vfr_video(tmp_path / "vfr.mp4", times))
+    assert v.frames.shape[0] == 31  # 0.5 s at 60 fps
+    # the frame shown at 0.2 s is the one captured at 0.1–0.11 s or 0.3 s (nearest in time)
+    assert v.source_index[12] in (3, 4)
+
+
+@pytest.mark.parametrize(("content", "code"), [(b"", "video_empty"), (b"hello" * 100, "video_undecodable")])
+def test_probe_refuses_bad_files(tmp_path, content, code):
+    p = tmp_path / "x.mp4"
+    p.write_bytes(content)
+    with pytest.raises(PipelineError) as err:
+        probe_video(p)
+    assert err.value.code == code
+
+
+def test_probe_refuses_long_videos(tmp_path):
+    with pytest.raises(PipelineError) as err:
+        probe_video(write_video(tmp_path / "long.mp4", seconds=3.0), max_seconds=2.0)
+    assert err.value.code == "video_too_long"
+
+
+def test_geometric_sync_recovers_a_shift(synthetic_clip):
+    front, side = load_clip_detections(synthetic_clip / "detections")
+    cams = load_calibration_toml(synthetic_clip / "calibration.toml")
+    k = 7  # side starts 7 frames later: front f ↔ side f − 7
+    shifted = ViewDetections(side.masks[k:], side.keypoints[k:], side.person_found[k:], side.fps, side.image_size)
+    res = synchronise(front, shifted, cams=(cams["front"], cams["side"]))
+    assert res.offset_frames == -k and res.confidence > 0.5
+    assert synchronise(front, shifted, offset_frames=3).offset_frames == 3
+    f, s, f0 = apply_offset(front, shifted, -k)
+    assert f.n_frames == s.n_frames and f0 == k
+
+
+def test_camera_selection_errors(synthetic_clip):
+    calib = synthetic_clip / "calibration.toml"
+    cams = load_calibration_toml(calib)
+    fs, ss = cams["front"].image_size, cams["side"].image_size
+    rig = select_cameras(calib, None, None, fs, ss)
+    assert rig.source == "calibration" and rig.front.name == "front"
+    with pytest.raises(PipelineError) as err:
+        select_cameras(calib, "front", "side", (fs[0] * 2, fs[1] * 2), ss)
+    assert err.value.code == "calibration_invalid"
+    with pytest.raises(PipelineError) as err:
+        select_cameras(calib, "front", "nope", fs, ss)
+    assert err.value.code == "camera_not_found" and "front, side" in err.value.message
+    default = select_cameras(None, None, None, (1920, 1080), (1920, 1080))
+    assert default.source == "default" and default.warnings
+
+
+def test_windows_cover_every_frame_with_overlap():
+    for n, w in ((10, 32), (32, 32), (100, 32), (33, 32)):
+        starts = window_starts(n, w)
+        covered = np.zeros(n, int)
+        for s in starts:
+            covered[s : s + w] += 1
+        assert covered.min() >= 1 and starts[-1] + min(w, n) == n
+
+
+def test_fill_gaps_interpolates_short_and_holds_long():
+    x = np.linspace(0, 1, 100)[:, None].repeat(2, 1)
+    x[10:15] = np.nan
+    x[40:90] = np.nan
+    y, interp, held = fill_gaps(x, max_gap=10)
+    assert interp == 5 and held == 50
+    np.testing.assert_allclose(y[12], x[9] + 3 * (x[15] - x[9]) / 6)
+    np.testing.assert_allclose(y[60], x[39])
+    clipped, n = clip_to_ranges(np.full((2, 36), 3.0))
+    assert n > 0 and clipped[0, 0] == 3.0  # the pelvis's global orientation stays free
+    assert 1.6 < model_height(np.ones((22, 3))) < 1.85
