@@ -97,3 +97,23 @@ def test_evaluation_metrics_and_mean_pose_floor(toy):
 
     zero = _metrics(exact, np.broadcast_to(test.scales[:, None], (*exact.shape[:2], 22, 3)), test)
     assert zero["mae_deg"] < 1e-3 and zero["mpjpe_mm"] < 1e-2 and zero["scale_err_pct"] < 1e-4
+
+
+def test_evaluate_cli_prints_one_json_line(tmp_path, capsys):
+    from training.evaluate import main as evaluate_main
+    from training.synth.dataset import write_dataset
+
+    data_dir = tmp_path / "ds"
+    write_dataset(data_dir, 2, frames=8, seed=3, mask_size=32, progress=False)
+    cfg = get_train_config("tiny", stage1_steps=2, stage2_steps=1)
+    from training.datasets import load_sequences
+
+    seqs = load_sequences(data_dir, get_config("tiny").input_size)
+    summary = train(cfg, tmp_path / "run", seqs, seqs, progress=False)
+    assert evaluate_main(["--checkpoint", summary["checkpoint"], "--data", str(data_dir)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    for key in ("ll_mae_deg", "mae_deg", "mae_deg_by_group", "scale_err_pct", "mpjpe_mm", "baseline_mean_pose"):
+        assert key in result
+    assert evaluate_main(["--checkpoint", str(tmp_path / "none.json"), "--data", str(data_dir)]) == 2
