@@ -1,6 +1,6 @@
 """Status-poll latency under load against a running service (not a test).
 
-    python bench/load_poll.py --url http://127.0.0.1:8000 --api-key KEY --front a.mp4 --side b.mp4 \
+    PYTHONPATH=. python bench/load_poll.py --url http://127.0.0.1:8000 --api-key KEY --front a.mp4 --side b.mp4 \
         [--requests 2000] [--concurrency 16]
 
 Submits one job, then hammers ``GET /jobs/{id}`` from ``--concurrency`` threads and prints p50/p90/p99
