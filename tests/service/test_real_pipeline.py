@@ -1,0 +1,42 @@
+"""End to end through HTTP with the real pipeline and the bundled checkpoint (real processes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.service.conftest import KEY_A, Client, make_stack
+from tests.service.videos import write_video
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def real_stack(tmp_path_factory):
+    s = make_stack(tmp_path_factory.mktemp("real"), 8766, {}, redis_port=6391)
+    try:
+        s.start()
+        yield s
+    finally:
+        s.close()
+
+
+def test_demo_pair_through_http(real_stack, shared_data, tmp_path, opensim_module):
+    d = shared_data / "video" / "pose2sim-demo-single"
+    c = Client(real_stack.base_url, KEY_A)
+    r = c.submit(d / "cam01.mp4", d / "cam04.mp4", calibration=(d / "calibration.toml").read_text(),
+                 front_camera="cam01", side_camera="cam04", mass_kg=70)
+    assert r.status_code == 202, r.text
+    job = c.wait(r.json()["id"], timeout=300)
+    assert job["status"] == "succeeded", job
+    (tmp_path / "k.mot").write_bytes(c.http.get(f"/jobs/{job['id']}/results/kinematics.mot").content)
+    (tmp_path / "m.osim").write_bytes(c.http.get(f"/jobs/{job['id']}/results/model_scaled.osim").content)
+    opensim_module.Model(str(tmp_path / "m.osim")).initSystem()
+    assert opensim_module.Storage(str(tmp_path / "k.mot")).getSize() > 60
+
+
+def test_video_without_a_person_fails_cleanly(real_stack, tmp_path):
+    v = write_video(tmp_path / "nobody.mp4", seconds=1.0, size=(128, 128))
+    c = Client(real_stack.base_url, KEY_A)
+    job = c.wait(c.submit(v, v).json()["id"], timeout=120)
+    assert job["status"] == "failed" and job["error"]["code"] == "no_person", job
+    assert c.http.get("/readyz").status_code == 200
