@@ -7,19 +7,11 @@ float32 and float64, forward only and forward+backward.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from timing import mean_seconds
 
 from model_store.biomech import load_fullbody_model
-
-
-def _time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - t0) / repeats
 
 
 def main() -> None:
@@ -35,13 +27,13 @@ def main() -> None:
         q = fk.default_coordinates.to(dtype).expand(b, -1).clone()
         q += 0.3 * torch.randn_like(q)
         s = torch.ones(b, 22, 3, dtype=dtype)
-        fwd = _time(lambda q=q, s=s: fk(q, s), args.repeats)
+        fwd = mean_seconds(lambda q=q, s=s: fk(q, s), args.repeats)
 
         def fwd_bwd(q=q, s=s):
             qq = q.clone().requires_grad_(True)
             fk(qq, s).joint_centers.sum().backward()
 
-        both = _time(fwd_bwd, max(args.repeats // 2, 1))
+        both = mean_seconds(fwd_bwd, max(args.repeats // 2, 1))
         print(
             f"  {dtype!s:14s} forward {fwd * 1e3:7.1f} ms/call = {b / fwd:9.0f} poses/s | "
             f"forward+backward {both * 1e3:7.1f} ms/call = {b / both:9.0f} poses/s"

@@ -8,21 +8,13 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from timing import mean_seconds
 
 from model_store.network import KinematicsNet, get_config
 from model_store.network.onnx_export import OnnxKinematicsNet, example_inputs, export_onnx
-
-
-def _time(fn, repeats: int) -> float:
-    fn()
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - t0) / repeats
 
 
 def main() -> None:
@@ -42,14 +34,14 @@ def main() -> None:
         params = sum(p.numel() for p in net.parameters()) / 1e6
         inp = [x.to(dev) for x in example_inputs(net, frames=frames)]
         with torch.no_grad():
-            sec = _time(lambda net=net, inp=inp: net(*inp), args.repeats)
+            sec = mean_seconds(lambda net=net, inp=inp: net(*inp), args.repeats)
         line = f"  {name:6s} {params:6.2f} M params | {frames:3d} frames/call"
         line += f" | torch {sec / frames * 1e3:8.1f} ms/frame pair"
         if args.onnx and frames == cfg.window:
             with tempfile.TemporaryDirectory() as tmp:
                 ort_net = OnnxKinematicsNet(export_onnx(net.cpu(), Path(tmp) / "n.onnx"))
                 arrs = [x.cpu().numpy() for x in inp]
-                osec = _time(lambda o=ort_net, a=arrs: o(*a), args.repeats)
+                osec = mean_seconds(lambda o=ort_net, a=arrs: o(*a), args.repeats)
                 line += f" | onnxruntime {osec / frames * 1e3:8.1f} ms/frame pair"
         print(line, flush=True)
 
