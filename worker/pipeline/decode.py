@@ -83,16 +83,20 @@ def _scan(path: Path) -> tuple[list[float], int, int, int, str]:
     return times, w, h, rotation, codec
 
 
-def probe_video(path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS) -> VideoInfo:
-    """Decode every frame once (cheap for short clips) and describe the video; refuse bad input."""
-    path = Path(path)
-    times, w, h, rotation, codec = _scan(path)
+def _info(path: Path, scan: tuple[list[float], int, int, int, str], max_seconds: float) -> VideoInfo:
+    times, w, h, rotation, codec = scan
     duration = times[-1] - times[0] + (times[1] - times[0] if len(times) > 1 else 0.0)
     if duration > max_seconds:
         raise PipelineError("video_too_long", f"{path.name} lasts {duration:.1f} s; the limit is {max_seconds:.0f} s")
     fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
     return VideoInfo(fps=fps, n_frames=len(times), duration_s=duration, width=w, height=h, rotation_deg=rotation,
                      codec=codec)
+
+
+def probe_video(path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS) -> VideoInfo:
+    """Decode every frame once (cheap for short clips) and describe the video; refuse bad input."""
+    path = Path(path)
+    return _info(path, _scan(path), max_seconds)
 
 
 def _upright(img: np.ndarray, rotation: int) -> np.ndarray:
@@ -107,8 +111,9 @@ def decode_video(
 ) -> DecodedVideo:
     """Decode ``path`` resampled to ``target_fps`` (nearest frame in time), upright, downscaled."""
     path = Path(path)
-    info = probe_video(path, max_seconds)
-    times, _, _, rotation, _ = _scan(path)
+    scan = _scan(path)
+    info = _info(path, scan, max_seconds)
+    times, rotation = scan[0], scan[3]
     src = np.array(times) - times[0]
     n_out = max(int(np.floor(src[-1] * target_fps + 1e-6)) + 1, 1)
     targets = np.arange(n_out) / target_fps

@@ -82,11 +82,13 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
     out_dir = Path(request.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with stages.stage("decode") as report:
-        infos = [probe_video(request.front_video), probe_video(request.side_video)]
         if request.detections_dir is None:
-            videos = [decode_video(request.front_video), None]
+            videos = [decode_video(request.front_video)]
             report(0.5)
-            videos[1] = decode_video(request.side_video)
+            videos.append(decode_video(request.side_video))
+            infos = [v.info for v in videos]
+        else:  # precomputed detections: the videos are only checked and described
+            infos = [probe_video(request.front_video), probe_video(request.side_video)]
     with stages.stage("detect") as report:
         if request.detections_dir is not None:
             try:
