@@ -19,7 +19,7 @@ import numpy as np
 from model_store.biomech import Motion, load_definition, write_mot
 from model_store.cameras import save_calibration_toml
 from model_store.detections import ViewDetections, save_view_detections
-from training.synth.render import PinholeCamera, draw_mask, project_capsules
+from training.synth.render import PinholeCamera, draw_mask, keypoint_visibility, project_capsules
 from training.synth.rig import to_calibration_camera
 from training.synth.sequence import VIEWS, build_sequence
 from training.synth.subjects import Subject, sample_subject
@@ -76,7 +76,8 @@ def write_clip(
         px, r_px, _ = project_capsules(cam, seq.capsules, seq.radii)
         masks = np.stack([draw_mask(px[i], r_px[i], np.zeros(2), 1.0, cam.image_size) for i in range(len(times))])
         kp_px, _ = cam.project(seq.landmarks)
-        kps = np.concatenate([kp_px, np.ones((*kp_px.shape[:2], 1))], -1).astype(np.float32)
+        vis = keypoint_visibility(cam, seq.capsules, seq.radii, seq.landmarks)
+        kps = np.concatenate([kp_px, vis[..., None]], -1).astype(np.float32)
         det = ViewDetections(masks, kps, np.ones(len(times), bool), fps, cam.image_size)
         paths[f"detections_{name}"] = save_view_detections(out / "detections" / f"{name}.npz", det)
         paths[name] = out / f"{name}.mp4"

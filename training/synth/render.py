@@ -44,6 +44,46 @@ def project_capsules(
     return px, r_px, z.min(axis=(1, 2))
 
 
+def keypoint_visibility(
+    cam: PinholeCamera, endpoints: np.ndarray, radii: np.ndarray, landmarks: np.ndarray,
+    tolerance_m: float = 0.03, occluded: float = 0.5,
+) -> np.ndarray:
+    """Visibility [T, 33] of landmarks [T, 33, 3] (m) behind the capsule body [T, C, 2, 3] / [C] (m).
+
+    A landmark is occluded when some capsule's near surface along its pixel ray lies more than
+    ``tolerance_m`` in front of it. Joint-centre landmarks lie inside their own capsules (a hip
+    centre is ~0.1 m deep), so for a capsule that contains the landmark the allowance grows by
+    that capsule's radius: a knee stays visible from the front and back, a nose is hidden from
+    behind (two radii of head in front of it). Occluded landmarks get ``occluded`` (a detector's
+    low but non-zero confidence); landmarks outside the image or behind the camera get 0.
+    """
+    cam_pts = endpoints @ cam.R.T + cam.t  # [T, C, 2, 3]
+    lm_cam = landmarks @ cam.R.T + cam.t  # [T, L, 3]
+    a, b = cam_pts[:, None, :, 0], cam_pts[:, None, :, 1]  # [T, 1, C, 3]
+    za, zb = np.maximum(a[..., 2], 1e-6), np.maximum(b[..., 2], 1e-6)
+    ua, ub = a[..., :2] / za[..., None], b[..., :2] / zb[..., None]  # normalised image coords
+    zl = np.maximum(lm_cam[..., 2], 1e-6)
+    ul = (lm_cam[..., :2] / zl[..., None])[:, :, None]  # [T, L, 1, 2]
+    ab = ub - ua
+    s = np.clip(((ul - ua) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0.0, 1.0)
+    d = np.linalg.norm(ul - (ua + s[..., None] * ab), axis=-1)  # [T, L, C]
+    z_axis = za + s * (zb - za)
+    r = radii[None, None, :] / z_axis  # radius in normalised image units
+    inside = d < r
+    surface = z_axis - radii[None, None, :] * np.sqrt(np.clip(1.0 - (d / np.maximum(r, 1e-12)) ** 2, 0.0, 1.0))
+    ab3 = b - a  # 3-D axes in the camera frame
+    lm3 = lm_cam[:, :, None]
+    s3 = np.clip(((lm3 - a) * ab3).sum(-1) / np.maximum((ab3 * ab3).sum(-1), 1e-12), 0.0, 1.0)
+    contains = np.linalg.norm(lm3 - (a + s3[..., None] * ab3), axis=-1) < 1.05 * radii[None, None, :]
+    allowance = tolerance_m + np.where(contains, radii[None, None, :], 0.0)
+    hidden = (inside & (surface < zl[..., None] - allowance)).any(-1)
+    vis = np.where(hidden, occluded, 1.0)
+    px, _ = cam.project(landmarks)
+    w, h = cam.image_size
+    out = (lm_cam[..., 2] <= 0) | (px[..., 0] < 0) | (px[..., 1] < 0) | (px[..., 0] > w - 1) | (px[..., 1] > h - 1)
+    return np.where(out, 0.0, vis).astype(np.float32)
+
+
 def silhouette_box(px: np.ndarray, r_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bounding box of projected capsules per frame: lo [T, 2], hi [T, 2] (px)."""
     lo = (px - r_px[..., None, None]).min(axis=(1, 2))
@@ -93,8 +133,9 @@ def render_crops(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame person crops of one view.
 
-    Returns masks uint8 [T, out_size, out_size], keypoints [T, 33, 2] in ``crop_size`` crop px, and
-    crops [T, 3]. ``out_size`` may be smaller than ``crop_size`` (the mask is the crop resampled).
+    Returns masks uint8 [T, out_size, out_size], keypoints [T, 33, 3] (x, y in ``crop_size`` crop
+    px, occlusion visibility, see :func:`keypoint_visibility`) and crops [T, 3]. ``out_size``
+    may be smaller than ``crop_size`` (the mask is the crop resampled).
     """
     px, r_px, _ = project_capsules(cam, endpoints, radii)
     lo, hi = silhouette_box(px, r_px)
@@ -104,4 +145,5 @@ def render_crops(
         masks[i] = draw_mask(px[i], r_px[i], crops[i, :2], crops[i, 2] * out_size / crop_size, (out_size, out_size))
     kp_px, _ = cam.project(landmarks)
     kps = (kp_px - crops[:, None, :2]) * crops[:, None, 2:3]
-    return masks, kps, crops
+    vis = keypoint_visibility(cam, endpoints, radii, landmarks)
+    return masks, np.concatenate([kps, vis[..., None]], -1), crops

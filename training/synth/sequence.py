@@ -6,7 +6,10 @@ Everything is in the OpenSim ground frame (Y up, metres, radians). Keypoints are
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import torch
@@ -22,6 +25,24 @@ from training.synth.subjects import Subject, sample_subject
 
 FPS = 60.0
 VIEWS = ("front", "side")
+
+
+@cache
+def _fk():
+    """The FK module, built once per process (building it solves the model's splines)."""
+    return load_fullbody_model()
+
+
+@contextmanager
+def _single_threaded_torch() -> Iterator[None]:
+    """Per-sequence FK (tens of frames) is fastest on one thread; intra-op threads on a shared
+    2-core machine made it ~40× slower. The caller's setting is restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass
@@ -63,7 +84,15 @@ def build_sequence(
     coords: np.ndarray | None = None, subject: Subject | None = None, walk_mirror: bool = False,
 ) -> SyntheticSequence:
     """Sample (or take) a motion and a subject, ground the feet, run FK, place the cameras."""
-    fk = load_fullbody_model()
+    with _single_threaded_torch(), torch.no_grad():
+        return _build_sequence(rng, frames, walk, walk_fps, coords, subject, walk_mirror)
+
+
+def _build_sequence(
+    rng: np.random.Generator, frames: int, walk: np.ndarray | None, walk_fps: float,
+    coords: np.ndarray | None, subject: Subject | None, walk_mirror: bool,
+) -> SyntheticSequence:
+    fk = _fk()
     subject = subject or sample_subject(rng)
     source = "given"
     if coords is None:
@@ -95,7 +124,7 @@ def render_views(
     masks, kps, crops, found = [], [], [], []
     for cam in seq.cameras:
         m, k, c = render_crops(cam, seq.capsules, seq.radii, seq.landmarks, mask_size)
-        vis = np.ones(k.shape[:2], np.float32)
+        k, vis = k[..., :2], k[..., 2]
         f = np.ones(k.shape[0], bool)
         if corrupt:
             m, k, vis, f = corrupt_view(rng, m, k, vis)
