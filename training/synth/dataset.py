@@ -7,11 +7,15 @@ Layout of ``DIR``::
 
 Arrays in a shard (N sequences, F frames, V = 2 views: 0 front, 1 side; OpenSim ground frame):
 ``masks`` uint8 [N, F, V, S, S] (person crop mask, S = mask size), ``keypoints`` float32
-[N, F, V, 33, 3] (x, y in px of the 256² crop; visibility), ``crops`` float32 [N, F, V, 3]
+[N, F, V, 33, 3] (x, y in px of the 256² crop; visibility: 1 seen, 0.5 hidden behind the body, 0
+outside the image, then corrupted — ×0.6–1, dropouts 0–0.3, 0 on missed frames), ``crops`` float32 [N, F, V, 3]
 (x0, y0, scale), ``person_found`` bool [N, F, V], ``k`` ``r`` float32 [N, V, 3, 3], ``t`` float32
 [N, V, 3] (ground → camera, m), ``image_size`` int32 [N, V, 2] (w, h), ``coords`` float32 [N, F, 39]
 (rad / m), ``scales`` float32 [N, 22, 3], ``joint_centers`` / ``body_origins`` float32
 [N, F, 22, 3] (m), ``height_m`` float32 [N], ``source`` (str) [N].
+
+Size (measured, 64 frames, real walk on): ~234 MB per 1k sequences at mask size 128 (masks are
+~63 % of it), ~437 MB at 256; generation ~4 sequences/s on one core at 128.
 """
 
 from __future__ import annotations
