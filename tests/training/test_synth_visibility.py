@@ -64,3 +64,20 @@ def test_landmarks_outside_the_image_have_zero_visibility(standing):
     outside = (px[:, 1] < 0) | (px[:, 1] > 1279) | (px[:, 0] < 0) | (px[:, 0] > 719)
     assert outside.any() and (~outside).any()
     assert np.all(v[outside] == 0.0) and np.all(v[~outside] > 0.0)
+
+
+@pytest.mark.parametrize(("out_size", "supersample"), [(256, 2), (64, 2), (64, 4), (256, 1)])
+def test_masks_are_centred_on_their_pixels(out_size, supersample):
+    """A disc drawn at crop px c is centred at mask px (c + 0.5)·out/256 − 0.5 (no half-pixel drift)."""
+    from training.synth.render import draw_mask
+
+    centre_full = np.array([431.3, 207.8])  # full-frame px
+    x0y0, scale = np.array([400.0, 150.0]), 2.0  # crop metadata: crop = (full − x0y0)·scale
+    k = out_size / 256
+    offset = x0y0 - (0.5 * k - 0.5) / (scale * k)
+    px = np.stack([centre_full, centre_full])[None]  # one capsule, both ends at the centre
+    m = draw_mask(px, np.array([9.0]), offset, scale * k, (out_size, out_size), supersample).astype(float)
+    ys, xs = np.mgrid[: m.shape[0], : m.shape[1]]
+    got = np.array([(xs * m).sum(), (ys * m).sum()]) / m.sum()
+    expected = ((centre_full - x0y0) * scale + 0.5) * k - 0.5
+    np.testing.assert_allclose(got, expected, atol=0.06)

@@ -110,7 +110,8 @@ def draw_mask(
     canvas = np.zeros((h * ss, w * ss), np.uint8)
     shift = 4  # sub-pixel precision for OpenCV drawing
     f = float(1 << shift)
-    pts = (px - offset) * scale * ss
+    # output pixel j covers canvas pixels ss·j … ss·j + ss − 1 (pixel centres at integers)
+    pts = (px - offset) * scale * ss + (ss - 1) / 2.0
     rad = r_px * scale * ss
     for (a, b), r in zip(pts, rad, strict=True):
         if not np.all(np.isfinite([*a, *b, r])):
@@ -141,8 +142,10 @@ def render_crops(
     lo, hi = silhouette_box(px, r_px)
     crops = crop_boxes(lo, hi, crop_size)
     masks = np.empty((px.shape[0], out_size, out_size), np.uint8)
+    k = out_size / crop_size  # mask px per crop px; pixel centres: mask = (crop + 0.5)·k − 0.5
     for i in range(px.shape[0]):
-        masks[i] = draw_mask(px[i], r_px[i], crops[i, :2], crops[i, 2] * out_size / crop_size, (out_size, out_size))
+        offset = crops[i, :2] - (0.5 * k - 0.5) / (crops[i, 2] * k)
+        masks[i] = draw_mask(px[i], r_px[i], offset, crops[i, 2] * k, (out_size, out_size))
     kp_px, _ = cam.project(landmarks)
     kps = (kp_px - crops[:, None, :2]) * crops[:, None, 2:3]
     vis = keypoint_visibility(cam, endpoints, radii, landmarks)
