@@ -1,5 +1,6 @@
-"""Realistic detector errors on rendered views: mask edge noise and holes, missed frames,
-keypoint jitter, dropouts and visibility noise. Units: keypoints in 256-crop px."""
+"""Realistic detector errors on rendered views: mask edge noise, erosion/dilation, soft (blurred)
+edges and holes, missed frames, keypoint jitter, dropouts and visibility noise. Units: keypoints
+in 256-crop px; ``p_*`` are per-frame (masks) or per-keypoint (dropouts) probabilities."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 
 def corrupt_view(
     rng: np.random.Generator, masks: np.ndarray, kps: np.ndarray, vis: np.ndarray,
-    p_missed: float = 0.02, p_hole: float = 0.1, p_dropout: float = 0.05,
+    p_missed: float = 0.02, p_hole: float = 0.1, p_dropout: float = 0.05, p_soft: float = 0.3,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Returns corrupted (masks [F, S, S] uint8, keypoints [F, 33, 2], visibility [F, 33], found [F])."""
     masks = masks.copy()
@@ -19,7 +20,7 @@ def corrupt_view(
     kps += rng.normal(0.0, sigma, kps.shape)
     vis = np.clip(vis * rng.uniform(0.6, 1.0, vis.shape), 0.0, 1.0)
     drop = rng.random(vis.shape) < p_dropout
-    vis[drop] = rng.uniform(0.0, 0.3, drop.sum())
+    vis[drop] = np.minimum(vis[drop], rng.uniform(0.0, 0.3, drop.sum()))
     kps[drop] += rng.normal(0.0, 15.0, (drop.sum(), 2))
     kernel = np.ones((3, 3), np.uint8)
     for i in range(f):
@@ -29,6 +30,8 @@ def corrupt_view(
             m = cv2.erode(m, kernel)
         elif op == 2:
             m = cv2.dilate(m, kernel)
+        if rng.random() < p_soft:  # segmentation networks give soft, blurred edges
+            m = cv2.GaussianBlur(m, (0, 0), rng.uniform(0.5, 1.5) * s / 128)
         noise = rng.normal(0.0, 25.0, m.shape)
         m = np.clip(m.astype(np.float64) + cv2.GaussianBlur(noise, (0, 0), 1.5) * (m > 0) * (m < 255), 0, 255)
         m = m.astype(np.uint8)
