@@ -113,7 +113,7 @@ def train(
         step += 1
         losses.append(float(loss.detach()))
         bar.update(1)
-        bar.set_postfix(stage=stage, loss=f"{float(loss):.4f}", fk_mm=f"{terms['fk'] * 1000:.1f}")
+        bar.set_postfix(stage=stage, loss=f"{losses[-1]:.4f}", fk_mm=f"{terms['fk'] * 1000:.1f}")
         if step % cfg.log_every == 0 or step == end:
             rec = {"step": step, "stage": stage, "loss": float(loss), "lr": _lr(cfg, step - 1), **terms,
                    "elapsed_s": round(time.perf_counter() - t0, 2)}
@@ -176,9 +176,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     ap.add_argument("--export", action="store_true", help="install the result as the bundled checkpoint")
     ap.add_argument("--threads", type=int, help="torch CPU threads")
+    ap.add_argument("--stage1-steps", type=int, help="override the recipe's spatial-stage steps (recorded)")
+    ap.add_argument("--stage2-steps", type=int, help="override the recipe's spatio-temporal steps (recorded)")
     args = ap.parse_args(argv)
+    overrides = {k: v for k, v in (("stage1_steps", args.stage1_steps), ("stage2_steps", args.stage2_steps))
+                 if v is not None}
     try:
-        cfg = get_train_config(args.config)
+        cfg = get_train_config(args.config, **overrides)
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
