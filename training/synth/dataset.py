@@ -14,8 +14,8 @@ outside the image, then corrupted — ×0.6–1, dropouts 0–0.3, 0 on missed f
 (rad / m), ``scales`` float32 [N, 22, 3], ``joint_centers`` / ``body_origins`` float32
 [N, F, 22, 3] (m), ``height_m`` float32 [N], ``source`` (str) [N].
 
-Size (measured, 64 frames, real walk on): ~234 MB per 1k sequences at mask size 128 (masks are
-~63 % of it), ~437 MB at 256; generation ~4 sequences/s on one core at 128.
+Size (measured, 64 frames, real walk on, corruption on): ~290 MB per 1k sequences at mask size
+128 (masks are most of it), ~680 MB at 256; generation ~4 sequences/s on one core at 128.
 """
 
 from __future__ import annotations
