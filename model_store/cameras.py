@@ -40,6 +40,11 @@ class Camera:
         return cv2.Rodrigues(np.asarray(self.R, dtype=np.float64))[0].reshape(3)
 
     @property
+    def projection_matrix(self) -> np.ndarray:
+        """``K [R | t]`` [3, 4]: world points (m) → homogeneous ideal (undistorted) pixels."""
+        return self.K @ np.hstack([self.R, self.t[:, None]])
+
+    @property
     def center(self) -> np.ndarray:
         """Camera centre in world coordinates (m)."""
         return -self.R.T @ self.t

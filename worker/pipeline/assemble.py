@@ -84,7 +84,7 @@ def clip_to_ranges(angles: np.ndarray) -> tuple[np.ndarray, int]:
 
 def triangulate_world(px: tuple[np.ndarray, np.ndarray], cams: tuple[Camera, Camera]) -> np.ndarray:
     """DLT of points seen in both views: distorted px [N, 2] each → world points [N, 3] (m)."""
-    proj = [c.K @ np.hstack([c.R, c.t[:, None]]) for c in cams]
+    proj = [c.projection_matrix for c in cams]
     und = [c.undistort_points(p) for c, p in zip(cams, px, strict=True)]
     x = cv2.triangulatePoints(proj[0], proj[1], und[0].T.astype(np.float64), und[1].T.astype(np.float64))
     return (x[:3] / x[3]).T

@@ -91,7 +91,7 @@ def estimate_offset_geometric(
     min_visibility: float = 0.5,
 ) -> SyncResult:
     """Lag minimising the two-view reprojection error of triangulated keypoints (calibrated cameras)."""
-    proj = [c.K @ np.hstack([c.R, c.t[:, None]]) for c in cams]
+    proj = [c.projection_matrix for c in cams]
     und = [c.undistort_points(d.keypoints[..., :2]) for c, d in zip(cams, (front, side), strict=True)]
     vis = [(d.keypoints[..., 2] >= min_visibility) & d.person_found[:, None] for d in (front, side)]
     lags = np.arange(-max_lag, max_lag + 1)
