@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 #: Stage names, in execution order. The job record and the CLI progress bar use these.
-STAGES: tuple[str, ...] = ("decode", "detect", "cameras", "synchronise", "infer", "assemble")
+STAGES: tuple[str, ...] = ("decode", "cameras", "detect", "synchronise", "infer", "assemble")
 
 #: ``progress(stage, fraction)`` with ``fraction`` in [0, 1] of that stage.
 ProgressCallback = Callable[[str, float], None]

@@ -89,6 +89,10 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
             infos = [v.info for v in videos]
         else:  # precomputed detections: the videos are only checked and described
             infos = [probe_video(request.front_video), probe_video(request.side_video)]
+    with stages.stage("cameras"):  # before detection, so a wrong camera name fails fast
+        rig = select_cameras(request.calibration, request.front_camera, request.side_camera,
+                             (infos[0].width, infos[0].height), (infos[1].width, infos[1].height))
+        warnings += rig.warnings
     with stages.stage("detect") as report:
         if request.detections_dir is not None:
             try:
@@ -103,10 +107,6 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         if min(found) == 0:
             which = "front" if found[0] == 0 else "side"
             raise PipelineError("no_person", f"no person was detected in the {which} video")
-    with stages.stage("cameras"):
-        rig = select_cameras(request.calibration, request.front_camera, request.side_camera,
-                             dets[0].image_size, dets[1].image_size)
-        warnings += rig.warnings
     with stages.stage("synchronise"):
         calibrated = (rig.front, rig.side) if rig.source == "calibration" else None
         sync: SyncResult = synchronise(dets[0], dets[1], request.offset_frames, calibrated)
