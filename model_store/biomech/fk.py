@@ -22,7 +22,12 @@ from torch import nn
 
 from model_store.biomech.definition import FunctionDef, JointDef, ModelDefinition
 from model_store.biomech.rotations import axis_angle_matrix, body_fixed_xyz
-from model_store.biomech.spline import evaluate_spline, simm_spline_coefficients, spline_tensor
+from model_store.biomech.spline import (
+    evaluate_spline,
+    evaluate_spline_derivative,
+    simm_spline_coefficients,
+    spline_tensor,
+)
 
 
 @dataclass
@@ -33,6 +38,24 @@ class FKOutput:
     body_rotations: torch.Tensor  # [B, N, 3, 3] body → ground
     joint_centers: torch.Tensor  # [B, N, 3] child-side parent-joint frame origin of each body
     coords: torch.Tensor  # [B, C] coordinates actually used (couplers applied)
+    frames: list[JointFrames] | None = None  # per joint, only with ``forward(..., with_frames=True)``
+
+
+@dataclass
+class JointFrames:
+    """What point Jacobians need of one joint (ground frame, metres): ``r_gf`` [B, 3, 3] the parent-side
+    joint frame's orientation, ``o_gm`` [B, 3] the child-side joint frame's origin (rotations turn about
+    it), ``rotations`` (coordinate index, axis in ground [B, 3], d angle / d coordinate [B]) and
+    ``translations`` (coordinate index, direction in ground [B, 3] incl. the parent's scale, d value /
+    d coordinate [B]), and ``p_fm_axes`` [B, 3, 3] = Σ f(q) a aᵀ over translation axes (for scales)."""
+
+    parent: int
+    child: int
+    r_gf: torch.Tensor
+    o_gm: torch.Tensor
+    rotations: list[tuple[int, torch.Tensor, torch.Tensor]]
+    translations: list[tuple[int, torch.Tensor, torch.Tensor]]
+    p_fm_axes: torch.Tensor
 
 
 class _Function:
@@ -64,6 +87,16 @@ class _Function:
             return (self.base.slope * q + self.base.intercept) * self.multiplier
         assert spline is not None
         return evaluate_spline(spline, q) * self.multiplier
+
+    def derivative(self, coords: torch.Tensor, spline: torch.Tensor | None) -> torch.Tensor:
+        """d value / d coordinate, [B] (zero for constants)."""
+        if self.is_constant:
+            return coords.new_zeros(coords.shape[:1])
+        q = coords[:, self.index]
+        if self.base.type == "LinearFunction":
+            return torch.full_like(q, self.base.slope * self.multiplier)
+        assert spline is not None
+        return evaluate_spline_derivative(spline, q) * self.multiplier
 
 
 class ForwardKinematics(nn.Module):
@@ -147,8 +180,12 @@ class ForwardKinematics(nn.Module):
             coords[:, dep] = f(coords, None)
         return coords
 
-    def forward(self, coords: torch.Tensor, scales: torch.Tensor | None = None) -> FKOutput:
-        """Run FK. ``coords`` [B, C] (rad / m), ``scales`` [B, N, 3] or None (= ones)."""
+    def forward(self, coords: torch.Tensor, scales: torch.Tensor | None = None, with_frames: bool = False) -> FKOutput:
+        """Run FK. ``coords`` [B, C] (rad / m), ``scales`` [B, N, 3] or None (= ones).
+
+        ``with_frames`` also records each joint's frames and axes (:class:`JointFrames`), which
+        :mod:`model_store.biomech.jacobian` turns into exact point Jacobians.
+        """
         if coords.ndim != 2 or coords.shape[1] != len(self.coordinate_names):
             raise ValueError(f"coords must be [B, {len(self.coordinate_names)}], got {tuple(coords.shape)}")
         b, n = coords.shape[0], len(self.body_names)
@@ -163,6 +200,7 @@ class ForwardKinematics(nn.Module):
         rots: list[torch.Tensor | None] = [None] * n
         origins: list[torch.Tensor | None] = [None] * n
         centers: list[torch.Tensor | None] = [None] * n
+        frames: list[JointFrames] = []
         for jt in self._joints:
             p, c = jt["parent"], jt["child"]
             s_parent = scales[:, p] if p >= 0 else coords.new_ones(b, 3)
@@ -177,14 +215,28 @@ class ForwardKinematics(nn.Module):
                 r_gf = r_pf.expand(b, 3, 3)
                 o_gf = p_pf
             r_fm = torch.eye(3, dtype=dt, device=dev).expand(b, 3, 3)
+            rot_terms: list[tuple[int, torch.Tensor, torch.Tensor]] = []
             for axis, (f, slot) in jt["rot"]:
-                angle = f(coords, splines[slot] if slot is not None else None)
+                spline = splines[slot] if slot is not None else None
+                angle = f(coords, spline)
+                if with_frames and not f.is_constant:
+                    omega = (r_gf @ r_fm @ axis.to(dev, dt)[:, None])[..., 0]
+                    rot_terms.append((f.index, omega, f.derivative(coords, spline)))
                 r_fm = r_fm @ axis_angle_matrix(axis.to(dev, dt), angle)
             p_fm = coords.new_zeros(b, 3)
+            trans_terms: list[tuple[int, torch.Tensor, torch.Tensor]] = []
+            p_fm_axes = coords.new_zeros(b, 3, 3)
             for axis, (f, slot) in jt["trans"]:
                 a = axis.to(dev, dt)
-                value = f(coords, splines[slot] if slot is not None else None) * (s_parent @ a)
+                spline = splines[slot] if slot is not None else None
+                fv = f(coords, spline)
+                value = fv * (s_parent @ a)
                 p_fm = p_fm + value[:, None] * a
+                if with_frames:
+                    p_fm_axes = p_fm_axes + fv[:, None, None] * torch.outer(a, a)
+                    if not f.is_constant:
+                        direction = (r_gf @ a[:, None])[..., 0] * (s_parent @ a)[:, None]
+                        trans_terms.append((f.index, direction, f.derivative(coords, spline)))
             r_gm = r_gf @ r_fm
             o_gm = o_gf + (r_gf @ p_fm[..., None])[..., 0]
             r_gb = r_gm @ jt["R_cm"].to(dev, dt).T
@@ -192,11 +244,14 @@ class ForwardKinematics(nn.Module):
             rots[c] = r_gb
             origins[c] = o_gm - (r_gb @ p_cm[..., None])[..., 0]
             centers[c] = o_gm
+            if with_frames:
+                frames.append(JointFrames(p, c, r_gf, o_gm, rot_terms, trans_terms, p_fm_axes))
         return FKOutput(
             body_origins=torch.stack(origins, 1),  # type: ignore[arg-type]
             body_rotations=torch.stack(rots, 1),  # type: ignore[arg-type]
             joint_centers=torch.stack(centers, 1),  # type: ignore[arg-type]
             coords=coords,
+            frames=frames if with_frames else None,
         )
 
     def points_in_ground(

@@ -92,3 +92,14 @@ def evaluate_spline(coef: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 def spline_tensor(coef: SplineCoefficients) -> torch.Tensor:
     """Pack coefficients as a float64 [5, K] tensor for :func:`evaluate_spline`."""
     return torch.tensor(np.stack([coef.x, coef.y, coef.b, coef.c, coef.d]), dtype=torch.float64)
+
+
+def evaluate_spline_derivative(coef: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """d/dq of :func:`evaluate_spline` at ``q`` (the end slopes outside the knot range)."""
+    x, _, b, c, d = coef
+    k = x.numel()
+    idx = torch.searchsorted(x.contiguous(), q.detach().contiguous(), right=True) - 1
+    idx = idx.clamp(0, k - 2)
+    dx = q - x[idx]
+    inside = b[idx] + dx * (2.0 * c[idx] + 3.0 * dx * d[idx])
+    return torch.where(q < x[0], b[0].expand_as(q), torch.where(q > x[-1], b[-1].expand_as(q), inside))
