@@ -1,0 +1,198 @@
+"""Gauss-Newton normal equations of the clip objective, exploiting its structure.
+
+Unknowns are ordered frame by frame (the ``m`` free coordinates of frame 0, then frame 1, …) and
+then the 66 log body scales. Keypoint, prior and range terms couple coordinates only within a
+frame; the smoothness term couples the same coordinate over five consecutive frames; scales couple
+everything. So the coordinate block is banded (half-bandwidth ``2m``) and the scales are eliminated
+by a Schur complement: one banded Cholesky factorisation (LAPACK via SciPy) with 67 right-hand sides
+per solve. The robust keypoint term enters by iteratively reweighted least squares: its gradient is
+exact, its Hessian the usual Gauss-Newton approximation with Cauchy weights ``2c / (1 + u)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import torch
+
+from model_store.biomech.jacobian import point_jacobians
+from model_store.fit.objective import ClipObjective
+from model_store.landmarks import standing_height_m
+
+
+@dataclass
+class Linearization:
+    """Gradient and Gauss-Newton Hessian at a point (unnormalised: the objective × frames).
+
+    ``g_x`` [T, m] and ``h_tt`` [T, m, m] per frame; ``smooth`` [3, T, m] the smoothness Hessian's
+    diagonals at frame offsets 0, 1, 2 (already included in nothing else); ``h_ts`` [T, m, 66];
+    ``g_s`` [66]; ``h_ss`` [66, 66]. All numpy float64.
+    """
+
+    g_x: np.ndarray
+    h_tt: np.ndarray
+    smooth: np.ndarray
+    h_ts: np.ndarray
+    g_s: np.ndarray
+    h_ss: np.ndarray
+    h_tt_prior: np.ndarray  # [T, m] the diagonal prior + range part of h_tt
+    residual_variance: float  # observed / assumed per-axis keypoint residual variance (IRLS-weighted)
+
+
+def _second_difference_gram(t: int) -> np.ndarray:
+    """Diagonals [3, T] of DᵀD for the second-difference operator D [(T−2), T] (offsets 0, 1, 2)."""
+    out = np.zeros((3, t))
+    if t < 3:
+        return out
+    coef = np.array([1.0, -2.0, 1.0])
+    for r in range(t - 2):
+        for a in range(3):
+            out[0, r + a] += coef[a] ** 2
+            if a < 2:
+                out[1, r + a] += coef[a] * coef[a + 1]
+        out[2, r] += coef[0] * coef[2]
+    return out
+
+
+def linearize(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: torch.Tensor) -> Linearization:
+    """Gradient and Hessian blocks of the objective at (``q`` [T, 39], ``log_s`` [22, 3])."""
+    s_cfg = obj.settings
+    t = q.shape[0]
+    s = torch.exp(log_s)
+    s_b = s[None].expand(t, -1, -1)
+    out = obj.fk(q, s_b, with_frames=True)
+    pos, jq, js = point_jacobians(obj.fk, out, obj.lm.body_index, obj.lm.local_points, s_b)
+    jq = jq[..., free]  # [T, P, 3, m]
+    js = (js * s[None, None, None]).reshape(*js.shape[:3], -1)  # d/d log s: [T, P, 3, 66]
+    # projection Jacobians d px / d point, per view, by autograd on independent points
+    v = obj.rig.n_views
+    pts = pos.detach()[None].expand(v, -1, -1, -1).clone().requires_grad_(True)
+    px, _ = obj.rig.project_views(pts)
+    dproj = torch.stack([torch.autograd.grad(px[..., i].sum(), pts, retain_graph=i == 0)[0] for i in range(2)], -2)
+    px = px.detach()
+    norm = obj.height_px[..., None, None] * obj.keypoint_sigma  # [V, T, 1, 1]
+    e = (px - obj.keypoints) / norm  # [V, T, P, 2]
+    u = (e * e).sum(-1)
+    w = 2.0 * obj.weight / (1.0 + u)  # IRLS weights [V, T, P]
+    # Chain rule through the 3-D points: per point, the weighted residual pulled back to 3-D and the
+    # 3 × 3 information matrix Σ_views,axes w Jπᵀ Jπ; then the coordinate and scale Jacobians.
+    dproj = dproj / norm[..., None]  # [V, T, P, 2, 3] d e / d point
+    r3 = torch.einsum("vtp,vtpi,vtpij->tpj", w, e, dproj)  # [T, P, 3]
+    info = torch.einsum("vtp,vtpij,vtpik->tpjk", w, dproj, dproj)  # [T, P, 3, 3]
+    g_x = torch.einsum("tpj,tpjc->tc", r3, jq)
+    g_s = torch.einsum("tpj,tpjc->c", r3, js)
+    m_q = (info @ jq).reshape(t, -1, jq.shape[-1])  # [T, 3P, m]
+    m_s = (info @ js).reshape(t, -1, js.shape[-1])  # [T, 3P, 66]
+    jq_rows = jq.reshape(t, -1, jq.shape[-1])
+    h_tt = jq_rows.transpose(1, 2) @ m_q
+    h_ts = jq_rows.transpose(1, 2) @ m_s
+    h_ss = js.reshape(-1, js.shape[-1]).T @ m_s.reshape(-1, js.shape[-1])
+    # prior and ranges: diagonal per frame
+    qf = q[:, free]
+    d = qf - obj.prior_q[:, free]
+    d = torch.atan2(torch.sin(d), torch.cos(d))
+    inv_p = obj.prior_inv_sigma[free] * obj.prior_frames[:, None] ** 0.5  # [T, m]
+    g_x = g_x + inv_p**2 * d
+    diag = inv_p**2
+    lo, hi = obj.ranges[free, 0], obj.ranges[free, 1]
+    ranged = obj.ranged[free]
+    over, under = torch.relu(qf - hi) * ranged, torch.relu(lo - qf) * ranged
+    inv_r2 = 1.0 / s_cfg.range_sigma_rad**2
+    g_x = g_x + inv_r2 * (over - under)
+    diag = diag + inv_r2 * ((over > 0) | (under > 0)).to(q.dtype)
+    h_tt = h_tt + torch.diag_embed(diag)
+    wsum = float(w.sum())
+    variance = float((w * u).sum()) / max(wsum, 1e-12) if wsum > 0 else 1.0  # assumed: ½ per axis → u = 1
+    # smoothness: second differences per coordinate
+    inv_a2 = obj.inv_acc[free] ** 2
+    smooth = torch.as_tensor(_second_difference_gram(t), dtype=q.dtype, device=q.device)[..., None] * inv_a2
+    if t >= 3:
+        acc = qf[2:] - 2 * qf[1:-1] + qf[:-2]
+        r = acc * inv_a2
+        g_smooth = torch.zeros_like(qf)
+        g_smooth[2:] += r
+        g_smooth[1:-1] -= 2 * r
+        g_smooth[:-2] += r
+        g_x = g_x + g_smooth
+    # scale priors
+    ls = log_s.reshape(-1)
+    g_s = g_s + (ls - obj.log_s_net.reshape(-1)) / s_cfg.scale_sigma**2
+    h_ss = h_ss + torch.eye(ls.numel(), dtype=q.dtype, device=q.device) / s_cfg.scale_sigma**2
+    nb = log_s.shape[0]
+    for r_i, l_i in zip(obj.sym_r, obj.sym_l, strict=True):
+        for a in range(3):
+            i, j = r_i * 3 + a, l_i * 3 + a
+            diff = (ls[i] - ls[j]) / s_cfg.symmetry_sigma**2
+            g_s[i] += diff
+            g_s[j] -= diff
+            k = 1.0 / s_cfg.symmetry_sigma**2
+            h_ss[i, i] += k
+            h_ss[j, j] += k
+            h_ss[i, j] -= k
+            h_ss[j, i] -= k
+    if obj.height_m is not None:
+        ls_var = log_s.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            h = standing_height_m(obj.fk, torch.exp(ls_var)[None])[0]
+            grad = torch.autograd.grad(h, ls_var)[0].reshape(-1)
+        e_h = (float(h) / obj.height_m - 1.0) / s_cfg.height_sigma
+        j_h = grad / (obj.height_m * s_cfg.height_sigma)
+        g_s = g_s + e_h * j_h
+        h_ss = h_ss + torch.outer(j_h, j_h)
+    assert h_ss.shape == (nb * 3, nb * 3)
+    arrays = (x.detach().cpu().numpy() for x in (g_x, h_tt, smooth, h_ts, g_s, h_ss, diag))
+    return Linearization(*arrays, residual_variance=variance)
+
+
+def frame_sigmas(lin: Linearization, min_variance: float = 1e-2) -> np.ndarray:
+    """Per-frame standard deviations [T, m] of the free coordinates (rad / m).
+
+    The Laplace approximation of one frame given its own keypoints and the priors (the coupling to
+    neighbouring frames through smoothness and to the scales is left out, so this is what a single
+    frame's evidence supports). The keypoint part is rescaled by the observed residual variance
+    (floored at ``min_variance``), so noisier keypoints give wider intervals.
+    """
+    factor = max(lin.residual_variance, min_variance)
+    data = lin.h_tt - np.einsum("tc,cd->tcd", lin.h_tt_prior, np.eye(lin.h_tt.shape[1]))
+    h = data / factor + np.einsum("tc,cd->tcd", lin.h_tt_prior, np.eye(lin.h_tt.shape[1]))
+    h += np.eye(h.shape[1]) * 1e-9
+    cov = np.linalg.inv(h)
+    return np.sqrt(np.clip(np.einsum("tcc->tc", cov), 0.0, None))
+
+
+def _banded(lin: Linearization, damping: float) -> np.ndarray:
+    """Upper banded storage [2m + 1, T m] of the damped coordinate block (Marquardt scaling)."""
+    t, m = lin.g_x.shape
+    u = 2 * m
+    n = t * m
+    ab = np.zeros((u + 1, n))
+    blocks = lin.h_tt.copy()
+    diag = np.einsum("tcc->tc", blocks) + lin.smooth[0]
+    blocks[:, np.arange(m), np.arange(m)] += lin.smooth[0] + damping * np.maximum(diag, 1e-6)
+    base = np.arange(t)[:, None] * m
+    for off in range(m):
+        c = np.arange(m - off)
+        cols = (base + c + off).reshape(-1)
+        ab[u - off, cols] = blocks[:, c, c + off].reshape(-1)
+    for k in (1, 2):
+        if t > k:
+            cols = (np.arange(k, t)[:, None] * m + np.arange(m)).reshape(-1)
+            ab[u - k * m, cols] += lin.smooth[k, : t - k].reshape(-1)
+    return ab
+
+
+def solve_step(lin: Linearization, damping: float) -> tuple[np.ndarray, np.ndarray]:
+    """Solve the damped normal equations; returns steps for coordinates [T, m] and log scales [66]."""
+    t, m = lin.g_x.shape
+    ab = _banded(lin, damping)
+    b_mat = lin.h_ts.reshape(t * m, -1)
+    rhs = np.concatenate([lin.g_x.reshape(-1, 1), b_mat], 1)
+    sol = scipy.linalg.solveh_banded(ab, rhs, lower=False, check_finite=False)
+    y, big_y = sol[:, 0], sol[:, 1:]
+    h_ss = lin.h_ss + damping * np.diag(np.maximum(np.diag(lin.h_ss), 1e-6))
+    schur = h_ss - b_mat.T @ big_y
+    ds = np.linalg.solve(schur, -lin.g_s + b_mat.T @ y)
+    dx = -y - big_y @ ds
+    return dx.reshape(t, m), ds

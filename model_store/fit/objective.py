@@ -1,0 +1,182 @@
+"""The per-clip fit objective: the model's landmarks against the keypoints of every view, plus priors.
+
+Unknowns: coordinates ``q`` [T, 39] (rad / m, model order; coupled ``*_beta`` coordinates follow
+their drivers inside FK) and log body scales ``log_s`` [22, 3] shared by the clip. Terms, each a
+sum over the clip divided by the number of frames (so values are "per frame"):
+
+- ``keypoints``: Σ c w · log(1 + (‖π(X) − x‖ / (σ h))²) — a Cauchy-robust reprojection error with
+  the calibrated, distorting cameras, weighted by the detector's confidence ``c`` and the landmark's
+  ``fit_weight`` ``w`` (landmarks.json); ``h`` is the person's height in px in that view and frame
+  (from the initial model), ``σ`` the keypoint noise level (``keypoint_sigma``, re-estimated from the
+  residuals by the solver);
+- ``prior``: ½ Σ ((q − q_net) / σ_c)² over the rotational coordinates (wrapped differences);
+- ``smoothness``: ½ Σ (q̈ / σ_acc)² from second differences at the clip's frame rate;
+- ``ranges``: ½ Σ (distance outside OpenSim's range / σ_range)² (pelvis orientation exempt);
+- ``scales``: ½ Σ ((log s − log s_net) / σ_s)², left/right symmetry, and the standing height when
+  the subject's height is given.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import torch
+
+from model_store.biomech import ForwardKinematics, load_fullbody_model
+from model_store.cameras import Camera
+from model_store.fit.projection import CameraRig
+from model_store.fit.settings import FitSettings
+from model_store.landmarks import load_landmarks, standing_height_m
+from model_store.network.outputs import rotational_indices
+
+
+@cache
+def fit_model() -> ForwardKinematics:
+    """The FK module used by fits, built once per process."""
+    return load_fullbody_model()
+
+
+@dataclass
+class ClipEvidence:
+    """What the cameras saw, synchronised: ``keypoints`` [V, T, 33, 2] distorted full-frame px (any
+    value where unseen), ``confidence`` [V, T, 33] in 0–1 (0 = unseen), ``cameras`` calibration-world
+    cameras (Z up), ``fps`` the frame rate (Hz)."""
+
+    keypoints: np.ndarray
+    confidence: np.ndarray
+    cameras: tuple[Camera, ...]
+    fps: float
+
+    def __post_init__(self) -> None:
+        v, t = self.confidence.shape[:2]
+        if self.keypoints.shape != (v, t, 33, 2) or len(self.cameras) != v:
+            raise ValueError(f"keypoints {self.keypoints.shape}, confidence {self.confidence.shape} and "
+                             f"{len(self.cameras)} cameras do not agree")
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.confidence.shape[1])
+
+
+@dataclass
+class NetworkPrior:
+    """The network's answer: ``angles`` [T, 36] rad (rotational coordinates in model order, NaN where
+    there is no prediction), ``scales`` [22, 3]; ``height_m`` the subject's height when given."""
+
+    angles: np.ndarray
+    scales: np.ndarray
+    height_m: float | None = None
+
+
+def _pairs(names: tuple[str, ...]) -> tuple[list[int], list[int]]:
+    right = [i for i, n in enumerate(names) if n.endswith("_r")]
+    return right, [names.index(names[i][:-2] + "_l") for i in right]
+
+
+class ClipObjective:
+    """Evaluates the objective's terms for a clip; tensors live on ``device`` in ``dtype``."""
+
+    def __init__(self, evidence: ClipEvidence, prior: NetworkPrior, init_coords: torch.Tensor,
+                 settings: FitSettings, dtype: torch.dtype = torch.float64, device: torch.device | None = None):
+        self.fk = fit_model().to(device)
+        self.lm = load_landmarks()
+        self.settings = settings
+        self.keypoint_sigma = settings.keypoint_sigma  # the solver may re-estimate it from the residuals
+        self.fps = float(evidence.fps)
+        opts = {"dtype": dtype, "device": device}
+        self.rig = CameraRig.from_cameras(evidence.cameras, **opts)
+        conf = np.nan_to_num(np.asarray(evidence.confidence, np.float64))
+        kp = np.asarray(evidence.keypoints, np.float64)
+        usable = (conf >= settings.min_confidence) & np.isfinite(kp).all(-1)
+        self.keypoints = torch.as_tensor(np.where(usable[..., None], kp, 0.0), **opts)
+        self.weight = torch.as_tensor(np.where(usable, conf, 0.0), **opts) * self.lm.fit_weights.to(**opts)
+        names = self.fk.coordinate_names
+        self.rot = torch.as_tensor(rotational_indices(), device=device)
+        prior_q = torch.zeros(len(init_coords), len(names), **opts)
+        prior_q[:, self.rot] = torch.as_tensor(np.nan_to_num(prior.angles), **opts)
+        self.prior_q = prior_q
+        self.prior_frames = torch.as_tensor(np.isfinite(prior.angles).all(1), **opts)
+        sig = torch.full((len(names),), math.inf, **opts)
+        for i in rotational_indices():
+            if self.fk.definition.coordinates[i].motion_type == "rotational":
+                sig[i] = settings.prior_sigma(names[i])
+        self.prior_inv_sigma = 1.0 / sig
+        rotational = torch.tensor([c.motion_type == "rotational" for c in self.fk.definition.coordinates],
+                                  device=device)
+        translational = torch.tensor([c.motion_type == "translational" for c in self.fk.definition.coordinates],
+                                     device=device)
+        dt2 = 1.0 / self.fps**2
+        inv_acc = torch.zeros(len(names), **opts)
+        inv_acc[rotational] = 1.0 / (settings.accel_sigma_rad_s2 * dt2)
+        inv_acc[translational] = 1.0 / (settings.accel_sigma_m_s2 * dt2)
+        self.inv_acc = inv_acc
+        ranged = rotational & torch.tensor([not n.startswith("pelvis_") for n in names], device=device)
+        self.ranged = ranged
+        self.ranges = self.fk.coordinate_ranges.to(**opts)
+        self.log_s_net = torch.log(torch.as_tensor(prior.scales, **opts))
+        self.sym_r, self.sym_l = _pairs(self.fk.body_names)
+        self.height_m = prior.height_m
+        with torch.no_grad():
+            self.height_px = self._height_px(init_coords.to(**opts), self.log_s_net)
+
+    # ------------------------------------------------------------------------------------------
+    def landmarks(self, q: torch.Tensor, log_s: torch.Tensor) -> torch.Tensor:
+        """Model landmarks in ground [T, 33, 3] (m) for coordinates [T, 39] and log scales [22, 3]."""
+        s = torch.exp(log_s)[None].expand(q.shape[0], -1, -1)
+        return self.lm.positions(self.fk(q, s), s)
+
+    def _height_px(self, q: torch.Tensor, log_s: torch.Tensor) -> torch.Tensor:
+        """The person's standing height in px per view and frame [V, T], at the pelvis's depth."""
+        h = standing_height_m(self.fk, torch.exp(log_s)[None])[0]
+        pelvis = q[:, 3:6]
+        depth = self.rig.to_camera(pelvis)[..., 2].clamp(min=0.1)
+        return self.rig.K[:, 1, 1, None] * h / depth
+
+    def residuals_px(self, q: torch.Tensor, log_s: torch.Tensor) -> torch.Tensor:
+        """Projected model landmarks minus keypoints [V, T, 33, 2] (px; meaningless where weight is 0)."""
+        px, _ = self.rig.project(self.landmarks(q, log_s))
+        return px - self.keypoints
+
+    def terms(self, q: torch.Tensor, log_s: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every term of the objective (per frame, see the module docstring)."""
+        n = q.shape[0]
+        s = self.settings
+        res = self.residuals_px(q, log_s)
+        norm = (res * res).sum(-1) / (self.height_px[..., None] * self.keypoint_sigma) ** 2
+        out = {"keypoints": (self.weight * torch.log1p(norm)).sum() / n}
+        d = q - self.prior_q
+        d = torch.atan2(torch.sin(d), torch.cos(d))
+        out["prior"] = 0.5 * ((d * self.prior_inv_sigma) ** 2 * self.prior_frames[:, None]).sum() / n
+        if n >= 3:
+            acc = q[2:] - 2 * q[1:-1] + q[:-2]
+            out["smoothness"] = 0.5 * ((acc * self.inv_acc) ** 2).sum() / n
+        lo, hi = self.ranges[:, 0], self.ranges[:, 1]
+        outside = (torch.relu(q - hi) + torch.relu(lo - q)) * self.ranged
+        out["ranges"] = 0.5 * ((outside / s.range_sigma_rad) ** 2).sum() / n
+        scale_terms = ((log_s - self.log_s_net) / s.scale_sigma) ** 2
+        scale_terms = scale_terms.sum() + ((log_s[self.sym_r] - log_s[self.sym_l]) / s.symmetry_sigma).pow(2).sum()
+        if self.height_m is not None:
+            h = standing_height_m(self.fk, torch.exp(log_s)[None])[0]
+            scale_terms = scale_terms + ((h / self.height_m - 1.0) / s.height_sigma) ** 2
+        out["scales"] = 0.5 * scale_terms / n
+        return out
+
+
+def measure_reprojection(
+    evidence: ClipEvidence, coords: np.ndarray, scales: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reprojection error of a motion (coordinates [T, 39], scales [22, 3]) against the keypoints.
+
+    Returns distances [V, T, 33] (px; NaN where the keypoint is unused) and the person's height in
+    px per view and frame [V, T] (at the pelvis's depth), the scale the fit measures residuals by.
+    """
+    q = torch.as_tensor(np.asarray(coords, np.float64))
+    prior = NetworkPrior(angles=np.asarray(coords)[:, rotational_indices()], scales=np.asarray(scales, np.float64))
+    obj = ClipObjective(evidence, prior, q, FitSettings())
+    with torch.no_grad():
+        dist = obj.residuals_px(q, obj.log_s_net).norm(dim=-1)
+        dist = torch.where(obj.weight > 0, dist, torch.full_like(dist, float("nan")))
+    return dist.numpy(), obj.height_px.numpy()

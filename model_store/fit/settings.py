@@ -1,0 +1,72 @@
+"""Weights of the per-clip fit, as standard deviations in physical units (one table, documented).
+
+Every term of the objective is a negative log-likelihood-like quantity in units of "one standard
+deviation": a prior deviation of one ``prior_sigma_rad`` costs as much as a keypoint residual of
+about one ``keypoint_sigma`` (a fraction of the person's height in that image). Coordinates are
+named without their side suffix (``hip_flexion`` covers ``hip_flexion_r`` and ``hip_flexion_l``).
+
+Where the images are ambiguous the network is trusted (small sigma): pelvis tilt (it trades off
+against lumbar extension and barely moves the hip keypoints), axial rotations (a limb turning about
+its own axis hardly moves keypoints), and the coordinates OpenSim locks in this model (subtalar,
+mtp, wrist). Flexion-type coordinates are left to the evidence (large sigma).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Prior standard deviation (rad) of each coordinate around the network's value.
+PRIOR_SIGMA_RAD: dict[str, float] = {
+    "pelvis_tilt": 0.08, "pelvis_list": 0.3, "pelvis_rotation": 0.5,
+    "hip_flexion": 0.6, "hip_adduction": 0.3, "hip_rotation": 0.12,
+    "knee_angle": 0.6, "ankle_angle": 0.5, "subtalar_angle": 0.05, "mtp_angle": 0.05,
+    "lumbar_extension": 0.12, "lumbar_bending": 0.3, "lumbar_rotation": 0.15,
+    "arm_flex": 0.6, "arm_add": 0.6, "arm_rot": 0.15, "elbow_flex": 0.6, "pro_sup": 0.15,
+    "wrist_flex": 0.05, "wrist_dev": 0.05,
+}
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Weights and solver limits of :func:`model_store.fit.fit_clip`.
+
+    - ``keypoint_sigma``: robust (Cauchy) scale of keypoint residuals, as a fraction of the
+      person's height in that image (0.02 × 1000 px = 20 px), to start with; the solver then
+      re-estimates it from the residuals (robustly, ``sigma_rounds`` times, within
+      ``keypoint_sigma_range``), so exact keypoints are trusted more than a noisy detector's.
+    - ``min_confidence``: keypoints with a lower detector confidence are ignored.
+    - ``prior_sigma_rad``: per-coordinate prior around the network (rad), see :data:`PRIOR_SIGMA_RAD`.
+    - ``accel_sigma_rad_s2`` / ``accel_sigma_m_s2``: smoothness, the typical joint angular
+      acceleration (rad/s²) and pelvis linear acceleration (m/s²); the penalty is on second
+      differences, so it does not depend on the frame rate.
+    - ``range_sigma_rad``: softness of the joint-range bounds (rad outside the range per sigma).
+    - ``scale_sigma``: prior on log body scales around the network's (≈ relative std);
+      ``symmetry_sigma`` ties left and right bodies; ``height_sigma`` the model's standing height to
+      the subject's given height (relative).
+    - ``max_iterations``: Levenberg-Marquardt iterations; ``tolerance``: stop when an iteration
+      lowers the objective by less than this fraction; ``initial_damping`` / ``max_damping``: the
+      Marquardt damping to start with and the largest tried before giving up on a step.
+    """
+
+    keypoint_sigma: float = 0.02
+    keypoint_sigma_range: tuple[float, float] = (0.004, 0.03)
+    sigma_rounds: int = 2
+    min_confidence: float = 0.1
+    prior_sigma_rad: dict[str, float] = field(default_factory=lambda: dict(PRIOR_SIGMA_RAD))
+    accel_sigma_rad_s2: float = 150.0
+    accel_sigma_m_s2: float = 30.0
+    range_sigma_rad: float = 0.02
+    scale_sigma: float = 0.08
+    symmetry_sigma: float = 0.02
+    height_sigma: float = 0.01
+    max_iterations: int = 30
+    tolerance: float = 1e-4
+    initial_damping: float = 1e-3
+    max_damping: float = 1e6
+
+    def prior_sigma(self, coordinate: str) -> float:
+        """Prior sigma (rad) for a model coordinate name such as ``knee_angle_r``."""
+        base = coordinate[:-2] if coordinate[-2:] in ("_r", "_l") else coordinate
+        if base not in self.prior_sigma_rad:
+            raise KeyError(f"no prior sigma for coordinate {coordinate!r}")
+        return self.prior_sigma_rad[base]
