@@ -1,0 +1,112 @@
+"""Regenerate ``model_store/data/landmarks.json``: where MediaPipe Pose puts its 33 keypoints on the
+Rajagopal 2016 model (unscaled body frames, metres; x forward, y up, z right; left = mirrored z).
+
+    python scripts/make_landmarks.py        # writes model_store/data/landmarks.json
+
+Sources (facts, re-expressed here; see ../shared/data/landmarks/README.md):
+- Pose2Sim's BlazePose marker set (perfanalytics/pose2sim, ``Markers_BlazePose.xml``) places the
+  keypoints on a Rajagopal-like model. Where that model's joint frames equal Rajagopal 2016's (back,
+  shoulder, elbow, wrist, subtalar, toes) the numbers are used as they are. Where the joint centres
+  differ (hip, knee, ankle) the keypoint keeps its offset from the *joint centre* it belongs to:
+  hip keypoint = Rajagopal hip centre + (Pose2Sim keypoint − Pose2Sim hip centre), likewise the
+  ankle; the knee keypoint sits on the femur as published (the femur frames agree).
+- Head points (nose, eyes, ears, mouth) sit on the torso (Rajagopal has no head body); their heights
+  follow adult anthropometry relative to the model's C7 marker (torso y = 0.435 m): nose ≈ 0.92
+  and eyes ≈ 0.935 of stature, i.e. ≈ 0.15–0.17 m above C7 for the generic 1.72 m model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[1] / "model_store" / "data" / "landmarks.json"
+
+# Pose2Sim model joint centres and the Rajagopal 2016 ones (parent-body frames, m; right side).
+P2S_HIP, RAJ_HIP = (-0.0707, -0.0661, 0.0835), (-0.0563, -0.0785, 0.0773)  # in pelvis
+P2S_ANKLE, RAJ_ANKLE = (0.0, -0.43, 0.0), (-0.01, -0.40, 0.0)  # in tibia
+
+# Right-side keypoints: (name, body, location) in the Pose2Sim model's body frames.
+P2S_RIGHT = {
+    "shoulder": ("torso", (-0.0128, 0.3663, 0.2016)),
+    "elbow": ("humerus_r", (0.0250, -0.2980, -0.0087)),
+    "wrist": ("radius_r", (-0.0002, -0.2351, 0.0097)),
+    "hip": ("pelvis", (-0.0639, -0.0813, 0.1054)),
+    "knee": ("femur_r", (-0.0054, -0.3979, 0.0006)),
+    "ankle": ("tibia_r", (-0.0003, -0.4081, 0.0150)),
+    "heel": ("calcn_r", (0.0136, 0.0233, -0.0019)),
+    "foot_index": ("toes_r", (0.0361, 0.0099, 0.0001)),
+    "thumb": ("hand_r", (0.0075, -0.0365, 0.0295)),
+    "pinky": ("hand_r", (0.0045, -0.0613, -0.0150)),
+    "index": ("hand_r", (0.0015, -0.0627, 0.0179)),
+}
+# Head points on the torso (right side / midline), see the module docstring.
+HEAD = {
+    "nose": (0.105, 0.59, 0.0),
+    "eye_inner": (0.085, 0.62, 0.015),
+    "eye": (0.083, 0.62, 0.032),
+    "eye_outer": (0.078, 0.62, 0.047),
+    "ear": (0.0, 0.60, 0.075),
+    "mouth": (0.09, 0.555, 0.025),
+}
+#: Relative weight of each keypoint in the fit: the trunk and limb joints carry it; head points are
+#: low because the model has no neck (a bowed head moves them off the torso), hand points because
+#: detectors place them loosely (Pose2Sim's IK weights rank them the same way).
+FIT_WEIGHTS = {"head": 0.2, "hand": 0.3, "body": 1.0}
+HAND_POINTS = ("thumb", "pinky", "index")
+MEDIAPIPE_ORDER = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
+    "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder", "right_shoulder", "left_elbow",
+    "right_elbow", "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
+    "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+)
+
+
+def _shift(point, old_centre, new_centre):
+    return tuple(p - o + n for p, o, n in zip(point, old_centre, new_centre, strict=True))
+
+
+def right_side() -> dict[str, tuple[str, tuple[float, float, float]]]:
+    out = dict(P2S_RIGHT)
+    out["hip"] = ("pelvis", _shift(P2S_RIGHT["hip"][1], P2S_HIP, RAJ_HIP))
+    out["ankle"] = ("tibia_r", _shift(P2S_RIGHT["ankle"][1], P2S_ANKLE, RAJ_ANKLE))
+    return out
+
+
+def landmark(name: str) -> dict:
+    if name == "nose":
+        return {"name": name, "body": "torso", "location": list(HEAD["nose"]), "fit_weight": FIT_WEIGHTS["head"]}
+    side, base = ("left", name[5:]) if name.startswith("left_") else ("right", name[6:])
+    if name.startswith("mouth_"):
+        side, base = name[6:], "mouth"
+    if base in HEAD:
+        x, y, z = HEAD[base]
+        body = "torso"
+    else:
+        body, (x, y, z) = right_side()[base]
+    if side == "left":
+        z = -z
+        body = body[:-2] + "_l" if body.endswith("_r") else body
+    group = "head" if base in HEAD else "hand" if base in HAND_POINTS else "body"
+    return {"name": name, "body": body, "location": [round(x, 4), round(y, 4), round(z, 4) + 0.0],
+            "fit_weight": FIT_WEIGHTS[group]}
+
+
+def main() -> None:
+    doc = {
+        "description": (
+            "Where MediaPipe Pose puts its 33 keypoints on Rajagopal 2016 bodies (unscaled body frames, metres; "
+            "x forward, y up, z right; left points mirror right ones). Generated by scripts/make_landmarks.py from "
+            "Pose2Sim's BlazePose marker set re-expressed on Rajagopal 2016 (hip and ankle keypoints keep their "
+            "offsets from the joint centres), head points on the torso from adult anthropometry. fit_weight: the "
+            "keypoint's relative weight in the per-clip fit."
+        ),
+        "landmarks": [landmark(n) for n in MEDIAPIPE_ORDER],
+    }
+    OUT.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
