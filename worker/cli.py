@@ -1,7 +1,8 @@
 """``kinematics-estimate``: run the video → OpenSim pipeline on local files, no server needed.
 
     kinematics-estimate --front F.mp4 --side S.mp4 [--calibration C.toml --front-camera A --side-camera B]
-                        [--offset-frames K] [--detections DIR] [--height-m H] [--mass-kg M] --out DIR
+                        [--offset-frames K] [--detections DIR] [--height-m H] [--mass-kg M]
+                        [--refine fit|none] --out DIR
 
 Exit status 0 on success; otherwise a one-line reason on stderr and a non-zero status
 (2 for problems with the input, 1 for internal errors).
@@ -16,6 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from worker.pipeline import STAGES, PipelineError, PipelineRequest, run_pipeline
+from worker.pipeline.contract import REFINE_MODES
 
 
 class _Bars:
@@ -64,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--detections", type=_existing, help="directory with precomputed front.npz/side.npz detections")
     ap.add_argument("--height-m", type=float, help="subject height in metres (rescales the model)")
     ap.add_argument("--mass-kg", type=float, help="subject mass in kilograms (for the .osim)")
+    ap.add_argument("--refine", choices=REFINE_MODES, default="fit",
+                    help="'fit': fit the model to both views' keypoints starting from the network (default); "
+                         "'none': the network's answer only")
     ap.add_argument("--out", type=Path, required=True, help="output directory")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     return ap
@@ -78,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     request = PipelineRequest(
         front_video=args.front, side_video=args.side, out_dir=args.out, calibration=args.calibration,
         front_camera=args.front_camera, side_camera=args.side_camera, offset_frames=args.offset_frames,
-        detections_dir=args.detections, height_m=args.height_m, mass_kg=args.mass_kg,
+        detections_dir=args.detections, height_m=args.height_m, mass_kg=args.mass_kg, refine=args.refine,
     )
     bars = _Bars(enabled=not args.quiet)
     try:

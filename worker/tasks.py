@@ -53,7 +53,7 @@ def _request(job: Job, job_dir: Path) -> PipelineRequest:
         front_video=inp / p["front_file"], side_video=inp / p["side_file"], out_dir=job_dir / "output",
         calibration=inp / "calibration.toml" if p.get("calibration") else None,
         front_camera=p.get("front_camera"), side_camera=p.get("side_camera"), offset_frames=p.get("offset_frames"),
-        height_m=p.get("height_m"), mass_kg=p.get("mass_kg"),
+        height_m=p.get("height_m"), mass_kg=p.get("mass_kg"), refine=p.get("refine", "fit"),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from model_store.biomech import read_mot
 from worker.cli import main as cli_main
@@ -24,7 +25,14 @@ def test_cli_on_exact_detections_writes_opensim_files(use_tiny_checkpoint, synth
     assert rc == 0, cap.err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["sync"]["offset_frames"] == 0 and summary["inputs"]["camera_source"] == "calibration"
-    assert set(summary["stage_seconds"]) == {"decode", "detect", "cameras", "synchronise", "infer", "assemble"}
+    assert set(summary["stage_seconds"]) == {"decode", "detect", "cameras", "synchronise", "infer", "fit", "assemble"}
+    assert summary["fit"]["refine"] == "fit" and set(summary["fit"]["residuals"]) == {"front", "side"}
+    assert summary["fit"]["residuals"]["front"]["median_pct_of_height"] < 2.0  # explained despite a poor prior
+    assert set(summary["body_scales"]) >= {"pelvis", "femur_r", "torso"}
+    sd = opensim_module.Storage(str(out / "kinematics_sd.sto"))
+    assert sd.getSize() == summary["frames"] and sd.getColumnLabels().getSize() == 40
+    rows = (out / "fit_residuals.csv").read_text().splitlines()
+    assert rows[0].startswith("frame,time_s,front_median_px") and len(rows) == summary["frames"] + 1
     model = opensim_module.Model(str(out / "model_scaled.osim"))
     state = model.initSystem()
     assert abs(model.getTotalMass(state) - 70.0) < 1e-6
@@ -33,11 +41,7 @@ def test_cli_on_exact_detections_writes_opensim_files(use_tiny_checkpoint, synth
     assert table.getNumRows() == truth.times_s.size and table.getNumColumns() == 39
     assert opensim_module.TimeSeriesTableVec3(str(out / "joint_centers.trc")).getNumColumns() == 22
     assert (out / "plots" / "overview.png").stat().st_size > 1000
-    motion = read_mot(out / "kinematics.mot")
-    assert np.isfinite(motion.coords).all()
-    # pelvis translation recovered from the cameras: close to the truth's travel
-    err = np.linalg.norm(motion.coords[:, 3:6] - truth.coords[:, 3:6], axis=1)
-    assert np.median(err) < 0.25, np.median(err)
+    assert np.isfinite(read_mot(out / "kinematics.mot").coords).all()
 
 
 def test_cli_errors_are_one_line_with_codes(use_tiny_checkpoint, synthetic_clip, tmp_path, capsys, monkeypatch):
@@ -64,3 +68,48 @@ def test_cli_reports_no_person(use_tiny_checkpoint, tmp_path, capsys):
     v = write_video(tmp_path / "empty_scene.mp4", seconds=1.0, size=(128, 128))
     rc, cap = _run(["--front", str(v), "--side", str(v), "--out", str(tmp_path / "o")], capsys)
     assert rc == 2 and "no_person" in cap.err
+
+
+def test_refine_none_keeps_the_network_and_fit_beats_it(use_tiny_checkpoint, synthetic_clip, tmp_path, capsys):
+    from model_store.biomech import load_definition
+    from training.metrics import LOWER_LIMB_SAGITTAL, angle_errors_deg
+
+    truth = read_mot(synthetic_clip / "truth.mot")
+    cols = [load_definition().coordinate_names.index(n) for n in LOWER_LIMB_SAGITTAL]
+    err, res = {}, {}
+    for mode in ("none", "fit"):
+        out = tmp_path / mode
+        rc, cap = _run(["--front", str(synthetic_clip / "front.mp4"), "--side", str(synthetic_clip / "side.mp4"),
+                        "--calibration", str(synthetic_clip / "calibration.toml"), "--refine", mode,
+                        "--detections", str(synthetic_clip / "detections"), "--out", str(out)], capsys)
+        assert rc == 0, cap.err
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["fit"]["refine"] == mode
+        assert (out / "kinematics_sd.sto").exists() == (mode == "fit")
+        pred = read_mot(out / "kinematics.mot").coords
+        err[mode] = float(angle_errors_deg(pred[:, cols], truth.coords[:, cols]).mean())
+        if mode == "none":  # pelvis translation from the triangulated hips: close to the truth's travel
+            travel = np.linalg.norm(pred[:, 3:6] - truth.coords[:, 3:6], axis=1)
+            assert np.median(travel) < 0.25, np.median(travel)
+        res[mode] = summary["fit"]["residuals"]["side"]["median_px"]
+    assert err["fit"] < err["none"] / 2, err
+    assert res["fit"] < res["none"] / 2, res
+
+
+def test_a_view_whose_keypoints_are_all_unseen_fails_with_a_code(use_tiny_checkpoint, synthetic_clip, tmp_path,
+                                                                  capsys):
+    from model_store.detections import load_clip_detections, save_view_detections
+
+    front, side = load_clip_detections(synthetic_clip / "detections")
+    side.keypoints[..., 2] = 0.0  # the side detector saw the silhouette but no keypoint
+    dets = tmp_path / "dets"
+    save_view_detections(dets / "front.npz", front)
+    save_view_detections(dets / "side.npz", side)
+    rc, cap = _run(["--front", str(synthetic_clip / "front.mp4"), "--side", str(synthetic_clip / "side.mp4"),
+                    "--calibration", str(synthetic_clip / "calibration.toml"), "--offset-frames", "0",
+                    "--detections", str(dets), "--out", str(tmp_path / "o")], capsys)
+    assert rc == 2 and cap.err.startswith("error [fit_no_keypoints]") and "side" in cap.err, cap.err
+    with pytest.raises(SystemExit) as info:
+        cli_main(["--front", str(synthetic_clip / "front.mp4"), "--side", str(synthetic_clip / "side.mp4"),
+                  "--refine", "magic", "--out", str(tmp_path / "o")])
+    assert info.value.code == 2 and "--refine" in capsys.readouterr().err

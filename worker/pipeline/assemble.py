@@ -1,5 +1,6 @@
-"""Stage 6 — assemble OpenSim results: fill gaps, pelvis translation from the cameras, one scale
-set, then ``kinematics.mot`` (degrees), ``model_scaled.osim``, ``joint_centers.trc`` (mm) and plots.
+"""Initial motion from the network (fill gaps, pelvis translation from the cameras, one scale set)
+and the final OpenSim results: ``kinematics.mot`` (degrees), ``model_scaled.osim``,
+``joint_centers.trc`` (mm).
 
 Pelvis translation: the hip keypoints of both views are triangulated (undistorted pixels, the
 calibrated cameras) into the calibration world, converted to OpenSim ground (Y up), and the FK hip
@@ -19,11 +20,10 @@ import torch
 from model_store.biomech import load_fullbody_model, write_mot, write_scaled_osim, write_trc
 from model_store.cameras import OPENSIM_FROM_WORLD, Camera
 from model_store.detections import ViewDetections
-from model_store.landmarks import load_landmarks
+from model_store.landmarks import load_landmarks, standing_height_m
 from model_store.network.outputs import assemble_coordinates
 
 MAX_GAP_FRAMES = 30  # gaps up to 0.5 s at 60 fps are interpolated
-HEAD_ABOVE_NOSE_M = 0.10
 
 
 @dataclass
@@ -104,19 +104,28 @@ def hip_midpoints(views: tuple[ViewDetections, ViewDetections], cams: tuple[Came
 
 def model_height(scales: np.ndarray) -> float:
     """Standing height (m) of the scaled model in its default pose (heel to head top)."""
-    fk = load_fullbody_model()
-    s = torch.tensor(scales)[None]
-    out = fk(fk.default_coordinates[None].clone(), s)
-    lm = load_landmarks()
-    pts = lm.positions(out, s)[0].numpy()
-    torso_y = scales[fk.body_names.index("torso"), 1]
-    low = min(pts[lm.index("left_heel"), 1], pts[lm.index("right_heel"), 1])
-    return float(pts[lm.index("nose"), 1] + HEAD_ABOVE_NOSE_M * torso_y - low)
+    with torch.no_grad():
+        return float(standing_height_m(load_fullbody_model(), torch.tensor(scales, dtype=torch.float64)[None])[0])
 
 
-def assemble(
-    angles: np.ndarray, scales: np.ndarray, hip_mid: np.ndarray, fps: float, height_m: float | None = None
-) -> Assembled:
+@dataclass
+class InitialMotion:
+    """The network's answer made whole: ``coords`` [T, 39] (rad / m; gaps filled, angles clamped to the
+    model's ranges, pelvis translation from the cameras), ``scales`` [22, 3] (rescaled to the given
+    height), and how many frames were interpolated or held and how many angle values were clamped."""
+
+    coords: np.ndarray
+    scales: np.ndarray
+    filled_frames: int
+    held_frames: int
+    clipped_values: int
+
+
+def initial_motion(
+    angles: np.ndarray, scales: np.ndarray, hip_mid: np.ndarray, height_m: float | None = None
+) -> InitialMotion:
+    """Network angles [T, 36] (rad, NaN where no prediction) + scales [22, 3] + triangulated hip
+    midpoints [T, 3] (OpenSim ground, m, NaN where unseen) → a complete motion."""
     fk = load_fullbody_model()
     lm = load_landmarks()
     filled, n_interp, n_held = fill_gaps(angles)
@@ -127,9 +136,10 @@ def assemble(
     t = filled.shape[0]
     s = torch.tensor(scales)[None].expand(t, -1, -1)
     q0 = torch.tensor(assemble_coordinates(filled, np.zeros((t, 3))))
-    out0 = fk(q0, s)
-    hips = [lm.index("left_hip"), lm.index("right_hip")]
-    model_mid = lm.positions(out0, s)[:, hips].mean(1).numpy()
+    with torch.no_grad():
+        out0 = fk(q0, s)
+        hips = [lm.index("left_hip"), lm.index("right_hip")]
+        model_mid = lm.positions(out0, s)[:, hips].mean(1).numpy()
     trans = hip_mid - model_mid
     if np.isfinite(trans).all(1).any():
         trans, _, _ = fill_gaps(trans)
@@ -138,10 +148,26 @@ def assemble(
         trans = np.stack([np.convolve(pad[:, d], kernel, mode="valid") for d in range(3)], 1)
     else:
         trans = np.tile(fk.default_coordinates[3:6].numpy(), (t, 1))
-    coords = assemble_coordinates(filled, trans)
-    out = fk(torch.tensor(coords), s)
-    return Assembled(np.arange(t) / fps, out.coords.numpy(), scales, out.joint_centers.numpy(), n_interp, n_held,
-                     model_height(scales), n_clipped)
+    return InitialMotion(assemble_coordinates(filled, trans), scales, n_interp, n_held, n_clipped)
+
+
+def assemble(coords: np.ndarray, scales: np.ndarray, fps: float, initial: InitialMotion) -> Assembled:
+    """Final coordinates [T, 39] (rad / m) and scales [22, 3] → joint centres, model height, counts.
+
+    Joint angles are clamped to the model's ranges once more (a fit keeps them inside only softly);
+    the clamp count adds to the initial one.
+    """
+    fk = load_fullbody_model()
+    rot = [i for i, c in enumerate(fk.definition.coordinates) if c.motion_type != "translational"]
+    coords = np.array(coords, np.float64)
+    coords[:, rot], n_clipped = clip_to_ranges(coords[:, rot])
+    t = coords.shape[0]
+    s = torch.tensor(scales, dtype=torch.float64)[None].expand(t, -1, -1)
+    with torch.no_grad():
+        out = fk(torch.tensor(coords), s)
+    return Assembled(np.arange(t) / fps, out.coords.numpy(), np.asarray(scales, np.float64),
+                     out.joint_centers.numpy(), initial.filled_frames, initial.held_frames,
+                     model_height(scales), initial.clipped_values + n_clipped)
 
 
 def write_results(result: Assembled, out_dir: Path, mass_kg: float | None, fps: float) -> list[str]:

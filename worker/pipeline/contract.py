@@ -2,7 +2,8 @@
 
 Units and conventions: videos are files on disk; ``offset_frames`` K means frame f of the front
 video shows the same instant as frame f + K of the side video (at the videos' native rate);
-``height_m`` in metres, ``mass_kg`` in kilograms.
+``height_m`` in metres, ``mass_kg`` in kilograms; ``refine`` is ``"fit"`` (fit the model to the
+keypoints of both views, starting from the network) or ``"none"`` (the network's answer only).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 #: Stage names, in execution order. The job record and the CLI progress bar use these.
-STAGES: tuple[str, ...] = ("decode", "cameras", "detect", "synchronise", "infer", "assemble")
+STAGES: tuple[str, ...] = ("decode", "cameras", "detect", "synchronise", "infer", "fit", "assemble")
+
+#: Ways to turn the network's answer into the result: fit the model to the keypoints, or not.
+REFINE_MODES: tuple[str, ...] = ("fit", "none")
 
 #: ``progress(stage, fraction)`` with ``fraction`` in [0, 1] of that stage.
 ProgressCallback = Callable[[str, float], None]
@@ -24,6 +28,7 @@ RESULT_FILES: tuple[str, ...] = (
     "model_scaled.osim",
     "joint_centers.trc",
     "summary.json",
+    "fit_residuals.csv",
 )
 
 
@@ -41,6 +46,7 @@ class PipelineRequest:
     detections_dir: Path | None = None
     height_m: float | None = None
     mass_kg: float | None = None
+    refine: str = "fit"
 
 
 @dataclass
@@ -57,7 +63,8 @@ class PipelineError(Exception):
 
     Codes in use: ``video_undecodable``, ``video_empty``, ``video_too_long``,
     ``duration_mismatch``, ``calibration_invalid``, ``camera_not_found``, ``no_person``,
-    ``no_checkpoint``, ``internal``.
+    ``no_checkpoint``, ``fit_no_keypoints``, ``fit_diverged``, ``fit_invalid_input``,
+    ``invalid_request``, ``internal``.
     """
 
     def __init__(self, code: str, message: str) -> None:

@@ -6,20 +6,23 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from model_store.biomech import load_definition
+from model_store.cameras import Camera
 from model_store.detections import DetectionsError, ViewDetections, load_clip_detections
 from model_store.network import CheckpointError
 from model_store.network.predictor import Predictor
-from worker.pipeline.assemble import assemble, hip_midpoints, write_results
+from worker.pipeline.assemble import InitialMotion, assemble, hip_midpoints, initial_motion, write_results
 from worker.pipeline.cameras import select_cameras
 from worker.pipeline.contract import PipelineError, PipelineRequest, PipelineResult, ProgressCallback
 from worker.pipeline.decode import TARGET_FPS, decode_video, probe_video
 from worker.pipeline.detect import detect_view
-from worker.pipeline.infer import build_inputs, run_windows
+from worker.pipeline.fit import Refined, fit_settings_for, refine_motion, write_fit_files
+from worker.pipeline.infer import InferenceResult, build_inputs, run_windows
 from worker.pipeline.plots import write_plots
 from worker.pipeline.sync import SyncResult, synchronise
 
@@ -71,6 +74,54 @@ class _Stages:
         self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t0, 3)
 
 
+@dataclass
+class CoreResult:
+    """What the stages after detection produce: the synchronised views, the front view's first
+    frame used, the sync estimate, the network's answer, the complete initial motion, the refined
+    motion, and warnings for the summary."""
+
+    front: ViewDetections
+    side: ViewDetections
+    front_start: int
+    sync: SyncResult
+    inferred: InferenceResult
+    initial: InitialMotion
+    refined: Refined
+    warnings: list[str]
+
+
+def estimate_from_detections(
+    front: ViewDetections, side: ViewDetections, cams: tuple[Camera, Camera], calibrated: bool,
+    predictor: Predictor, request: PipelineRequest, stages: _Stages | None = None,
+) -> CoreResult:
+    """Synchronise, infer and fit: detections of both views (at the pipeline rate) → motion.
+
+    ``cams`` are calibration-world cameras (``calibrated`` says whether they come from a calibration
+    file, which allows the geometric sync estimate). Uses ``request.offset_frames``,
+    ``request.refine`` and ``request.height_m``.
+    """
+    stages = stages or _Stages(None)
+    warnings: list[str] = []
+    with stages.stage("synchronise"):
+        sync: SyncResult = synchronise(front, side, request.offset_frames, cams if calibrated else None)
+        front, side, f0 = apply_offset(front, side, sync.offset_frames)
+        if sync.estimated and sync.confidence < 0.2:
+            warnings.append(f"automatic synchronisation is uncertain (confidence {sync.confidence}); "
+                            "pass the frame offset explicitly if you know it")
+    with stages.stage("infer") as report:
+        inputs = build_inputs((front, side), cams)
+        if not inputs.valid.any():
+            raise PipelineError("no_person", "no frame shows the person in both views at once")
+        inferred = run_windows(inputs, predictor, progress=report)
+    with stages.stage("fit") as report:
+        hip_mid = hip_midpoints((front, side), cams)
+        initial = initial_motion(inferred.angles, inferred.scales, hip_mid, request.height_m)
+        refined = refine_motion((front, side), cams, inferred.angles, initial, TARGET_FPS, request.refine,
+                                request.height_m, settings=fit_settings_for(predictor), progress=report)
+        warnings += refined.warnings
+    return CoreResult(front, side, f0, sync, inferred, initial, refined, warnings)
+
+
 def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = None) -> PipelineResult:
     """Run every stage; raises :class:`PipelineError` with a stable code on user-facing failures."""
     stages = _Stages(progress)
@@ -107,22 +158,14 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         if min(found) == 0:
             which = "front" if found[0] == 0 else "side"
             raise PipelineError("no_person", f"no person was detected in the {which} video")
-    with stages.stage("synchronise"):
-        calibrated = (rig.front, rig.side) if rig.source == "calibration" else None
-        sync: SyncResult = synchronise(dets[0], dets[1], request.offset_frames, calibrated)
-        front, side, f0 = apply_offset(dets[0], dets[1], sync.offset_frames)
-        if sync.estimated and sync.confidence < 0.2:
-            warnings.append(f"automatic synchronisation is uncertain (confidence {sync.confidence}); "
-                            "pass the frame offset explicitly if you know it")
-    with stages.stage("infer") as report:
-        inputs = build_inputs((front, side), (rig.front, rig.side))
-        if not inputs.valid.any():
-            raise PipelineError("no_person", "no frame shows the person in both views at once")
-        inferred = run_windows(inputs, predictor, progress=report)
+    core = estimate_from_detections(dets[0], dets[1], (rig.front, rig.side), rig.source == "calibration",
+                                    predictor, request, stages)
+    warnings += core.warnings
+    front, side, f0, refined = core.front, core.side, core.front_start, core.refined
     with stages.stage("assemble") as report:
-        hip_mid = hip_midpoints((front, side), (rig.front, rig.side))
-        result = assemble(inferred.angles, inferred.scales, hip_mid, TARGET_FPS, request.height_m)
+        result = assemble(refined.coords, refined.scales, TARGET_FPS, core.initial)
         files = write_results(result, out_dir, request.mass_kg, TARGET_FPS)
+        files += write_fit_files(refined, out_dir, TARGET_FPS)
         report(0.7)
         files += write_plots(result.times_s, result.coords, out_dir / "plots")
     missing = {name: np.flatnonzero(~d.person_found).tolist() for name, d in (("front", front), ("side", side))}
@@ -138,15 +181,18 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         "fps": TARGET_FPS,
         "frames": int(result.times_s.size),
         "front_start_frame": f0,
-        "sync": asdict(sync),
+        "sync": asdict(core.sync),
         "stage_seconds": stages.seconds,
         "frames_without_person": missing,
         "frames_interpolated": result.filled_frames,
         "frames_held": result.held_frames,
         "angle_values_clamped_to_range": result.clipped_values,
         "network": {"config": predictor.config.name, "sha256": predictor.checkpoint.sha256[:16],
-                    "windows": inferred.windows},
+                    "windows": core.inferred.windows},
         "model_height_m": round(result.model_height_m, 3),
+        "body_scales": {name: [round(float(v), 4) for v in sc]
+                        for name, sc in zip(load_definition().body_names, result.scales, strict=True)},
+        "fit": refined.report,
         "warnings": warnings,
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

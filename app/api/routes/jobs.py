@@ -19,6 +19,7 @@ from app.schemas import ERROR_RESPONSES, ErrorDetail, JobList, JobPublic, Result
 from app.uploads import check_calibration, check_durations, check_video, remove_dir, save_upload, video_name
 from worker.celery_app import celery_app
 from worker.jobs import ACTIVE, Job, JobStore
+from worker.pipeline.contract import REFINE_MODES
 from worker.tasks import enqueue, reap_job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -29,6 +30,8 @@ RESULT_TYPES = {
     "model_scaled.osim": "application/xml",
     "joint_centers.trc": "text/plain; charset=utf-8",
     "summary.json": "application/json",
+    "fit_residuals.csv": "text/csv; charset=utf-8",
+    "kinematics_sd.sto": "text/plain; charset=utf-8",
     **{f"plots/{p}.png": "image/png"
        for p in ("overview", "hip_flexion", "knee_angle", "ankle_angle", "pelvis", "lumbar", "shoulders")},
 }
@@ -74,6 +77,8 @@ async def create_job(
     offset_frames: Annotated[int | None, Form(description="frame f of front = frame f+K of side")] = None,
     height_m: Annotated[float | None, Form(description="subject height, metres")] = None,
     mass_kg: Annotated[float | None, Form(description="subject mass, kilograms")] = None,
+    refine: Annotated[str, Form(description="'fit' (fit the model to both views' keypoints, default) or "
+                                            "'none' (the network's answer only)")] = "fit",
 ) -> JobPublic:
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > 2 * settings.max_upload_bytes + (1 << 20):
@@ -82,6 +87,8 @@ async def create_job(
     _float_in("mass_kg", mass_kg, 10.0, 300.0)
     if offset_frames is not None and abs(offset_frames) > 600:
         raise ApiError(422, "invalid_request", "offset_frames must be within ±600")
+    if refine not in REFINE_MODES:
+        raise ApiError(422, "invalid_request", f"refine must be one of {', '.join(REFINE_MODES)}")
     names = {"front": video_name(front, "front"), "side": video_name(side, "side")}
     job = Job(id=store.new_id(), owner=owner)
     inp = store.job_dir(job.id) / "input"
@@ -96,7 +103,7 @@ async def create_job(
         check_durations(infos[0], infos[1], settings)
         job.params = {"front_file": names["front"], "side_file": names["side"], "calibration": calibration is not None,
                       "front_camera": front_camera, "side_camera": side_camera, "offset_frames": offset_frames,
-                      "height_m": height_m, "mass_kg": mass_kg}
+                      "height_m": height_m, "mass_kg": mass_kg, "refine": refine}
         store.create(job)
         enqueue(job.id)
     except ApiError:
