@@ -10,18 +10,18 @@ Videos are rendered at ``max_side`` px on their long side (the rig's image size 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
 import numpy as np
 
 from model_store.biomech import Motion, load_definition, write_mot
-from model_store.cameras import save_calibration_toml
+from model_store.cameras import Camera, save_calibration_toml
 from model_store.detections import ViewDetections, save_view_detections
 from training.synth.render import PinholeCamera, draw_mask, keypoint_visibility, project_capsules
 from training.synth.rig import to_calibration_camera
-from training.synth.sequence import VIEWS, build_sequence
+from training.synth.sequence import VIEWS, SyntheticSequence, build_sequence
 from training.synth.subjects import Subject, sample_subject
 
 BACKGROUND = 40
@@ -59,18 +59,28 @@ def _write_video(path: Path, masks: np.ndarray, fps: float) -> None:
         container.mux(stream.encode(None))
 
 
-def write_clip(
-    motion: Motion, out: Path, fps: float = 60.0, seed: int = 0, subject: Subject | None = None,
-    max_side: int = 960,
-) -> dict[str, Path]:
-    """Render ``motion`` as a two-view clip into ``out``; returns the written paths by role."""
+@dataclass
+class RenderedClip:
+    """A rendered two-view clip in memory: ``times_s`` [T], the synthetic sequence (truth: coordinates,
+    scales, landmarks), the calibration-world cameras (``front``, ``side``; no distortion) and the
+    exact detections of each view (full-frame masks and keypoints, the pipeline's format)."""
+
+    times_s: np.ndarray
+    sequence: SyntheticSequence
+    cameras: tuple[Camera, Camera]
+    detections: tuple[ViewDetections, ViewDetections]
+    subject: Subject
+
+
+def render_clip(
+    motion: Motion, fps: float = 60.0, seed: int = 0, subject: Subject | None = None, max_side: int = 960,
+) -> RenderedClip:
+    """Render ``motion`` from a sampled two-camera rig (seeded) as exact detections, without video."""
     rng = np.random.default_rng(seed)
     times, coords = resample_motion(motion, fps)
     subject = subject or sample_subject(rng)
     seq = build_sequence(rng, len(times), coords=coords, subject=subject)
-    out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    calib = []
+    dets, calib = [], []
     for name, cam in zip(VIEWS, seq.cameras, strict=True):
         cam = _scaled_camera(cam, max_side)
         px, r_px, _ = project_capsules(cam, seq.capsules, seq.radii)
@@ -78,18 +88,30 @@ def write_clip(
         kp_px, _ = cam.project(seq.landmarks)
         vis = keypoint_visibility(cam, seq.capsules, seq.radii, seq.landmarks)
         kps = np.concatenate([kp_px, vis[..., None]], -1).astype(np.float32)
-        det = ViewDetections(masks, kps, np.ones(len(times), bool), fps, cam.image_size)
+        dets.append(ViewDetections(masks, kps, np.ones(len(times), bool), fps, cam.image_size))
+        calib.append(to_calibration_camera(name, cam))
+    return RenderedClip(times, seq, (calib[0], calib[1]), (dets[0], dets[1]), subject)
+
+
+def write_clip(
+    motion: Motion, out: Path, fps: float = 60.0, seed: int = 0, subject: Subject | None = None,
+    max_side: int = 960,
+) -> dict[str, Path]:
+    """Render ``motion`` as a two-view clip into ``out``; returns the written paths by role."""
+    clip = render_clip(motion, fps, seed, subject, max_side)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for name, det in zip(VIEWS, clip.detections, strict=True):
         paths[f"detections_{name}"] = save_view_detections(out / "detections" / f"{name}.npz", det)
         paths[name] = out / f"{name}.mp4"
-        _write_video(paths[name], masks, fps)
-        calib.append(to_calibration_camera(name, cam))
-    paths["calibration"] = save_calibration_toml(calib, out / "calibration.toml")
-    paths["truth"] = write_mot(out / "truth.mot", times, seq.coords, name="truth")
+        _write_video(paths[name], det.masks, fps)
+    paths["calibration"] = save_calibration_toml(clip.cameras, out / "calibration.toml")
+    paths["truth"] = write_mot(out / "truth.mot", clip.times_s, clip.sequence.coords, name="truth")
     names = load_definition().body_names
     scales_doc = {
         "units": "scale factors (1 = generic Rajagopal 2016), per body and axis (x, y, z)",
-        "height_m": subject.height_m,
-        "scales": {n: [float(v) for v in s] for n, s in zip(names, subject.scales, strict=True)},
+        "height_m": clip.subject.height_m,
+        "scales": {n: [float(v) for v in s] for n, s in zip(names, clip.subject.scales, strict=True)},
     }
     paths["truth_scales"] = out / "truth_scales.json"
     paths["truth_scales"].write_text(json.dumps(scales_doc, indent=2) + "\n")
