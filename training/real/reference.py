@@ -1,0 +1,92 @@
+"""A 4-camera reference for the real demo recording, and the figures the 2-view pipeline is judged by.
+
+Two references, both from all four cameras:
+- *triangulated*: each keypoint triangulated (confidence-weighted DLT, :mod:`model_store.triangulation`);
+  model-free three-point angles from it (knee: hip–knee–ankle keypoints; elbow: shoulder–elbow–wrist)
+  and segment lengths (hip–knee "thigh", knee–ankle "shank" keypoint distances);
+- *fitted*: the same fit the product runs (:func:`model_store.fit.fit_clip`), but on four views and
+  with the network prior weakened tenfold, so the evidence decides the joint angles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from model_store.cameras import OPENSIM_FROM_WORLD
+from model_store.fit import ClipEvidence, FitSettings, NetworkPrior, fit_clip
+from model_store.fit.settings import PRIOR_SIGMA_RAD
+from model_store.landmarks import load_landmarks
+from model_store.triangulation import triangulate
+from training.real.pose2sim_demo import Aligned
+
+SIDES = ("left", "right")
+#: Three-point angles: (name, proximal, joint, distal keypoint) per side.
+THREE_POINT = (("knee", "hip", "knee", "ankle"), ("elbow", "shoulder", "elbow", "wrist"))
+SEGMENTS = (("thigh", "hip", "knee"), ("shank", "knee", "ankle"))
+
+
+def three_point_angles(points: np.ndarray) -> dict[str, np.ndarray]:
+    """Flexion (deg, 0 = straight) per frame from landmark positions [T, 33, 3] (any frame, m)."""
+    lm = load_landmarks()
+    out = {}
+    for name, a, b, c in THREE_POINT:
+        for side in SIDES:
+            pa, pb, pc = (points[:, lm.index(f"{side}_{n}")] for n in (a, b, c))
+            u, v = pa - pb, pc - pb
+            cos = (u * v).sum(-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
+            out[f"{name}_{side}"] = 180.0 - np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    return out
+
+
+def segment_lengths(points: np.ndarray) -> dict[str, float]:
+    """Median keypoint distances (m) over frames: thigh (hip–knee) and shank (knee–ankle) per side."""
+    lm = load_landmarks()
+    out = {}
+    for name, a, b in SEGMENTS:
+        for side in SIDES:
+            d = np.linalg.norm(points[:, lm.index(f"{side}_{a}")] - points[:, lm.index(f"{side}_{b}")], axis=-1)
+            out[f"{name}_{side}"] = float(np.nanmedian(d))
+    return out
+
+
+@dataclass
+class FourCameraReference:
+    """``points`` [T, 33, 3] triangulated keypoints (OpenSim ground, m; NaN where < 2 views),
+    ``reprojection_px`` [T, 33], and the 4-view fit's ``coords`` [T, 39] / ``scales`` [22, 3]."""
+
+    points: np.ndarray
+    reprojection_px: np.ndarray
+    coords: np.ndarray
+    scales: np.ndarray
+
+
+def evidence_of(data: Aligned, cameras: tuple[str, ...], fps: float = 60.0) -> ClipEvidence:
+    """The fit's evidence from aligned detections of the named cameras."""
+    views = [data.views[c] for c in cameras]
+    kps = np.stack([v.keypoints[..., :2] for v in views]).astype(np.float64)
+    conf = np.stack([v.keypoints[..., 2] * v.person_found[:, None] for v in views]).astype(np.float64)
+    return ClipEvidence(kps, np.clip(conf, 0, 1), tuple(data.cameras[c] for c in cameras), fps)
+
+
+def four_camera_reference(data: Aligned, init_coords: np.ndarray, network_angles: np.ndarray,
+                          network_scales: np.ndarray) -> FourCameraReference:
+    """Triangulate every keypoint with all cameras and fit the model to all views.
+
+    ``init_coords`` [T, 39] starts the 4-view fit (the pipeline's 2-view answer on the same frames);
+    the network's ``angles`` [T, 36] / ``scales`` [22, 3] are its (weakened) prior.
+    """
+    names = tuple(data.views)
+    ev = evidence_of(data, names)
+    pts, err = triangulate(ev.keypoints, ev.confidence, ev.cameras)
+    weak = FitSettings(prior_sigma_rad={k: v * 10 for k, v in PRIOR_SIGMA_RAD.items()}, scale_sigma=0.3)
+    fit = fit_clip(ev, NetworkPrior(network_angles, network_scales), init_coords, weak)
+    return FourCameraReference(pts @ OPENSIM_FROM_WORLD.T, err, fit.coords, fit.scales)
+
+
+def with_frames(data: Aligned, start: int, stop: int) -> Aligned:
+    """``data`` restricted to its frames ``start:stop``."""
+    views = {c: replace(v, masks=v.masks[start:stop], keypoints=v.keypoints[start:stop],
+                        person_found=v.person_found[start:stop]) for c, v in data.views.items()}
+    return Aligned(views, data.cameras, data.start + start, data.offsets)
