@@ -63,7 +63,7 @@ class PipelineError(Exception):
 
     Codes in use: ``video_undecodable``, ``video_empty``, ``video_too_long``,
     ``duration_mismatch``, ``calibration_invalid``, ``camera_not_found``, ``no_person``,
-    ``no_checkpoint``, ``fit_no_keypoints``, ``fit_diverged``, ``fit_invalid_input``,
+    ``no_checkpoint``, ``network_failed``, ``fit_no_keypoints``, ``fit_diverged``, ``fit_invalid_input``,
     ``invalid_request``, ``internal``.
     """
 

@@ -57,6 +57,15 @@ def build_inputs(views: tuple[ViewDetections, ViewDetections], cams: tuple[Camer
             kps[i, v, :, :2] = to_crop(undist[i], box)
             kps[i, v, :, 2] = det.keypoints[i, :, 2]
             crops[i, v] = box
+    if valid.any() and not valid.all():
+        # Frames without the person in both views get the nearest valid frame's inputs: the network
+        # must not see empty crops (scale 0 → non-finite geometry, which its temporal layers would
+        # spread over the whole window); their outputs carry no weight anyway.
+        good = np.flatnonzero(valid)
+        nearest = good[np.clip(np.searchsorted(good, np.arange(t)), 0, len(good) - 1)]
+        left = good[np.clip(np.searchsorted(good, np.arange(t)) - 1, 0, len(good) - 1)]
+        nearest = np.where(np.abs(left - np.arange(t)) < np.abs(nearest - np.arange(t)), left, nearest)
+        masks, kps, crops = masks[nearest], kps[nearest], crops[nearest]
     osim = [c.in_opensim_frame() for c in cams]
     return NetworkInputs(
         masks=masks, keypoints=kps, crops=crops, k=np.stack([c.K for c in osim]).astype(np.float32),
@@ -89,11 +98,13 @@ def run_windows(
         idx = np.clip(np.arange(s, s + w), 0, n - 1)  # short clips repeat their last frame
         pred = predictor.predict(inputs.masks[idx], inputs.keypoints[idx], inputs.crops[idx],
                                  inputs.k, inputs.r, inputs.t)
-        ok = inputs.valid[idx] & (np.arange(s, s + w) < n)
+        finite = np.isfinite(pred.angles).all(1) & bool(np.isfinite(pred.scales).all())
+        ok = inputs.valid[idx] & (np.arange(s, s + w) < n) & finite
         wts = tri * ok
-        np.add.at(acc, idx, wts[:, None, None] * np.stack([np.sin(pred.angles), np.cos(pred.angles)], -1))
+        angles = np.where(finite[:, None], pred.angles, 0.0)
+        np.add.at(acc, idx, wts[:, None, None] * np.stack([np.sin(angles), np.cos(angles)], -1))
         np.add.at(weight, idx, wts)
-        scale_sum += pred.scales * ok.sum()
+        scale_sum += np.nan_to_num(pred.scales) * ok.sum()
         scale_w += ok.sum()
         if progress is not None:
             progress((j + 1) / len(starts))

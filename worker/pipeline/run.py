@@ -113,6 +113,8 @@ def estimate_from_detections(
         if not inputs.valid.any():
             raise PipelineError("no_person", "no frame shows the person in both views at once")
         inferred = run_windows(inputs, predictor, progress=report)
+        if not np.isfinite(inferred.angles).all(1).any():
+            raise PipelineError("network_failed", "the network gave no usable answer for any frame")
     with stages.stage("fit") as report:
         hip_mid = hip_midpoints((front, side), cams)
         initial = initial_motion(inferred.angles, inferred.scales, hip_mid, request.height_m)

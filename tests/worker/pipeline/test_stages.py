@@ -111,3 +111,22 @@ def test_fill_gaps_interpolates_short_and_holds_long():
     clipped, n = clip_to_ranges(np.full((2, 36), 3.0))
     assert n > 0 and clipped[0, 0] == 3.0  # the pelvis's global orientation stays free
     assert 1.6 < model_height(np.ones((22, 3))) < 1.85
+
+
+def test_frames_without_the_person_do_not_poison_their_window(synthetic_clip, use_tiny_checkpoint):
+    """A window mixing frames with and without the person: every frame with the person still gets a
+    finite answer (empty crops used to give non-finite geometry that the temporal layers spread)."""
+    from model_store.network.predictor import Predictor
+    from worker.pipeline.infer import build_inputs, run_windows
+
+    cams = load_calibration_toml(synthetic_clip / "calibration.toml")
+    front, side = load_clip_detections(synthetic_clip / "detections")
+    gone = np.zeros(front.n_frames, bool)
+    gone[5:12] = True  # the person leaves the side view for a moment
+    side = ViewDetections(np.where(gone[:, None, None], 0, side.masks).astype(np.uint8), side.keypoints,
+                          side.person_found & ~gone, side.fps, side.image_size)
+    inputs = build_inputs((front, side), (cams["front"], cams["side"]))
+    assert np.array_equal(inputs.valid, ~gone)
+    result = run_windows(inputs, Predictor())
+    assert np.isfinite(result.angles[~gone]).all() and np.isnan(result.angles[gone]).all()
+    assert np.isfinite(result.scales).all()
