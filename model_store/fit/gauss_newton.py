@@ -118,8 +118,9 @@ def linearize(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: to
         g_x = g_x + g_smooth
     # scale priors
     ls = log_s.reshape(-1)
-    g_s = g_s + (ls - obj.log_s_net.reshape(-1)) / s_cfg.scale_sigma**2
-    h_ss = h_ss + torch.eye(ls.numel(), dtype=q.dtype, device=q.device) / s_cfg.scale_sigma**2
+    inv_s2 = obj.inv_scale_sigma.reshape(-1) ** 2
+    g_s = g_s + (ls - obj.log_s_net.reshape(-1)) * inv_s2
+    h_ss = h_ss + torch.diag(inv_s2)
     nb = log_s.shape[0]
     for r_i, l_i in zip(obj.sym_r, obj.sym_l, strict=True):
         for a in range(3):

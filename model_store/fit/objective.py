@@ -12,8 +12,8 @@ sum over the clip divided by the number of frames (so values are "per frame"):
 - ``prior``: ½ Σ ((q − q_net) / σ_c)² over the rotational coordinates (wrapped differences);
 - ``smoothness``: ½ Σ (q̈ / σ_acc)² from second differences at the clip's frame rate;
 - ``ranges``: ½ Σ (distance outside OpenSim's range / σ_range)² (pelvis orientation exempt);
-- ``scales``: ½ Σ ((log s − log s_net) / σ_s)², left/right symmetry, and the standing height when
-  the subject's height is given.
+- ``scales``: ½ Σ ((log s − log s_net) / σ_s)² with σ_s per body and axis
+  (:func:`scale_prior_sigma`), left/right symmetry, and the standing height when given.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from model_store.biomech import ForwardKinematics, load_fullbody_model
+from model_store.biomech.jacobian import point_jacobians
 from model_store.cameras import Camera
 from model_store.fit.projection import CameraRig
 from model_store.fit.settings import FitSettings
@@ -37,6 +38,27 @@ from model_store.network.outputs import rotational_indices
 def fit_model() -> ForwardKinematics:
     """The FK module used by fits, built once per process."""
     return load_fullbody_model()
+
+
+@cache
+def scale_levers() -> np.ndarray:
+    """How far (m) the farthest landmark moves per unit of each body scale factor [22, 3], in the
+    default pose of the generic model: what the keypoints can say about that factor."""
+    fk, lm = fit_model(), load_landmarks()
+    ones = torch.ones(1, len(fk.body_names), 3, dtype=torch.float64)
+    out = fk(fk.default_coordinates[None].clone(), ones, with_frames=True)
+    _, _, js = point_jacobians(fk, out, lm.body_index, lm.local_points, ones)
+    return js[0].norm(dim=1).amax(0).numpy()  # [22, 3]
+
+
+def scale_prior_sigma(settings: FitSettings) -> np.ndarray:
+    """Per body and axis prior widths [22, 3] (relative) around the network's scales: the full
+    ``scale_sigma`` where a factor moves landmarks by ``scale_lever_m`` or more per unit, narrowing
+    in proportion below that (never under ``min_scale_sigma``), so factors the keypoints barely see
+    (a pelvis's depth, a talus's height) stay with the network instead of soaking up detector bias."""
+    lever = scale_levers()
+    return np.clip(settings.scale_sigma * lever / settings.scale_lever_m, settings.min_scale_sigma,
+                   settings.scale_sigma)
 
 
 @dataclass
@@ -117,6 +139,7 @@ class ClipObjective:
         self.ranged = ranged
         self.ranges = self.fk.coordinate_ranges.to(**opts)
         self.log_s_net = torch.log(torch.as_tensor(prior.scales, **opts))
+        self.inv_scale_sigma = 1.0 / torch.as_tensor(scale_prior_sigma(settings), **opts)
         self.sym_r, self.sym_l = _pairs(self.fk.body_names)
         self.height_m = prior.height_m
         with torch.no_grad():
@@ -156,7 +179,7 @@ class ClipObjective:
         lo, hi = self.ranges[:, 0], self.ranges[:, 1]
         outside = (torch.relu(q - hi) + torch.relu(lo - q)) * self.ranged
         out["ranges"] = 0.5 * ((outside / s.range_sigma_rad) ** 2).sum() / n
-        scale_terms = ((log_s - self.log_s_net) / s.scale_sigma) ** 2
+        scale_terms = ((log_s - self.log_s_net) * self.inv_scale_sigma) ** 2
         scale_terms = scale_terms.sum() + ((log_s[self.sym_r] - log_s[self.sym_l]) / s.symmetry_sigma).pow(2).sum()
         if self.height_m is not None:
             h = standing_height_m(self.fk, torch.exp(log_s)[None])[0]

@@ -40,7 +40,9 @@ class FitSettings:
       acceleration (rad/s²) and pelvis linear acceleration (m/s²); the penalty is on second
       differences, so it does not depend on the frame rate.
     - ``range_sigma_rad``: softness of the joint-range bounds (rad outside the range per sigma).
-    - ``scale_sigma``: prior on log body scales around the network's (≈ relative std);
+    - ``scale_sigma``: prior on log body scales around the network's (≈ relative std) for factors
+      that move some landmark by ``scale_lever_m`` (m) or more per unit scale; factors with a
+      shorter lever get a proportionally narrower prior, at least ``min_scale_sigma``;
       ``symmetry_sigma`` ties left and right bodies; ``height_sigma`` the model's standing height to
       the subject's given height (relative).
     - ``max_iterations``: Levenberg-Marquardt iterations; ``tolerance``: stop when an iteration
@@ -57,10 +59,12 @@ class FitSettings:
     accel_sigma_m_s2: float = 30.0
     range_sigma_rad: float = 0.02
     scale_sigma: float = 0.08
+    scale_lever_m: float = 0.25
+    min_scale_sigma: float = 0.01
     symmetry_sigma: float = 0.02
     height_sigma: float = 0.01
     max_iterations: int = 30
-    tolerance: float = 1e-4
+    tolerance: float = 1e-3
     initial_damping: float = 1e-3
     max_damping: float = 1e6
 
