@@ -27,8 +27,9 @@ class Linearization:
     """Gradient and Gauss-Newton Hessian at a point (unnormalised: the objective × frames).
 
     ``g_x`` [T, m] and ``h_tt`` [T, m, m] per frame; ``smooth`` [3, T, m] the smoothness Hessian's
-    diagonals at frame offsets 0, 1, 2 (already included in nothing else); ``h_ts`` [T, m, 66];
-    ``g_s`` [66]; ``h_ss`` [66, 66]. All numpy float64.
+    diagonals at frame offsets 0, 1, 2 (already included in nothing else); ``h_ts`` [T, m, k];
+    ``g_s`` [k]; ``h_ss`` [k, k] over the k fitted scale factors (``ClipObjective.scale_index``). All
+    numpy float64.
     """
 
     g_x: np.ndarray
@@ -63,9 +64,10 @@ def linearize(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: to
     s = torch.exp(log_s)
     s_b = s[None].expand(t, -1, -1)
     out = obj.fk(q, s_b, with_frames=True)
-    pos, jq, js = point_jacobians(obj.fk, out, obj.lm.body_index, obj.lm.local_points, s_b)
+    active = obj.scale_index
+    pos, jq, js = point_jacobians(obj.fk, out, obj.lm.body_index, obj.lm.local_points, s_b, active)
     jq = jq[..., free]  # [T, P, 3, m]
-    js = (js * s[None, None, None]).reshape(*js.shape[:3], -1)  # d/d log s: [T, P, 3, 66]
+    js = js * s.flatten()[active]  # d/d log s: [T, P, 3, k]
     # projection Jacobians d px / d point, per view, by autograd on independent points
     v = obj.rig.n_views
     pts = pos.detach()[None].expand(v, -1, -1, -1).clone().requires_grad_(True)
@@ -84,7 +86,7 @@ def linearize(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: to
     g_x = torch.einsum("tpj,tpjc->tc", r3, jq)
     g_s = torch.einsum("tpj,tpjc->c", r3, js)
     m_q = (info @ jq).reshape(t, -1, jq.shape[-1])  # [T, 3P, m]
-    m_s = (info @ js).reshape(t, -1, js.shape[-1])  # [T, 3P, 66]
+    m_s = (info @ js).reshape(t, -1, js.shape[-1])  # [T, 3P, k]
     jq_rows = jq.reshape(t, -1, jq.shape[-1])
     h_tt = jq_rows.transpose(1, 2) @ m_q
     h_ts = jq_rows.transpose(1, 2) @ m_s
@@ -94,8 +96,9 @@ def linearize(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: to
     d = qf - obj.prior_q[:, free]
     d = torch.atan2(torch.sin(d), torch.cos(d))
     inv_p = obj.prior_inv_sigma[free] * obj.prior_frames[:, None] ** 0.5  # [T, m]
-    g_x = g_x + inv_p**2 * d
-    diag = inv_p**2
+    robust = 1.0 / (1.0 + (d * inv_p) ** 2 / s_cfg.prior_robust_k**2)  # Cauchy weights of the prior
+    g_x = g_x + robust * inv_p**2 * d
+    diag = robust * inv_p**2
     lo, hi = obj.ranges[free, 0], obj.ranges[free, 1]
     ranged = obj.ranged[free]
     over, under = torch.relu(qf - hi) * ranged, torch.relu(lo - qf) * ranged
@@ -118,31 +121,36 @@ def linearize(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: to
         g_x = g_x + g_smooth
     # scale priors
     ls = log_s.reshape(-1)
-    inv_s2 = obj.inv_scale_sigma.reshape(-1) ** 2
-    g_s = g_s + (ls - obj.log_s_net.reshape(-1)) * inv_s2
+    inv_s2 = obj.inv_scale_sigma.reshape(-1)[active] ** 2
+    g_s = g_s + (ls[active] - obj.log_s_net.reshape(-1)[active]) * inv_s2
     h_ss = h_ss + torch.diag(inv_s2)
-    nb = log_s.shape[0]
+    lo, hi = np.log(s_cfg.scale_bounds[0]), np.log(s_cfg.scale_bounds[1])
+    outside = torch.relu(ls[active] - hi) - torch.relu(lo - ls[active])
+    g_s = g_s + outside / 0.01**2
+    h_ss = h_ss + torch.diag((outside != 0).to(ls.dtype) / 0.01**2)
+    slot = {int(f): k for k, f in enumerate(active)}
+    k_sym = 1.0 / s_cfg.symmetry_sigma**2
     for r_i, l_i in zip(obj.sym_r, obj.sym_l, strict=True):
         for a in range(3):
-            i, j = r_i * 3 + a, l_i * 3 + a
-            diff = (ls[i] - ls[j]) / s_cfg.symmetry_sigma**2
+            i, j = slot.get(r_i * 3 + a), slot.get(l_i * 3 + a)
+            if i is None or j is None:
+                continue
+            diff = (ls[r_i * 3 + a] - ls[l_i * 3 + a]) * k_sym
             g_s[i] += diff
             g_s[j] -= diff
-            k = 1.0 / s_cfg.symmetry_sigma**2
-            h_ss[i, i] += k
-            h_ss[j, j] += k
-            h_ss[i, j] -= k
-            h_ss[j, i] -= k
+            h_ss[i, i] += k_sym
+            h_ss[j, j] += k_sym
+            h_ss[i, j] -= k_sym
+            h_ss[j, i] -= k_sym
     if obj.height_m is not None:
         ls_var = log_s.detach().clone().requires_grad_(True)
         with torch.enable_grad():
             h = standing_height_m(obj.fk, torch.exp(ls_var)[None])[0]
-            grad = torch.autograd.grad(h, ls_var)[0].reshape(-1)
+            grad = torch.autograd.grad(h, ls_var)[0].reshape(-1)[active]
         e_h = (float(h) / obj.height_m - 1.0) / s_cfg.height_sigma
         j_h = grad / (obj.height_m * s_cfg.height_sigma)
         g_s = g_s + e_h * j_h
         h_ss = h_ss + torch.outer(j_h, j_h)
-    assert h_ss.shape == (nb * 3, nb * 3)
     arrays = (x.detach().cpu().numpy() for x in (g_x, h_tt, smooth, h_ts, g_s, h_ss, diag))
     return Linearization(*arrays, residual_variance=variance)
 
@@ -185,7 +193,7 @@ def _banded(lin: Linearization, damping: float) -> np.ndarray:
 
 
 def solve_step(lin: Linearization, damping: float) -> tuple[np.ndarray, np.ndarray]:
-    """Solve the damped normal equations; returns steps for coordinates [T, m] and log scales [66]."""
+    """Solve the damped normal equations; returns steps for coordinates [T, m] and the fitted log scales [k]."""
     t, m = lin.g_x.shape
     ab = _banded(lin, damping)
     b_mat = lin.h_ts.reshape(t * m, -1)

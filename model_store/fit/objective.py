@@ -9,11 +9,15 @@ sum over the clip divided by the number of frames (so values are "per frame"):
   ``fit_weight`` ``w`` (landmarks.json); ``h`` is the person's height in px in that view and frame
   (from the initial model), ``σ`` the keypoint noise level (``keypoint_sigma``, re-estimated from the
   residuals by the solver);
-- ``prior``: ½ Σ ((q − q_net) / σ_c)² over the rotational coordinates (wrapped differences);
+- ``prior``: Σ (k²/2) log(1 + (d / (k σ_c))²) with d = q − q_net (wrapped) over the rotational
+  coordinates: ½ (d / σ_c)² near the network, but giving way beyond ~k σ_c (``prior_robust_k``),
+  so a network that is badly wrong somewhere cannot force the rest of the body into contortions;
 - ``smoothness``: ½ Σ (q̈ / σ_acc)² from second differences at the clip's frame rate;
 - ``ranges``: ½ Σ (distance outside OpenSim's range / σ_range)² (pelvis orientation exempt);
 - ``scales``: ½ Σ ((log s − log s_net) / σ_s)² with σ_s per body and axis
-  (:func:`scale_prior_sigma`), left/right symmetry, and the standing height when given.
+  (:func:`scale_prior_sigma`) over the factors the fit estimates (:func:`fitted_scales`; the
+  others stay the network's), left/right symmetry, hard-ish bounds (``scale_bounds``, 1 % softness)
+  and the standing height when given.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ def scale_levers() -> np.ndarray:
     ones = torch.ones(1, len(fk.body_names), 3, dtype=torch.float64)
     out = fk(fk.default_coordinates[None].clone(), ones, with_frames=True)
     _, _, js = point_jacobians(fk, out, lm.body_index, lm.local_points, ones)
-    return js[0].norm(dim=1).amax(0).numpy()  # [22, 3]
+    return js[0].norm(dim=1).amax(0).reshape(-1, 3).numpy()  # [22, 3]
 
 
 def scale_prior_sigma(settings: FitSettings) -> np.ndarray:
@@ -59,6 +63,12 @@ def scale_prior_sigma(settings: FitSettings) -> np.ndarray:
     lever = scale_levers()
     return np.clip(settings.scale_sigma * lever / settings.scale_lever_m, settings.min_scale_sigma,
                    settings.scale_sigma)
+
+
+def fitted_scales(settings: FitSettings) -> np.ndarray:
+    """Which body scale factors [22, 3] the fit estimates: those moving some landmark by at least
+    ``min_scale_lever_m`` per unit; the others are the network's, as they are."""
+    return scale_levers() >= settings.min_scale_lever_m
 
 
 @dataclass
@@ -140,6 +150,7 @@ class ClipObjective:
         self.ranges = self.fk.coordinate_ranges.to(**opts)
         self.log_s_net = torch.log(torch.as_tensor(prior.scales, **opts))
         self.inv_scale_sigma = 1.0 / torch.as_tensor(scale_prior_sigma(settings), **opts)
+        self.scale_index = torch.as_tensor(np.flatnonzero(fitted_scales(settings)), device=device)
         self.sym_r, self.sym_l = _pairs(self.fk.body_names)
         self.height_m = prior.height_m
         with torch.no_grad():
@@ -172,14 +183,18 @@ class ClipObjective:
         out = {"keypoints": (self.weight * torch.log1p(norm)).sum() / n}
         d = q - self.prior_q
         d = torch.atan2(torch.sin(d), torch.cos(d))
-        out["prior"] = 0.5 * ((d * self.prior_inv_sigma) ** 2 * self.prior_frames[:, None]).sum() / n
+        k2 = s.prior_robust_k**2
+        prior = 0.5 * k2 * torch.log1p((d * self.prior_inv_sigma) ** 2 / k2)
+        out["prior"] = (prior * self.prior_frames[:, None]).sum() / n
         if n >= 3:
             acc = q[2:] - 2 * q[1:-1] + q[:-2]
             out["smoothness"] = 0.5 * ((acc * self.inv_acc) ** 2).sum() / n
         lo, hi = self.ranges[:, 0], self.ranges[:, 1]
         outside = (torch.relu(q - hi) + torch.relu(lo - q)) * self.ranged
         out["ranges"] = 0.5 * ((outside / s.range_sigma_rad) ** 2).sum() / n
-        scale_terms = ((log_s - self.log_s_net) * self.inv_scale_sigma) ** 2
+        scale_terms = ((log_s - self.log_s_net) * self.inv_scale_sigma).flatten()[self.scale_index] ** 2
+        lo, hi = np.log(s.scale_bounds[0]), np.log(s.scale_bounds[1])
+        scale_terms = scale_terms + ((torch.relu(log_s - hi) + torch.relu(lo - log_s)) / 0.01).pow(2).sum()
         scale_terms = scale_terms.sum() + ((log_s[self.sym_r] - log_s[self.sym_l]) / s.symmetry_sigma).pow(2).sum()
         if self.height_m is not None:
             h = standing_height_m(self.fk, torch.exp(log_s)[None])[0]

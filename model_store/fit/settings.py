@@ -35,14 +35,18 @@ class FitSettings:
       re-estimates it from the residuals (robustly, ``sigma_rounds`` times, within
       ``keypoint_sigma_range``), so exact keypoints are trusted more than a noisy detector's.
     - ``min_confidence``: keypoints with a lower detector confidence are ignored.
-    - ``prior_sigma_rad``: per-coordinate prior around the network (rad), see :data:`PRIOR_SIGMA_RAD`.
+    - ``prior_sigma_rad``: per-coordinate prior around the network (rad), see :data:`PRIOR_SIGMA_RAD`;
+      ``prior_robust_k``: beyond about this many sigmas the prior's pull fades (Cauchy), so the
+      evidence wins where the network is far off.
     - ``accel_sigma_rad_s2`` / ``accel_sigma_m_s2``: smoothness, the typical joint angular
       acceleration (rad/s²) and pelvis linear acceleration (m/s²); the penalty is on second
       differences, so it does not depend on the frame rate.
     - ``range_sigma_rad``: softness of the joint-range bounds (rad outside the range per sigma).
+    - ``scale_bounds``: no body scale factor leaves this range (a 1 %-soft bound);
     - ``scale_sigma``: prior on log body scales around the network's (≈ relative std) for factors
       that move some landmark by ``scale_lever_m`` (m) or more per unit scale; factors with a
-      shorter lever get a proportionally narrower prior, at least ``min_scale_sigma``;
+      shorter lever get a proportionally narrower prior, at least ``min_scale_sigma``; factors with
+      a lever under ``min_scale_lever_m`` are not fitted at all (the network's value is kept);
       ``symmetry_sigma`` ties left and right bodies; ``height_sigma`` the model's standing height to
       the subject's given height (relative).
     - ``max_iterations``: Levenberg-Marquardt iterations; ``tolerance``: stop when an iteration
@@ -55,12 +59,15 @@ class FitSettings:
     sigma_rounds: int = 2
     min_confidence: float = 0.1
     prior_sigma_rad: dict[str, float] = field(default_factory=lambda: dict(PRIOR_SIGMA_RAD))
+    prior_robust_k: float = 3.0
     accel_sigma_rad_s2: float = 150.0
     accel_sigma_m_s2: float = 30.0
     range_sigma_rad: float = 0.02
+    scale_bounds: tuple[float, float] = (0.6, 1.6)
     scale_sigma: float = 0.08
     scale_lever_m: float = 0.25
     min_scale_sigma: float = 0.01
+    min_scale_lever_m: float = 0.04
     symmetry_sigma: float = 0.02
     height_sigma: float = 0.01
     max_iterations: int = 30

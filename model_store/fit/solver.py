@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from model_store.fit.gauss_newton import frame_sigmas, linearize, solve_step
+from model_store.fit.gauss_newton import Linearization, frame_sigmas, linearize, solve_step
 from model_store.fit.objective import ClipEvidence, ClipObjective, NetworkPrior
 from model_store.fit.settings import FitSettings
 
@@ -102,7 +102,7 @@ def fit_clip(
     n = q.shape[0]
     state = _Progress(settings, progress)
     initial = _cost(obj, q, log_s)[1]
-    q, log_s = _levenberg_marquardt(obj, q, log_s, free, state)
+    q, log_s, lin = _levenberg_marquardt(obj, q, log_s, free, state)
     for _ in range(settings.sigma_rounds):
         sigma_hat = estimate_keypoint_sigma(obj, q, log_s)
         lo, hi = settings.keypoint_sigma_range
@@ -110,13 +110,14 @@ def fit_clip(
         if abs(sigma_hat - obj.keypoint_sigma) < 0.1 * obj.keypoint_sigma:
             break
         obj.keypoint_sigma = sigma_hat
-        q, log_s = _levenberg_marquardt(obj, q, log_s, free, state)
+        q, log_s, lin = _levenberg_marquardt(obj, q, log_s, free, state)
     iterations, evaluations = state.iterations, state.evaluations
     if state.accepted == 0 and state.non_finite > 0:
         raise FitError("fit_diverged", "the fit's solver produced non-finite steps and could not improve the answer")
     sigma = np.full((n, q.shape[1]), np.nan)
     with contextlib.suppress(np.linalg.LinAlgError):  # no estimate (left NaN) rather than no result
-        sigma[:, free.cpu().numpy()] = frame_sigmas(linearize(obj, q, log_s, free))
+        # the last linearisation: at the solution or one converged (sub-tolerance) step before it
+        sigma[:, free.cpu().numpy()] = frame_sigmas(lin if lin is not None else linearize(obj, q, log_s, free))
     with torch.no_grad():
         final = {k: float(v) for k, v in obj.terms(q, log_s).items()}
         coords = obj.fk.apply_couplers(q)
@@ -170,14 +171,16 @@ def estimate_keypoint_sigma(obj: ClipObjective, q: torch.Tensor, log_s: torch.Te
 
 
 def _levenberg_marquardt(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: torch.Tensor,
-                         state: _Progress) -> tuple[torch.Tensor, torch.Tensor]:
-    """Levenberg-Marquardt from (q, log_s) until the relative decrease falls below the tolerance."""
+                         state: _Progress) -> tuple[torch.Tensor, torch.Tensor, Linearization | None]:
+    """Levenberg-Marquardt from (q, log_s) until the relative decrease falls below the tolerance;
+    returns the solution and the last linearisation made."""
     settings = state.settings
     current, _ = _cost(obj, q, log_s)
     state.evaluations += 1
     if not np.isfinite(current):
         raise FitError("fit_diverged", "the fit's objective is not finite at the network's answer")
     damping = settings.initial_damping
+    lin = None
     for _ in range(settings.max_iterations):
         lin = linearize(obj, q, log_s, free)
         state.iteration()
@@ -193,7 +196,8 @@ def _levenberg_marquardt(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tenso
                 continue
             q_new = q.clone()
             q_new[:, free] += torch.as_tensor(dx, device=q.device)
-            ls_new = log_s + torch.as_tensor(ds, device=q.device).reshape(log_s.shape)
+            ls_new = log_s.flatten().index_add(0, obj.scale_index, torch.as_tensor(ds, device=q.device))
+            ls_new = ls_new.reshape(log_s.shape)
             new, _ = _cost(obj, q_new, ls_new)
             state.evaluations += 1
             if np.isfinite(new) and new <= current:
@@ -208,4 +212,4 @@ def _levenberg_marquardt(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tenso
         damping = max(damping / 10.0, 1e-9)
         if decrease < settings.tolerance:
             break
-    return q, log_s
+    return q, log_s, lin
