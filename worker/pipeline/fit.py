@@ -25,7 +25,6 @@ from model_store.cameras import Camera
 from model_store.detections import ViewDetections
 from model_store.fit import ClipEvidence, FitError, FitSettings, NetworkPrior, fit_clip, measure_reprojection
 from model_store.network.outputs import ROTATIONAL_COORDINATES, rotational_indices
-from model_store.network.predictor import Predictor
 from worker.pipeline.assemble import InitialMotion
 from worker.pipeline.contract import REFINE_MODES, PipelineError
 
@@ -52,16 +51,6 @@ class Refined:
     flagged: np.ndarray  # bool [T]
     report: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-
-
-def fit_settings_for(predictor: Predictor) -> FitSettings:
-    """Fit settings for a network: its checkpoint's measured prior widths when its manifest has them
-    (``fit_prior_sigma_rad``, see ``training.evaluate_pipeline --calibrate-prior``), else the defaults."""
-    sigmas = predictor.checkpoint.manifest.get("fit_prior_sigma_rad")
-    if not sigmas:
-        return FitSettings()
-    merged = {**FitSettings().prior_sigma_rad, **{k: float(v) for k, v in sigmas.items()}}
-    return FitSettings(prior_sigma_rad=merged)
 
 
 def clip_evidence(views: tuple[ViewDetections, ViewDetections], cams: tuple[Camera, Camera],
@@ -155,6 +144,7 @@ def refine_motion(
         "flagged_frames": np.flatnonzero(flagged).tolist(),
         "solver": {"iterations": result.iterations, "evaluations": result.evaluations,
                    "seconds": round(result.seconds, 3),
+                   "keypoint_noise_pct_of_height": round(result.keypoint_sigma * 100, 2),
                    "objective_per_frame": {k: round(v, 4) for k, v in result.objective.items()},
                    "initial_objective_per_frame": {k: round(v, 4) for k, v in result.initial_objective.items()}},
         "uncertainty_deg": {

@@ -1,0 +1,89 @@
+"""Held-out evaluation clips of several motion kinds, with detections that look like a real detector's.
+
+Motion kinds: ``walk`` — the real walking trial mirrored left/right (training only ever sees it as
+recorded), ``run``, ``squat``, ``lunge``, ``sit_to_stand``, ``arm_raises`` — procedural kinds the
+bundled network was never trained on (:mod:`training.synth.procedural`), and optionally ``run_real``
+— opensim-models' reserved running trial (evaluation only; never train or tune on it). Each clip
+gets its own subject and two-camera rig from a seed drawn per *split*: ``calibration`` (for choosing
+fit settings) and ``eval`` (for reporting) never share a seed with each other or with training
+(which uses seeds below 2 000 000). Detections are exact renders perturbed by
+:func:`training.synth.detector_noise.perturb_clip_detections` (correlated noise of 1.5 % of the
+person's height, per-landmark bias, 5 % dropouts, eroded/dilated masks, ±1 frame sync error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model_store.biomech import Motion, load_definition, read_mot
+from model_store.cameras import Camera
+from model_store.detections import ViewDetections
+from training.synth import motions
+from training.synth.clip import render_clip, resample_motion
+from training.synth.detector_noise import perturb_clip_detections
+from training.synth.procedural import MOTION_KINDS, ground_feet, motion_of_kind
+from training.synth.real_motion import load_walk_motion
+from training.synth.subjects import sample_subject
+
+FPS = 60.0
+KINDS: tuple[str, ...] = ("walk", "run", "squat", "lunge", "sit_to_stand", "arm_raises")
+SPLIT_SEEDS = {"calibration": 3_000_000, "eval": 4_000_000}
+RESERVED_RUN = Path("data_cache/eval/subject01_run_IK.mot")
+
+
+@dataclass
+class HeldOutClip:
+    """One clip: ``kind``, ``seed``, truth ``coords`` [T, 39] (rad / m) and ``scales`` [22, 3],
+    calibration-world ``cameras``, exact and perturbed ``detections`` (front, side), and what the
+    perturbation applied (``perturbation``: its ``sync_shift_frames`` k means front f = side f + k)."""
+
+    kind: str
+    seed: int
+    coords: np.ndarray
+    scales: np.ndarray
+    height_m: float
+    cameras: tuple[Camera, Camera]
+    exact: tuple[ViewDetections, ViewDetections]
+    detections: tuple[ViewDetections, ViewDetections]
+    perturbation: dict
+
+
+def _motion(kind: str, rng: np.random.Generator, frames: int, scales: np.ndarray, cache: Path,
+            run_trial: Path | None) -> np.ndarray:
+    if kind in MOTION_KINDS:
+        return motion_of_kind(kind, rng, frames, FPS, scales=scales)
+    if kind == "walk":
+        walk = load_walk_motion(cache)
+        _, q = resample_motion(walk, FPS)
+        q = motions.rotate_heading(motions.mirror(q), rng.uniform(-np.pi, np.pi))
+    elif kind == "run_real":
+        if run_trial is None or not run_trial.is_file():
+            raise FileNotFoundError(f"the reserved running trial is not at {run_trial}")
+        _, q = resample_motion(read_mot(run_trial), FPS)
+        q = motions.rotate_heading(q, rng.uniform(-np.pi, np.pi))
+    else:
+        known = ", ".join((*KINDS, "run_real"))
+        raise ValueError(f"unknown motion kind {kind!r}; known kinds: {known}")
+    q = np.unwrap(q, axis=0)[:frames]
+    return ground_feet(q, scales, fps=FPS, smooth_s=0.03)
+
+
+def make_clip(kind: str, split: str, index: int, seconds: float = 4.0, cache: Path = Path("data_cache"),
+              run_trial: Path | None = RESERVED_RUN, max_side: int = 640, perturb: bool = True) -> HeldOutClip:
+    """The ``index``-th clip of ``kind`` in ``split`` (deterministic)."""
+    kind_no = (*KINDS, "run_real").index(kind) if kind in (*KINDS, "run_real") else 99
+    seed = SPLIT_SEEDS[split] + 1000 * kind_no + index
+    rng = np.random.default_rng(seed)
+    subject = sample_subject(rng)
+    q = _motion(kind, rng, int(round(seconds * FPS)), subject.scales, cache, run_trial)
+    names = load_definition().coordinate_names
+    clip = render_clip(Motion(np.arange(len(q)) / FPS, q, names), FPS, seed, subject, max_side)
+    dets, info = clip.detections, {"sync_shift_frames": 0}
+    if perturb:
+        front, side, info = perturb_clip_detections(rng, *clip.detections)
+        dets = (front, side)
+    return HeldOutClip(kind, seed, clip.sequence.coords, subject.scales, subject.height_m, clip.cameras,
+                       clip.detections, dets, info)
