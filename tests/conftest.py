@@ -1,10 +1,16 @@
-"""Shared test fixtures: paths to ../shared data and a quiet OpenSim."""
+"""Shared test fixtures: paths to ../shared data, a quiet OpenSim, and a network checkpoint produced
+by our training code (tiny config, a few steps on toy data) for mechanics tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+from model_store.network import get_config
+from tests.training.toy_data import toy_sequences
+from training.configs import get_train_config
+from training.train import train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -32,3 +38,18 @@ def rajagopal_osim(shared_data: Path) -> Path:
     if not path.is_file():
         pytest.skip(f"model file not found: {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("tiny_ck")
+    data = toy_sequences(4, 16, get_config("tiny").input_size)
+    cfg = get_train_config("tiny", stage1_steps=4, stage2_steps=2)
+    summary = train(cfg, d, data, data, progress=False)
+    return Path(summary["checkpoint"]).with_suffix(".json")
+
+
+@pytest.fixture()
+def use_tiny_checkpoint(monkeypatch, tiny_checkpoint):
+    monkeypatch.setenv("KINEMATICS_CHECKPOINT", str(tiny_checkpoint))
+    return tiny_checkpoint

@@ -43,3 +43,35 @@ def test_standing_pose_is_anatomically_ordered_and_scales_with_the_body():
     big = lms.positions(fk(q, scales), scales)[0, :, 1].numpy()
     nose, heel = lms.index("nose"), lms.index("left_heel")
     assert big[nose] - big[heel] == pytest.approx(1.1 * (y[nose] - y[heel]), rel=1e-6)
+
+
+def test_landmarks_json_is_what_the_generator_writes(tmp_path, monkeypatch):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "make_landmarks.py"
+    spec = importlib.util.spec_from_file_location("make_landmarks", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod, "OUT", tmp_path / "landmarks.json")
+    mod.main()
+    bundled = Path(__file__).resolve().parents[2] / "model_store" / "data" / "landmarks.json"
+    assert json.loads((tmp_path / "landmarks.json").read_text()) == json.loads(bundled.read_text())
+
+
+def test_detector_keypoints_sit_off_the_joint_centres_as_published():
+    """MediaPipe's hip keypoint is ~2–3 cm lateral of (and a little below) the hip joint centre, its
+    shoulder on the outside of the shoulder joint (Pose2Sim's BlazePose marker set)."""
+    fk = load_fullbody_model()
+    lms = load_landmarks()
+    q = fk.default_coordinates[None].double()
+    out = fk(q)
+    pts = lms.positions(out)[0]
+    for side, s in (("right", "r"), ("left", "l")):
+        hip = pts[lms.index(f"{side}_hip")] - out.joint_centers[0, fk.body_names.index(f"femur_{s}")]
+        lateral = hip[2] if s == "r" else -hip[2]
+        assert 0.015 < float(lateral) < 0.035 and float(hip[1]) < 0
+        sh = pts[lms.index(f"{side}_shoulder")] - out.joint_centers[0, fk.body_names.index(f"humerus_{s}")]
+        assert 0.02 < float(sh[2] if s == "r" else -sh[2]) < 0.05
+    assert float(lms.fit_weights[lms.index("nose")]) < 0.5 < float(lms.fit_weights[lms.index("left_knee")])

@@ -101,6 +101,11 @@ def test_out_of_range_subject(client, videos):
     _expect(client.submit(videos["a"], videos["b"], height_m=7), 422, "invalid_request")
 
 
+def test_unknown_refine_mode(client, videos):
+    body = _expect(client.submit(videos["a"], videos["b"], refine="magic"), 422, "invalid_request")
+    assert "refine" in body["error"]["message"] and "fit" in body["error"]["message"]
+
+
 @pytest.mark.parametrize("name", ["../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "input/front.mp4", "kinematics.sto"])
 def test_result_names_are_a_fixed_set(client, videos, name):
     job_id = client.submit(videos["a"], videos["b"]).json()["id"]

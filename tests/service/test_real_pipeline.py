@@ -32,6 +32,15 @@ def test_demo_pair_through_http(real_stack, shared_data, tmp_path, opensim_modul
     (tmp_path / "m.osim").write_bytes(c.http.get(f"/jobs/{job['id']}/results/model_scaled.osim").content)
     opensim_module.Model(str(tmp_path / "m.osim")).initSystem()
     assert opensim_module.Storage(str(tmp_path / "k.mot")).getSize() > 60
+    summary = c.http.get(f"/jobs/{job['id']}/results/summary.json").json()
+    assert summary["fit"]["refine"] == "fit" and "fit" in summary["stage_seconds"]
+    # the fit explains the real keypoints to within a few percent of the person's height
+    assert all(v["median_pct_of_height"] < 3.0 for v in summary["fit"]["residuals"].values()), summary["fit"]
+    residuals = c.http.get(f"/jobs/{job['id']}/results/fit_residuals.csv")
+    assert residuals.status_code == 200 and residuals.text.startswith("frame,time_s,front_median_px")
+    sd = tmp_path / "sd.sto"
+    sd.write_bytes(c.http.get(f"/jobs/{job['id']}/results/kinematics_sd.sto").content)
+    assert opensim_module.Storage(str(sd)).getSize() == summary["frames"]
 
 
 def test_video_without_a_person_fails_cleanly(real_stack, tmp_path):

@@ -1,31 +1,11 @@
-"""Pipeline fixtures: a network checkpoint produced by our training code (tiny config, a few steps on
-toy data) for mechanics tests, and a synthetic clip with exact detections."""
+"""Pipeline fixtures: a synthetic clip with exact detections (the tiny trained checkpoint is in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
-from model_store.network import get_config
-from tests.training.toy_data import toy_sequences
-from training.configs import get_train_config
-from training.train import train
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("tiny_ck")
-    data = toy_sequences(4, 16, get_config("tiny").input_size)
-    cfg = get_train_config("tiny", stage1_steps=4, stage2_steps=2)
-    summary = train(cfg, d, data, data, progress=False)
-    return Path(summary["checkpoint"]).with_suffix(".json")
-
-
-@pytest.fixture()
-def use_tiny_checkpoint(monkeypatch, tiny_checkpoint):
-    monkeypatch.setenv("KINEMATICS_CHECKPOINT", str(tiny_checkpoint))
-    return tiny_checkpoint
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,44 @@
+"""The real Pose2Sim demo recording: two views (cam01 + cam04) against the 4-camera reference."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from model_store.cameras import load_calibration_toml
+from training.evaluate_real import main as evaluate_real
+from training.real.pose2sim_demo import demo_dir, detections, estimate_offset
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory, shared_data):
+    if not (demo_dir(shared_data) / "cam01.mp4").is_file():
+        pytest.skip("the Pose2Sim demo recording is not in ../shared/data")
+    return tmp_path_factory.mktemp("real_cache")
+
+
+def test_offsets_are_found_by_triangulation(cache, shared_data):
+    dets = detections(cache, shared_data)
+    cal = load_calibration_toml(demo_dir(shared_data) / "calibration.toml")
+    k, err = estimate_offset(dets["cam01"], dets["cam04"], cal["cam01"], cal["cam04"])
+    assert abs(k) <= 1 and err < 10.0  # the closest-to-synchronous pair, a few px two-view error
+    k2, err2 = estimate_offset(dets["cam01"], dets["cam02"], cal["cam01"], cal["cam02"])
+    assert err2 < 10.0, (k2, err2)
+
+
+def test_two_view_fit_against_the_four_camera_reference(cache, tmp_path, capsys):
+    out = tmp_path / "real.json"
+    assert evaluate_real(["--cache", str(cache), "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    print(json.dumps({m: r[m] for m in ("none", "fit")}, indent=1))
+    fit, none = r["fit"], r["none"]
+    knees = ("knee_angle_r", "knee_angle_l")
+    assert np.mean([fit["flexion_mae_deg_vs_4view_fit"][k] for k in knees]) < np.mean(
+        [none["flexion_mae_deg_vs_4view_fit"][k] for k in knees])
+    assert max(fit["flexion_mae_deg_vs_4view_fit"][k] for k in knees) < 8.0
+    assert all(abs(v) < 5.0 for v in fit["segment_length_error_pct"].values()), fit["segment_length_error_pct"]
+    assert all(v["median_pct_of_height"] < 3.0 for v in r["residuals"].values())
