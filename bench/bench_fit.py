@@ -22,7 +22,7 @@ from model_store.network.predictor import Predictor
 from training.heldout_clips import make_clip
 from training.metrics import LOWER_LIMB_SAGITTAL, angle_errors_deg
 from worker.pipeline.contract import PipelineRequest
-from worker.pipeline.fit import fit_settings_for, refine_motion
+from worker.pipeline.fit import refine_motion
 from worker.pipeline.run import estimate_from_detections
 
 
@@ -39,11 +39,10 @@ def main() -> None:
     request = PipelineRequest(Path("-"), Path("-"), Path("-"), refine="none")
     core = estimate_from_detections(*clip.detections, clip.cameras, True, predictor, request)
     views = (core.front, core.side)
-    settings = fit_settings_for(predictor)
     times, refined = [], None
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        refined = refine_motion(views, clip.cameras, core.inferred.angles, core.initial, 60.0, "fit", settings=settings)
+        refined = refine_motion(views, clip.cameras, core.inferred.angles, core.initial, 60.0, "fit")
         times.append(time.perf_counter() - t0)
     assert refined is not None
     n = len(refined.coords)

@@ -21,7 +21,7 @@ from worker.pipeline.cameras import select_cameras
 from worker.pipeline.contract import PipelineError, PipelineRequest, PipelineResult, ProgressCallback
 from worker.pipeline.decode import TARGET_FPS, decode_video, probe_video
 from worker.pipeline.detect import detect_view
-from worker.pipeline.fit import Refined, fit_settings_for, refine_motion, write_fit_files
+from worker.pipeline.fit import Refined, refine_motion, write_fit_files
 from worker.pipeline.infer import InferenceResult, build_inputs, run_windows
 from worker.pipeline.plots import write_plots
 from worker.pipeline.sync import SyncResult, synchronise
@@ -119,7 +119,7 @@ def estimate_from_detections(
         hip_mid = hip_midpoints((front, side), cams)
         initial = initial_motion(inferred.angles, inferred.scales, hip_mid, request.height_m)
         refined = refine_motion((front, side), cams, inferred.angles, initial, TARGET_FPS, request.refine,
-                                request.height_m, settings=fit_settings_for(predictor), progress=report)
+                                request.height_m, progress=report)
         warnings += refined.warnings
     return CoreResult(front, side, f0, sync, inferred, initial, refined, warnings)
 
