@@ -23,6 +23,7 @@ sum over the clip divided by the number of frames (so values are "per frame"):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -32,6 +33,7 @@ import torch
 from model_store.biomech import ForwardKinematics, load_fullbody_model
 from model_store.biomech.jacobian import point_jacobians
 from model_store.cameras import Camera
+from model_store.detections import ViewDetections
 from model_store.fit.projection import CameraRig
 from model_store.fit.settings import FitSettings
 from model_store.landmarks import load_landmarks, standing_height_m
@@ -91,6 +93,15 @@ class ClipEvidence:
     @property
     def n_frames(self) -> int:
         return int(self.confidence.shape[1])
+
+    @classmethod
+    def from_views(cls, views: Sequence[ViewDetections], cameras: Sequence[Camera], fps: float) -> ClipEvidence:
+        """Synchronised detections (same length) of each view → evidence; a keypoint's confidence is
+        its visibility on frames where the person was found, 0 elsewhere or where it is not finite."""
+        kps = np.stack([v.keypoints[..., :2] for v in views]).astype(np.float64)
+        conf = np.stack([v.keypoints[..., 2] * v.person_found[:, None] for v in views]).astype(np.float64)
+        conf[~np.isfinite(kps).all(-1)] = 0.0
+        return cls(keypoints=kps, confidence=np.clip(np.nan_to_num(conf), 0.0, 1.0), cameras=tuple(cameras), fps=fps)
 
 
 @dataclass

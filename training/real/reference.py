@@ -64,10 +64,7 @@ class FourCameraReference:
 
 def evidence_of(data: Aligned, cameras: tuple[str, ...], fps: float = 60.0) -> ClipEvidence:
     """The fit's evidence from aligned detections of the named cameras."""
-    views = [data.views[c] for c in cameras]
-    kps = np.stack([v.keypoints[..., :2] for v in views]).astype(np.float64)
-    conf = np.stack([v.keypoints[..., 2] * v.person_found[:, None] for v in views]).astype(np.float64)
-    return ClipEvidence(kps, np.clip(conf, 0, 1), tuple(data.cameras[c] for c in cameras), fps)
+    return ClipEvidence.from_views([data.views[c] for c in cameras], [data.cameras[c] for c in cameras], fps)
 
 
 def four_camera_reference(data: Aligned, init_coords: np.ndarray, network_angles: np.ndarray,

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -22,6 +21,7 @@ from model_store.cameras import OPENSIM_FROM_WORLD, Camera
 from model_store.detections import ViewDetections
 from model_store.landmarks import load_landmarks, standing_height_m
 from model_store.network.outputs import assemble_coordinates
+from model_store.triangulation import triangulate
 
 MAX_GAP_FRAMES = 30  # gaps up to 0.5 s at 60 fps are interpolated
 
@@ -82,24 +82,14 @@ def clip_to_ranges(angles: np.ndarray) -> tuple[np.ndarray, int]:
     return clipped, int((clipped != angles).sum())
 
 
-def triangulate_world(px: tuple[np.ndarray, np.ndarray], cams: tuple[Camera, Camera]) -> np.ndarray:
-    """DLT of points seen in both views: distorted px [N, 2] each → world points [N, 3] (m)."""
-    proj = [c.projection_matrix for c in cams]
-    und = [c.undistort_points(p) for c, p in zip(cams, px, strict=True)]
-    x = cv2.triangulatePoints(proj[0], proj[1], und[0].T.astype(np.float64), und[1].T.astype(np.float64))
-    return (x[:3] / x[3]).T
-
-
 def hip_midpoints(views: tuple[ViewDetections, ViewDetections], cams: tuple[Camera, Camera]) -> np.ndarray:
     """Hip midpoint per frame in OpenSim ground [T, 3] (NaN where either view misses it)."""
     lm = load_landmarks()
     hips = [lm.index("left_hip"), lm.index("right_hip")]
-    mid = [v.keypoints[:, hips, :2].mean(1) for v in views]
-    vis = np.minimum(*[v.keypoints[:, hips, 2].min(1) * v.person_found for v in views])
-    world = triangulate_world((mid[0], mid[1]), cams)
-    out = world @ OPENSIM_FROM_WORLD.T
-    out[vis < 0.3] = np.nan
-    return out
+    mid = np.stack([v.keypoints[:, hips, :2].mean(1) for v in views])
+    vis = np.stack([v.keypoints[:, hips, 2].min(1) * v.person_found for v in views])
+    world, _ = triangulate(mid, vis, cams, min_confidence=0.3)
+    return world @ OPENSIM_FROM_WORLD.T
 
 
 def model_height(scales: np.ndarray) -> float:

@@ -53,15 +53,6 @@ class Refined:
     warnings: list[str] = field(default_factory=list)
 
 
-def clip_evidence(views: tuple[ViewDetections, ViewDetections], cams: tuple[Camera, Camera],
-                  fps: float) -> ClipEvidence:
-    """Synchronised detections (same length) → the fit's evidence (distorted px, confidence 0–1)."""
-    kps = np.stack([v.keypoints[..., :2] for v in views]).astype(np.float64)
-    conf = np.stack([v.keypoints[..., 2] * v.person_found[:, None] for v in views]).astype(np.float64)
-    conf[~np.isfinite(kps).all(-1)] = 0.0
-    return ClipEvidence(keypoints=kps, confidence=np.clip(conf, 0.0, 1.0), cameras=cams, fps=fps)
-
-
 def _residual_stats(evidence: ClipEvidence, residual_px: np.ndarray,
                     height_px: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
     """Residuals [V, T, 33] px and person heights [V, T] px → per-frame [T, V, 2] (median, p95 px),
@@ -122,7 +113,7 @@ def refine_motion(
     """
     if refine not in REFINE_MODES:
         raise PipelineError("invalid_request", f"refine must be one of {', '.join(REFINE_MODES)}, got {refine!r}")
-    evidence = clip_evidence(views, cams, fps)
+    evidence = ClipEvidence.from_views(views, cams, fps)
     if refine == "none":
         per_frame, flagged, stats = _residual_stats(
             evidence, *measure_reprojection(evidence, initial.coords, initial.scales))
