@@ -126,7 +126,9 @@ def refine_motion(
         raise PipelineError(exc.code, exc.message) from exc
     per_frame, flagged, stats = _residual_stats(evidence, result.residual_px, result.height_px)
     rot = rotational_indices()
-    sig_deg = np.degrees(np.median(np.nan_to_num(result.sigma[:, rot]), axis=0))
+    fitted = np.isfinite(result.sigma[:, rot]).any(0)  # locked and coupled coordinates are not fitted
+    with np.errstate(all="ignore"):
+        sig_deg = np.degrees(np.nanmedian(np.where(fitted, result.sigma[:, rot], 0.0), axis=0))
     delta = result.coords[:, rot] - initial.coords[:, rot]
     delta_deg = np.degrees(np.abs(np.arctan2(np.sin(delta), np.cos(delta))).mean(0))
     report = {
@@ -140,8 +142,7 @@ def refine_motion(
                    "initial_objective_per_frame": {k: round(v, 4) for k, v in result.initial_objective.items()}},
         "uncertainty_deg": {
             name: {"sd_median": round(float(s), 2), "fit_minus_network_mean_abs": round(float(d), 2)}
-            for name, s, d in zip(ROTATIONAL_COORDINATES, sig_deg, delta_deg, strict=True)
-            if not name.endswith("_beta")
+            for name, s, d, ok in zip(ROTATIONAL_COORDINATES, sig_deg, delta_deg, fitted, strict=True) if ok
         },
     }
     return Refined(result.coords, result.scales, result.sigma, per_frame, flagged, report, _warnings(stats))
@@ -149,7 +150,8 @@ def refine_motion(
 
 def write_fit_files(refined: Refined, out_dir: Path, fps: float) -> list[str]:
     """``fit_residuals.csv`` (per frame and view: median / p95 px, flagged) and, after a fit,
-    ``kinematics_sd.sto`` (per-frame standard deviations, degrees / metres). Returns the names."""
+    ``kinematics_sd.sto`` (per-frame standard deviations, degrees / metres; 0 for the coordinates the
+    fit does not estimate: locked ones, held at their defaults, and coupled ones). Returns the names."""
     names = []
     path = out_dir / "fit_residuals.csv"
     with path.open("w", newline="") as fh:
