@@ -1,12 +1,13 @@
 """Gauss-Newton normal equations of the clip objective, exploiting its structure.
 
 Unknowns are ordered frame by frame (the ``m`` free coordinates of frame 0, then frame 1, …) and
-then the 66 log body scales. Keypoint, prior and range terms couple coordinates only within a
-frame; the smoothness term couples the same coordinate over five consecutive frames; scales couple
-everything. So the coordinate block is banded (half-bandwidth ``2m``) and the scales are eliminated
-by a Schur complement: one banded Cholesky factorisation (LAPACK via SciPy) with 67 right-hand sides
-per solve. The robust keypoint term enters by iteratively reweighted least squares: its gradient is
-exact, its Hessian the usual Gauss-Newton approximation with Cauchy weights ``2c / (1 + u)``.
+then the ``k`` fitted log body scales (``ClipObjective.scale_index``). Keypoint, prior and range
+terms couple coordinates only within a frame; the smoothness term couples the same coordinate over
+five consecutive frames; scales couple everything. So the coordinate block is banded (half-bandwidth
+``2m``) and the scales are eliminated by a Schur complement: one banded Cholesky factorisation
+(LAPACK via SciPy) with k + 1 right-hand sides per solve. The robust keypoint term and the robust
+prior enter by iteratively reweighted least squares: their gradients are exact, their Hessians the
+usual Gauss-Newton approximation with Cauchy weights (``2c / (1 + u)`` for keypoints).
 """
 
 from __future__ import annotations
