@@ -127,8 +127,9 @@ def linearize(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: to
     h_ss = h_ss + torch.diag(inv_s2)
     lo, hi = np.log(s_cfg.scale_bounds[0]), np.log(s_cfg.scale_bounds[1])
     outside = torch.relu(ls[active] - hi) - torch.relu(lo - ls[active])
-    g_s = g_s + outside / 0.01**2
-    h_ss = h_ss + torch.diag((outside != 0).to(ls.dtype) / 0.01**2)
+    inv_b2 = 1.0 / s_cfg.scale_bound_softness**2
+    g_s = g_s + outside * inv_b2
+    h_ss = h_ss + torch.diag((outside != 0).to(ls.dtype) * inv_b2)
     slot = {int(f): k for k, f in enumerate(active)}
     k_sym = 1.0 / s_cfg.symmetry_sigma**2
     for r_i, l_i in zip(obj.sym_r, obj.sym_l, strict=True):

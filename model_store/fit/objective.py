@@ -185,6 +185,12 @@ class ClipObjective:
         px, _ = self.rig.project(self.landmarks(q, log_s))
         return px - self.keypoints
 
+    def residual_distances(self, q: torch.Tensor, log_s: torch.Tensor) -> torch.Tensor:
+        """Reprojection distances [V, T, 33] (px), NaN where the keypoint is not used."""
+        with torch.no_grad():
+            dist = self.residuals_px(q, log_s).norm(dim=-1)
+        return torch.where(self.weight > 0, dist, torch.full_like(dist, float("nan")))
+
     def terms(self, q: torch.Tensor, log_s: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every term of the objective (per frame, see the module docstring)."""
         n = q.shape[0]
@@ -205,7 +211,8 @@ class ClipObjective:
         out["ranges"] = 0.5 * ((outside / s.range_sigma_rad) ** 2).sum() / n
         scale_terms = ((log_s - self.log_s_net) * self.inv_scale_sigma).flatten()[self.scale_index] ** 2
         lo, hi = np.log(s.scale_bounds[0]), np.log(s.scale_bounds[1])
-        scale_terms = scale_terms + ((torch.relu(log_s - hi) + torch.relu(lo - log_s)) / 0.01).pow(2).sum()
+        outside = (torch.relu(log_s - hi) + torch.relu(lo - log_s)) / s.scale_bound_softness
+        scale_terms = scale_terms + outside.pow(2).sum()
         scale_terms = scale_terms.sum() + ((log_s[self.sym_r] - log_s[self.sym_l]) / s.symmetry_sigma).pow(2).sum()
         if self.height_m is not None:
             h = standing_height_m(self.fk, torch.exp(log_s)[None])[0]
@@ -225,7 +232,4 @@ def measure_reprojection(
     q = torch.as_tensor(np.asarray(coords, np.float64))
     prior = NetworkPrior(angles=np.asarray(coords)[:, rotational_indices()], scales=np.asarray(scales, np.float64))
     obj = ClipObjective(evidence, prior, q, FitSettings())
-    with torch.no_grad():
-        dist = obj.residuals_px(q, obj.log_s_net).norm(dim=-1)
-        dist = torch.where(obj.weight > 0, dist, torch.full_like(dist, float("nan")))
-    return dist.numpy(), obj.height_px.numpy()
+    return obj.residual_distances(q, obj.log_s_net).numpy(), obj.height_px.numpy()

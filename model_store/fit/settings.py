@@ -42,7 +42,8 @@ class FitSettings:
       acceleration (rad/s²) and pelvis linear acceleration (m/s²); the penalty is on second
       differences, so it does not depend on the frame rate.
     - ``range_sigma_rad``: softness of the joint-range bounds (rad outside the range per sigma).
-    - ``scale_bounds``: no body scale factor leaves this range (a 1 %-soft bound);
+    - ``scale_bounds``: no body scale factor leaves this range (soft by ``scale_bound_softness`` in
+      log scale, 1 %);
     - ``scale_sigma``: prior on log body scales around the network's (≈ relative std) for factors
       that move some landmark by ``scale_lever_m`` (m) or more per unit scale; factors with a
       shorter lever get a proportionally narrower prior, at least ``min_scale_sigma``; factors with
@@ -64,6 +65,7 @@ class FitSettings:
     accel_sigma_m_s2: float = 30.0
     range_sigma_rad: float = 0.02
     scale_bounds: tuple[float, float] = (0.6, 1.6)
+    scale_bound_softness: float = 0.01
     scale_sigma: float = 0.08
     scale_lever_m: float = 0.25
     min_scale_sigma: float = 0.01

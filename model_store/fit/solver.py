@@ -63,9 +63,6 @@ def _check_inputs(evidence: ClipEvidence, prior: NetworkPrior, init_coords: np.n
         raise FitError("fit_invalid_input", "the initial coordinates are not finite")
     if init_coords.shape[0] != evidence.n_frames or prior.angles.shape[0] != evidence.n_frames:
         raise FitError("fit_invalid_input", "initial coordinates, prior and keypoints differ in frame count")
-    for v, cam in enumerate(evidence.cameras):
-        if not np.any(evidence.confidence[v] > 0):
-            raise FitError("fit_no_keypoints", f"no keypoint is visible in view {v + 1} ({cam.name})")
 
 
 def fit_clip(
@@ -92,8 +89,10 @@ def fit_clip(
     dev = torch.device(device) if device is not None else torch.device("cpu")
     q = torch.as_tensor(init_coords, dtype=torch.float64, device=dev).clone()
     obj = ClipObjective(evidence, prior, q, settings, device=dev)
-    if not bool((obj.weight > 0).any(dim=(1, 2)).all()):
-        raise FitError("fit_no_keypoints", "a view has no keypoint above the confidence threshold")
+    for v, seen in enumerate((obj.weight > 0).any(dim=(1, 2)).tolist()):
+        if not seen:
+            raise FitError("fit_no_keypoints", f"no keypoint is visible (confidence ≥ {settings.min_confidence}) "
+                                               f"in view {v + 1} ({evidence.cameras[v].name})")
     coords_def = obj.fk.definition.coordinates
     free = torch.tensor([c.motion_type != "coupled" and not c.locked for c in coords_def], device=dev)
     locked = torch.tensor([c.locked for c in coords_def], device=dev)
@@ -121,8 +120,7 @@ def fit_clip(
     with torch.no_grad():
         final = {k: float(v) for k, v in obj.terms(q, log_s).items()}
         coords = obj.fk.apply_couplers(q)
-        dist = obj.residuals_px(q, log_s).norm(dim=-1)
-        dist = torch.where(obj.weight > 0, dist, torch.full_like(dist, float("nan")))
+    dist = obj.residual_distances(q, log_s)
     coords_np, scales_np = coords.cpu().numpy(), torch.exp(log_s).cpu().numpy()
     if not (np.all(np.isfinite(coords_np)) and np.all(np.isfinite(scales_np))) or not np.isfinite(sum(final.values())):
         raise FitError("fit_diverged", "the fit produced non-finite coordinates or scales")
@@ -157,8 +155,7 @@ def _cost(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor) -> tuple[flo
 def estimate_keypoint_sigma(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor) -> float:
     """Robust per-axis noise level of the keypoints (fraction of the person's height): the weighted
     median residual distance over the Rayleigh median factor √(2 ln 2) ≈ 1.177."""
-    with torch.no_grad():
-        dist = obj.residuals_px(q, log_s).norm(dim=-1) / obj.height_px[..., None]
+    dist = obj.residual_distances(q, log_s) / obj.height_px[..., None]
     w = obj.weight.flatten().cpu().numpy()
     d = dist.flatten().cpu().numpy()
     keep = w > 0
