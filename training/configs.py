@@ -20,6 +20,28 @@ class DataRecipe:
 
 
 @dataclass(frozen=True)
+class StreamRecipe:
+    """On-the-fly data (see :mod:`training.stream`): sequences from the motion mixture (real library
+    trials of the training split, procedural kinds, random motion), made by ``workers`` processes
+    (0: all CPU cores but one) into a device ring buffer of ``buffer_sequences``. Training ends at
+    ``total_steps`` or after ``time_budget_s`` of training, whichever comes first; the learning-rate
+    schedule and the switch to the temporal stage (at ``stage1_fraction``) follow the larger of the
+    two progress fractions. The evaluation set is ``test_sequences`` from the library's test split."""
+
+    frames: int = 64
+    mask_size: int = 64
+    workers: int = 0
+    buffer_sequences: int = 16384
+    warmup_sequences: int = 256
+    max_new_per_step: int = 64
+    seed: int = 11
+    test_seed: int = 1_000_003
+    test_sequences: int = 192
+    time_budget_s: float | None = None
+    stage1_fraction: float = 0.75
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     name: str
     network: str
@@ -36,6 +58,8 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 100
     log_every: int = 10
+    stream: StreamRecipe | None = None  # on-the-fly data instead of ``data``'s cached shards
+    amp: bool = False  # bf16 image encoder (CUDA only)
 
     @property
     def total_steps(self) -> int:
@@ -50,6 +74,22 @@ TRAIN_CONFIGS: dict[str, TrainConfig] = {
         name="small", network="small", data=DataRecipe(),
         stage1_steps=2500, stage1_batch=16, stage1_frames=4,
         stage2_steps=600, stage2_batch=4, stage2_frames=32,
+    ),
+    # One H100/H200 for ≤ 10 minutes (7 of training): 15 CPU workers feed the GPU.
+    "gpu": TrainConfig(
+        name="gpu", network="small", data=DataRecipe(use_real_walk=False),
+        stage1_steps=60000, stage1_batch=96, stage1_frames=4,
+        stage2_steps=20000, stage2_batch=24, stage2_frames=32,
+        lr=1.5e-3, lr_stage2=4e-4, checkpoint_every=500, log_every=100, amp=True,
+        stream=StreamRecipe(time_budget_s=420.0),
+    ),
+    # The same recipe on a CPU for a smoke test (the tests use it with a few steps).
+    "stream-tiny": TrainConfig(
+        name="stream-tiny", network="tiny", data=DataRecipe(use_real_walk=False),
+        stage1_steps=8, stage1_batch=4, stage1_frames=2, stage2_steps=4, stage2_batch=2, stage2_frames=8,
+        lr=3e-3, checkpoint_every=5, log_every=1,
+        stream=StreamRecipe(frames=16, mask_size=32, workers=1, buffer_sequences=32, warmup_sequences=4,
+                            max_new_per_step=4, test_sequences=3),
     ),
     "tiny": TrainConfig(
         name="tiny", network="tiny", data=DataRecipe(train_sequences=8, test_sequences=4, frames=16, mask_size=32),

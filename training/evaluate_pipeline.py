@@ -32,7 +32,7 @@ from model_store.biomech import load_fullbody_model
 from model_store.network import CheckpointError
 from model_store.network.outputs import rotational_indices
 from model_store.network.predictor import Predictor
-from training.heldout_clips import KINDS, RESERVED_RUN, HeldOutClip, make_clip
+from training.heldout_clips import KINDS, RESERVED_RUN, HeldOutClip, library_kinds, make_clip
 from training.metrics import angle_errors_deg, summarize
 
 HEADLINE = ("ll_mae_deg", "mae_deg", "scale_err_pct", "mpjpe_mm")
@@ -113,7 +113,8 @@ def markdown_table(agg: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of {', '.join(KINDS)}, run_real")
+    ap.add_argument("--kinds", help=f"comma-separated, of {', '.join(KINDS)}, run_real, real_<kind> (held-out "
+                    "library trials); default: the procedural kinds and every real_<kind> the library holds")
     ap.add_argument("--clips", type=int, default=3, help="clips per kind")
     ap.add_argument("--seconds", type=float, default=4.0, help="clip length (the walk trial is 2.4 s)")
     ap.add_argument("--split", choices=("eval", "calibration"), default="eval")
@@ -123,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path("data_cache"))
     ap.add_argument("--json", type=Path, help="write the per-clip results and the aggregate here")
     args = ap.parse_args(argv)
-    kinds = [k for k in args.kinds.split(",") if k]
+    kinds = ([k for k in args.kinds.split(",") if k] if args.kinds
+             else [*library_kinds(args.cache), *(k for k in KINDS if k != "walk")])
     try:
         predictor = Predictor(args.checkpoint)
     except CheckpointError as exc:

@@ -36,9 +36,14 @@ def evaluate_network(net: KinematicsNet, data: SequenceArrays) -> dict[str, obje
 
 def mean_pose(train: SequenceArrays) -> tuple[np.ndarray, np.ndarray]:
     """The constant predictor: circular mean of each angle [36] (rad) and mean scales [22, 3]."""
-    a = train.coords[..., rotational_indices()].reshape(-1, 36)
+    return mean_pose_of(train.coords, train.scales)
+
+
+def mean_pose_of(coords: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`mean_pose` of coordinates [..., 39] (rad / m) and scales [N, 22, 3]."""
+    a = coords[..., rotational_indices()].reshape(-1, 36)
     mean_angles = np.arctan2(np.sin(a).mean(0), np.cos(a).mean(0))
-    return mean_angles, train.scales.mean(0)
+    return mean_angles, scales.mean(0)
 
 
 def evaluate_constant(angles: np.ndarray, scales: np.ndarray, data: SequenceArrays) -> dict[str, object]:

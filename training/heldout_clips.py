@@ -1,9 +1,12 @@
 """Held-out evaluation clips of several motion kinds, with detections that look like a real detector's.
 
-Motion kinds: ``walk`` — the real walking trial mirrored left/right (training only ever sees it as
-recorded), ``run``, ``squat``, ``lunge``, ``sit_to_stand``, ``arm_raises`` — procedural kinds the
-bundled network was never trained on (:mod:`training.synth.procedural`), and optionally ``run_real``
-— opensim-models' reserved running trial (evaluation only; never train or tune on it). Each clip
+Motion kinds: ``real_<kind>`` — whole held-out trials of the motion library (split ``test``, never
+trained on; :mod:`training.motion_library`); ``run``, ``squat``, ``lunge``, ``sit_to_stand``,
+``arm_raises`` — procedural kinds (:mod:`training.synth.procedural`; the ``gpu`` recipe trains on
+other draws of them, the clips here use seeds training never uses); ``walk`` — the shared walking
+trial mirrored left/right (held out only for networks trained with the ``small`` recipe: the
+``gpu`` recipe's mirroring augmentation sees it); and optionally ``run_real`` — opensim-models'
+reserved running trial (evaluation only; never train or tune on it). Each clip
 gets its own subject and two-camera rig from a seed drawn per *split*: ``calibration`` (for choosing
 fit settings) and ``eval`` (for reporting) never share a seed with each other or with training
 (which uses seeds below 2 000 000). Detections are exact renders perturbed by
@@ -30,6 +33,11 @@ from training.synth.subjects import sample_subject
 
 FPS = 60.0
 KINDS: tuple[str, ...] = ("walk", "run", "squat", "lunge", "sit_to_stand", "arm_raises")
+#: Kinds read from the motion library's held-out (test) trials: ``real_<kind>`` for each library kind.
+REAL_PREFIX = "real_"
+#: Kind numbers for the seeds of library kinds (stable, whatever the library holds).
+_REAL_KIND_NO = {k: 20 + i for i, k in enumerate(("walk", "run", "sprint", "jump", "squat", "sit_to_stand", "balance",
+                                                   "reach", "turn", "bend", "misc", "dance", "lunge", "arms"))}
 SPLIT_SEEDS = {"calibration": 3_000_000, "eval": 4_000_000}
 RESERVED_RUN = Path("data_cache/eval/subject01_run_IK.mot")
 
@@ -55,6 +63,8 @@ def _motion(kind: str, rng: np.random.Generator, frames: int, scales: np.ndarray
             run_trial: Path | None) -> np.ndarray:
     if kind in MOTION_KINDS:
         return motion_of_kind(kind, rng, frames, FPS, scales=scales)
+    if kind.startswith(REAL_PREFIX):
+        return _library_motion(kind[len(REAL_PREFIX):], rng, frames, scales, cache)
     if kind == "walk":
         walk = load_walk_motion(cache)
         _, q = resample_motion(walk, FPS)
@@ -71,10 +81,43 @@ def _motion(kind: str, rng: np.random.Generator, frames: int, scales: np.ndarray
     return ground_feet(q, scales, fps=FPS, smooth_s=0.03)
 
 
+def library_kinds(cache: Path = Path("data_cache")) -> tuple[str, ...]:
+    """``real_<kind>`` for every kind with held-out trials in the built motion library (empty if none)."""
+    from training.motion_library.library import LibraryError, load_library
+
+    try:
+        return tuple(REAL_PREFIX + k for k in load_library(cache).select("test").kinds)
+    except LibraryError:
+        return ()
+
+
+def _library_motion(kind: str, rng: np.random.Generator, frames: int, scales: np.ndarray, cache: Path) -> np.ndarray:
+    """A window of a held-out library trial of ``kind`` (trial drawn by length), random heading, grounded
+    by one constant shift. Trials shorter than ``frames`` are used whole."""
+    from training.motion_library.library import load_library
+    from training.synth.motion_mix import ground_clip
+
+    lib = load_library(cache).select("test", (kind,))
+    if not len(lib):
+        raise ValueError(f"the motion library has no held-out trials of kind {kind!r}")
+    lengths = np.array([len(q) for q in lib.coords], float)
+    q = lib.coords[rng.choice(len(lib), p=lengths / lengths.sum())].astype(np.float64)
+    start = int(rng.integers(0, max(1, len(q) - frames + 1)))
+    q = q[start:start + frames].copy()
+    names = load_definition().coordinate_names
+    for n in ("pelvis_tx", "pelvis_tz"):
+        q[:, names.index(n)] -= q[:, names.index(n)].mean()
+    q = np.unwrap(motions.rotate_heading(q, rng.uniform(-np.pi, np.pi)), axis=0)
+    return ground_clip(q, scales)
+
+
 def make_clip(kind: str, split: str, index: int, seconds: float = 4.0, cache: Path = Path("data_cache"),
               run_trial: Path | None = RESERVED_RUN, max_side: int = 640, perturb: bool = True) -> HeldOutClip:
     """The ``index``-th clip of ``kind`` in ``split`` (deterministic)."""
-    kind_no = (*KINDS, "run_real").index(kind) if kind in (*KINDS, "run_real") else 99
+    if kind.startswith(REAL_PREFIX):
+        kind_no = _REAL_KIND_NO.get(kind[len(REAL_PREFIX):], 99)
+    else:
+        kind_no = (*KINDS, "run_real").index(kind) if kind in (*KINDS, "run_real") else 99
     seed = SPLIT_SEEDS[split] + 1000 * kind_no + index
     rng = np.random.default_rng(seed)
     subject = sample_subject(rng)

@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.datasets import load_split
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default="small", help="training recipe name (small, tiny)")
+    ap.add_argument("--config", default="small", help="training recipe name (gpu, small, stream-tiny, tiny)")
     ap.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
     ap.add_argument("--run-dir", type=Path, help="default: runs/<config>")
     ap.add_argument("--cache", type=Path, default=Path("data_cache"), help="synthetic data cache directory")
@@ -189,6 +189,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     run_dir = args.run_dir or Path("runs") / cfg.name
+    if cfg.stream is not None:
+        from training.train_stream import train_streaming
+
+        if args.resume:
+            print("error: streamed configs are not resumable (they are bounded by wall time)", file=sys.stderr)
+            return 2
+        summary = train_streaming(cfg, run_dir, args.cache, device=args.device)
+        print(json.dumps({k: (_brief(v) if isinstance(v, dict) else v) for k, v in summary.items()
+                          if k not in ("losses",)}))
+        if args.export:
+            print(f"installed {export_to_bundle(run_dir)}")
+        return 0
     net_cfg = get_config(cfg.network)
     train_data = load_split(cfg.data, "train", net_cfg, args.cache)
     test_data = load_split(cfg.data, "test", net_cfg, args.cache)

@@ -88,6 +88,9 @@ class KinematicsNet(nn.Module):
         nn.init.zeros_(self.scale_head.weight)
         nn.init.zeros_(self.scale_head.bias)
         self.use_temporal = True
+        #: bf16 mixed precision for the image encoder only (training on a GPU); the geometry
+        #: (triangulation, projection, hull sampling) and the heads always run in float32.
+        self.encoder_autocast = False
 
     def encode_frames(
         self,
@@ -110,7 +113,9 @@ class KinematicsNet(nn.Module):
             if rgb is None:
                 raise ValueError("this network was configured with RGB inputs; pass rgb")
             img.append(rgb.reshape(n * v, 3, s, s))
-        feats = self.encoder(torch.cat(img, 1))[-1]  # [N*V, C, S/2, S/2]
+        with torch.autocast(masks.device.type, dtype=torch.bfloat16, enabled=self.encoder_autocast):
+            feats = self.encoder(torch.cat(img, 1))[-1]  # [N*V, C, S/2, S/2]
+        feats = feats.float()
         # cameras per frame
         kf = k[:, None].expand(b, tt, v, 3, 3).reshape(n, v, 3, 3)
         rf = r[:, None].expand(b, tt, v, 3, 3).reshape(n, v, 3, 3)

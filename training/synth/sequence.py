@@ -19,6 +19,7 @@ from model_store.landmarks import load_landmarks
 from training.synth import motions
 from training.synth.body import build_capsules
 from training.synth.corruption import corrupt_view
+from training.synth.motion_mix import MotionMix
 from training.synth.render import PinholeCamera, render_crops
 from training.synth.rig import sample_rig
 from training.synth.subjects import Subject, sample_subject
@@ -82,20 +83,26 @@ def pose_sequence(
 def build_sequence(
     rng: np.random.Generator, frames: int, walk: np.ndarray | None = None, walk_fps: float = 100.0,
     coords: np.ndarray | None = None, subject: Subject | None = None, walk_mirror: bool = False,
+    mix: MotionMix | None = None,
 ) -> SyntheticSequence:
-    """Sample (or take) a motion and a subject, ground the feet, run FK, place the cameras."""
+    """Sample (or take) a motion and a subject, ground the feet, run FK, place the cameras.
+
+    With ``mix`` the motion comes from the mixture (real library trials, procedural kinds, random;
+    grounded for the sampled subject) instead of the walk-or-random recipe."""
     with _single_threaded_torch(), torch.no_grad():
-        return _build_sequence(rng, frames, walk, walk_fps, coords, subject, walk_mirror)
+        return _build_sequence(rng, frames, walk, walk_fps, coords, subject, walk_mirror, mix)
 
 
 def _build_sequence(
     rng: np.random.Generator, frames: int, walk: np.ndarray | None, walk_fps: float,
-    coords: np.ndarray | None, subject: Subject | None, walk_mirror: bool,
+    coords: np.ndarray | None, subject: Subject | None, walk_mirror: bool, mix: MotionMix | None = None,
 ) -> SyntheticSequence:
     fk = _fk()
     subject = subject or sample_subject(rng)
     source = "given"
-    if coords is None:
+    if coords is None and mix is not None:
+        coords, source = mix.sample(rng, frames, FPS, subject.scales)
+    elif coords is None:
         coords, source = pose_sequence(rng, frames, walk, walk_fps, walk_mirror)
     coords = coords.copy()
     scales_t = torch.tensor(subject.scales)[None].expand(coords.shape[0], -1, -1)

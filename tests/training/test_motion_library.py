@@ -1,0 +1,122 @@
+"""The real-motion library: catalogue rules (reserved trial, held-out splits), conversion, sampling."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model_store.biomech import load_definition, write_mot
+from model_store.network.checkpoint import bundled_dir
+from training.motion_library.catalogue import (
+    SOURCES_FILE,
+    CatalogueError,
+    cmu_trials,
+    is_reserved,
+    load_catalogue,
+)
+from training.motion_library.library import FPS, build_library, load_library
+
+NAMES = load_definition().coordinate_names
+RESERVED = {"repo": "opensim-org/opensim-models", "path": "Pipelines/Rajagopal/ExpData/motion_capture_run.trc"}
+
+
+def test_reserved_trial_is_in_no_training_list():
+    """The team's reserved running trial appears in no catalogue entry and in no bundled checkpoint's
+    list of training motions."""
+    assert is_reserved(RESERVED)
+    assert is_reserved({"repo": "opensim-org/opensim-models", "path": "Pipelines/Rajagopal/OutputReference/run_ik.mot"})
+    assert not is_reserved({"repo": "opensim-org/opensim-models", "path": "Pipelines/Hamner/x_running_ik.mot"})
+    for t in load_catalogue(None):
+        assert not is_reserved(t.source), t.id
+    text = SOURCES_FILE.read_text().lower()
+    assert "pipelines/rajagopal/expdata/motion_capture_run" not in json.dumps(json.loads(text)["trials"]).lower()
+    manifest = json.loads((bundled_dir() / "default.json").read_text())
+    for src in manifest.get("motion_sources", []):
+        assert not is_reserved(src.get("source", {})), src
+
+
+def test_catalogue_refuses_a_reserved_entry(tmp_path: Path):
+    doc = {"trials": [{"id": "x", "kind": "run", "subject": "s", "source": RESERVED, "licence": "-",
+                       "source_model": "-", "split": "train"}]}
+    (tmp_path / "s.json").write_text(json.dumps(doc))
+    with pytest.raises(CatalogueError, match="reserved"):
+        load_catalogue(None, tmp_path / "s.json")
+
+
+def test_every_kind_holds_out_whole_trials():
+    trials = load_catalogue(None)
+    kinds = {t.kind for t in trials}
+    assert len(kinds) >= 6
+    for kind in kinds:
+        splits = {t.split for t in trials if t.kind == kind}
+        assert splits == {"train", "test"}, (kind, splits)
+    assert len({t.id for t in trials}) == len(trials)
+
+
+def test_cmu_split_rule(tmp_path: Path):
+    entries = [{"id": f"cmu_{i:02d}", "kind": "walk", "source": {"repo": "r", "path": f"{i}.bvh"}}
+               for i in range(1, 11)]
+    entries += [{"id": "cmu_90", "kind": "jump", "source": {}}, {"id": "cmu_91", "kind": "jump", "source": {}}]
+    entries += [{"id": "cmu_95", "kind": "bend", "source": {}}]
+    (tmp_path / "index.json").write_text(json.dumps(entries))
+    split = {t.id: t.split for t in cmu_trials(tmp_path / "index.json")}
+    assert sorted(k for k, v in split.items() if v == "test") == ["cmu_05", "cmu_10", "cmu_91"]
+    assert split["cmu_95"] == "train"  # a kind with one trial cannot hold one out
+
+
+def _bare_repo_with(tmp_path: Path, files: dict[str, str]) -> Path:
+    work = tmp_path / "work"
+    work.mkdir()
+    for rel, text in files.items():
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_text(text)
+    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    mirrors = tmp_path / "mirrors"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(mirrors / "acme+mocap" / "repo")], check=True)
+    return mirrors
+
+
+def test_build_converts_degrees_resamples_negates_and_clips(tmp_path: Path):
+    """A 100 Hz .mot in degrees (gait2392-style negative knee flexion) becomes 60 Hz radians in model
+    order; the named coordinates are negated; angles beyond the model's ranges are clipped and counted."""
+    t = np.arange(0, 1.0 + 1e-9, 0.01)
+    q = np.zeros((len(t), len(NAMES)))
+    knee = NAMES.index("knee_angle_r")
+    hip = NAMES.index("hip_flexion_r")
+    q[:, NAMES.index("pelvis_ty")] = 0.95
+    q[:, knee] = -np.radians(60) * np.sin(np.pi * t)  # source convention: flexion negative
+    q[:, hip] = np.radians(150.0)  # beyond the model's 120° limit
+    src = tmp_path / "trial.mot"
+    write_mot(src, t, q, NAMES)
+    mirrors = _bare_repo_with(tmp_path, {"data/trial.mot": src.read_text()})
+    doc = {"trials": [{"id": "t1", "kind": "walk", "subject": "s", "licence": "test", "source_model": "gait2392",
+                       "split": "train", "negate": ["knee_angle_r"],
+                       "source": {"repo": "acme/mocap", "commit": "HEAD", "path": "data/trial.mot"}}]}
+    (tmp_path / "sources.json").write_text(json.dumps(doc))
+    cache = tmp_path / "cache"
+    manifest = json.loads(build_library(mirrors, cache, progress=False, sources=tmp_path / "sources.json",
+                                        shared_walk=False).read_text())
+    lib = load_library(cache)
+    (out,) = lib.coords
+    assert len(out) == 61 and manifest["fps"] == FPS
+    assert np.degrees(out[:, knee]).max() == pytest.approx(60.0, abs=0.2)
+    assert np.degrees(out[:, hip]).max() == pytest.approx(np.degrees(load_definition().coordinates[hip].range[1]))
+    assert manifest["trials"][0]["frames_clipped_to_ranges"] == 61
+    assert len(manifest["trials"][0]["provenance"]["sha256"]) == 64
+
+
+def test_build_names_a_missing_mirror(tmp_path: Path):
+    from training.motion_library.library import LibraryError
+
+    doc = {"trials": [{"id": "t1", "kind": "walk", "subject": "s", "licence": "-", "source_model": "-",
+                       "split": "train", "source": {"repo": "acme/none", "path": "x.mot"}}]}
+    (tmp_path / "s.json").write_text(json.dumps(doc))
+    with pytest.raises(LibraryError, match="acme/none"):
+        build_library(tmp_path, tmp_path / "c", progress=False, sources=tmp_path / "s.json", shared_walk=False)

@@ -1,0 +1,187 @@
+"""Sequences generated on the fly by worker processes, kept in a ring buffer on the training device.
+
+Each worker (a spawned process, one CPU thread) builds sequences with the synthetic engine from a
+:class:`~training.synth.motion_mix.MotionMix` over one split of the motion library and puts them on
+a queue; sequence ``i`` uses ``default_rng([seed, i])`` and worker ``w`` of ``W`` makes
+``i = w, w + W, ...``, so a given (seed, i) is always the same sequence. The trainer drains the
+queue without waiting and writes into a :class:`DeviceBuffer` (the newest ``capacity`` sequences),
+from which windows are sampled on the device. Generation speed (measured): ~0.14–0.18 s per
+64-frame sequence per core at 64² masks.
+
+Arrays per sequence as in :mod:`training.data` (masks already at the network input size).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue as queue_mod
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training.data import SequenceArrays, WindowBatch
+
+_FIELDS = ("masks", "keypoints", "crops", "k", "r", "t", "coords", "scales", "valid")
+
+
+def make_sequence(seed: int, index: int, frames: int, mask_size: int, mix) -> dict[str, np.ndarray]:
+    """One synthetic sequence (rendered, corrupted) as the arrays the network trains on."""
+    from training.synth.sequence import build_sequence, render_views
+
+    rng = np.random.default_rng([seed, index])
+    seq = build_sequence(rng, frames, mix=mix)
+    views = render_views(seq, rng, mask_size)
+    return {
+        "masks": views["masks"], "keypoints": views["keypoints"], "crops": views["crops"],
+        "k": np.stack([c.K for c in seq.cameras]).astype(np.float32),
+        "r": np.stack([c.R for c in seq.cameras]).astype(np.float32),
+        "t": np.stack([c.t for c in seq.cameras]).astype(np.float32),
+        "coords": seq.coords.astype(np.float32), "scales": seq.scales.astype(np.float32),
+        "valid": views["person_found"].all(-1),
+    }
+
+
+def _mix_for(cache: str, split: str):
+    from training.motion_library.library import LibraryError, load_library
+    from training.synth.motion_mix import MotionMix
+
+    try:
+        lib = load_library(Path(cache)).select(split)
+    except LibraryError:
+        lib = None
+    return MotionMix(lib)
+
+
+def _worker(wid: int, workers: int, seed: int, frames: int, mask_size: int, cache: str, split: str,
+            out: mp.Queue, stop: mp.Event, limit: int | None) -> None:
+    torch.set_num_threads(1)
+    mix = _mix_for(cache, split)
+    i = wid
+    while not stop.is_set() and (limit is None or i < limit):
+        item = make_sequence(seed, i, frames, mask_size, mix)
+        while not stop.is_set():
+            try:
+                out.put((i, item), timeout=0.5)
+                break
+            except queue_mod.Full:
+                continue
+        i += workers
+
+
+@dataclass
+class SequenceStream:
+    """Worker processes producing sequences; ``limit`` ends generation after that many sequences."""
+
+    workers: int
+    seed: int
+    frames: int
+    mask_size: int
+    cache: Path
+    split: str = "train"
+    limit: int | None = None
+    queue_size: int = 512
+
+    def __post_init__(self) -> None:
+        ctx = mp.get_context("spawn")
+        self._queue = ctx.Queue(self.queue_size)
+        self._stop = ctx.Event()
+        self._procs = [ctx.Process(target=_worker, daemon=True,
+                                   args=(w, self.workers, self.seed, self.frames, self.mask_size, str(self.cache),
+                                         self.split, self._queue, self._stop, self.limit))
+                       for w in range(self.workers)]
+        for p in self._procs:
+            p.start()
+        self.received = 0
+
+    def get(self, timeout: float | None = None) -> dict[str, np.ndarray]:
+        """The next sequence (waits up to ``timeout`` s; raises ``queue.Empty``); checks workers live."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                _, item = self._queue.get(timeout=1.0)
+                self.received += 1
+                return item
+            except queue_mod.Empty:
+                if not any(p.is_alive() for p in self._procs):
+                    raise RuntimeError("all sequence workers have stopped (see their error output above)") from None
+                if deadline is not None and time.monotonic() > deadline:
+                    raise
+
+    def drain(self, max_items: int) -> list[dict[str, np.ndarray]]:
+        """Up to ``max_items`` sequences that are ready now (never waits)."""
+        items = []
+        while len(items) < max_items:
+            try:
+                _, item = self._queue.get_nowait()
+            except queue_mod.Empty:
+                break
+            items.append(item)
+        self.received += len(items)
+        return items
+
+    def close(self) -> None:
+        self._stop.set()
+        while True:  # unblock workers waiting on a full queue
+            try:
+                self._queue.get_nowait()
+            except (queue_mod.Empty, OSError, ValueError):
+                break
+        for p in self._procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+
+
+def collect(items: list[dict[str, np.ndarray]]) -> SequenceArrays:
+    """Stack sequences into :class:`SequenceArrays` (for a fixed evaluation set)."""
+    return SequenceArrays(**{f: np.stack([it[f] for it in items]) for f in _FIELDS})
+
+
+class DeviceBuffer:
+    """The newest ``capacity`` sequences on ``device``; windows are sampled without leaving it."""
+
+    def __init__(self, capacity: int, frames: int, mask_size: int, device: torch.device) -> None:
+        self.capacity, self.frames, self.device = capacity, frames, device
+        z = lambda *shape, dtype=torch.float32: torch.zeros(capacity, *shape, dtype=dtype, device=device)  # noqa: E731
+        self.data = {
+            "masks": z(frames, 2, mask_size, mask_size, dtype=torch.uint8), "keypoints": z(frames, 2, 33, 3),
+            "crops": z(frames, 2, 3), "k": z(2, 3, 3), "r": z(2, 3, 3), "t": z(2, 3), "coords": z(frames, 39),
+            "scales": z(22, 3), "valid": z(frames, dtype=torch.bool),
+        }
+        self.size = 0
+        self._next = 0
+
+    def add(self, items: list[dict[str, np.ndarray]]) -> None:
+        if not items:
+            return
+        n = len(items)
+        pos = (self._next + torch.arange(n)) % self.capacity
+        for f, buf in self.data.items():
+            arr = torch.from_numpy(np.stack([it[f] for it in items]))
+            buf[pos.to(self.device)] = arr.to(self.device, dtype=buf.dtype, non_blocking=True)
+        self._next = int((self._next + n) % self.capacity)
+        self.size = min(self.capacity, self.size + n)
+
+    def sample(self, gen: torch.Generator, batch: int, length: int) -> WindowBatch:
+        """``batch`` random windows of ``length`` frames (masks as float in [0, 1])."""
+        if self.size == 0:
+            raise RuntimeError("the sequence buffer is empty")
+        seq = torch.randint(0, self.size, (batch,), generator=gen, device=self.device)
+        start = torch.randint(0, self.frames - length + 1, (batch,), generator=gen, device=self.device)
+        frames = start[:, None] + torch.arange(length, device=self.device)[None]
+        rows = seq[:, None]
+        d = self.data
+        return WindowBatch(
+            masks=d["masks"][rows, frames].float() / 255.0, keypoints=d["keypoints"][rows, frames],
+            crops=d["crops"][rows, frames], k=d["k"][seq], r=d["r"][seq], t=d["t"][seq],
+            coords=d["coords"][rows, frames], scales=d["scales"][seq], valid=d["valid"][rows, frames],
+        )
+
+    def coords_and_scales(self) -> tuple[np.ndarray, np.ndarray]:
+        return (self.data["coords"][: self.size].cpu().numpy(), self.data["scales"][: self.size].cpu().numpy())
+
+
+__all__ = ["DeviceBuffer", "SequenceStream", "collect", "make_sequence"]

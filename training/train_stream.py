@@ -1,0 +1,187 @@
+"""Training on on-the-fly data (configs with a ``stream`` recipe, e.g. ``gpu``): see :mod:`training.stream`.
+
+Same network, loss and two stages as :func:`training.train.train`; differences: data come from
+worker processes through a device ring buffer, the image encoder may run in bf16 (``amp``), TF32
+matrix products are allowed on CUDA, and the run can be bounded by wall time
+(``stream.time_budget_s``): the learning rate and the stage switch follow
+``progress = max(step / total_steps, elapsed / time_budget_s)``. Evaluation uses a fixed set of
+``test_sequences`` built from the motion library's *test* split with the test seed, beside the
+constant mean-pose floor (mean of the training buffer).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model_store.biomech import load_fullbody_model
+from model_store.network import KinematicsNet, get_config, save_checkpoint
+from training.configs import TrainConfig
+from training.data import SequenceArrays
+from training.evaluation import evaluate_constant, evaluate_network, mean_pose_of
+from training.losses import kinematics_loss
+from training.stream import DeviceBuffer, SequenceStream, collect
+
+
+def _progress(cfg: TrainConfig, step: int, elapsed: float) -> float:
+    p = step / max(cfg.total_steps, 1)
+    budget = cfg.stream.time_budget_s if cfg.stream else None
+    return max(p, elapsed / budget) if budget else p
+
+
+def _lr(cfg: TrainConfig, progress: float) -> float:
+    split = cfg.stream.stage1_fraction if cfg.stream else 0.75
+    if progress < split:
+        base, frac = cfg.lr, progress / split
+    else:
+        base, frac = cfg.lr_stage2, (progress - split) / max(1.0 - split, 1e-9)
+    warm = min(1.0, progress / 0.02) if progress < split else 1.0  # short warm-up at the start
+    return base * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+
+
+def _hardware(dev: torch.device, workers: int) -> str:
+    if dev.type == "cuda":
+        return f"{torch.cuda.get_device_name(dev)} (CUDA {torch.version.cuda}), {workers} data workers"
+    return f"CPU, {os.cpu_count()} cores, {workers} data workers"
+
+
+def test_set(cfg: TrainConfig, cache: Path, workers: int) -> SequenceArrays:
+    """The fixed evaluation set from the library's test split (made by ``workers`` processes)."""
+    s = cfg.stream
+    assert s is not None
+    stream = SequenceStream(workers=max(1, min(workers, s.test_sequences)), seed=s.test_seed, frames=s.frames,
+                            mask_size=s.mask_size, cache=cache, split="test", limit=s.test_sequences)
+    try:
+        items = [stream.get(timeout=600) for _ in range(s.test_sequences)]
+    finally:
+        stream.close()
+    return collect(items)
+
+
+def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | None = None,
+                    progress: bool = True, test_data: SequenceArrays | None = None) -> dict[str, Any]:
+    """Train ``cfg`` (which needs a ``stream`` recipe); writes ``RUN_DIR/model.safetensors`` + manifest."""
+    s = cfg.stream
+    if s is None:
+        raise ValueError(f"config {cfg.name} has no stream recipe")
+    workers = s.workers or max(1, (os.cpu_count() or 2) - 1)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if test_data is None:
+        t_test = time.perf_counter()
+        test_data = test_set(cfg, cache, workers)
+        print(f"test set: {test_data.n_sequences} sequences in {time.perf_counter() - t_test:.1f} s", flush=True)
+    stream = SequenceStream(workers=workers, seed=s.seed, frames=s.frames, mask_size=s.mask_size, cache=cache)
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    torch.manual_seed(cfg.seed)
+    net = KinematicsNet(get_config(cfg.network)).to(dev)
+    net.encoder_autocast = cfg.amp and dev.type == "cuda"
+    fk = load_fullbody_model().to(dev)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    buf = DeviceBuffer(s.buffer_sequences, s.frames, s.mask_size, dev)
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(cfg.seed)
+    log = (run_dir / "metrics.jsonl").open("w")
+    step, drawn, losses = 0, 0, []
+    try:
+        t_warm = time.perf_counter()
+        buf.add([stream.get(timeout=600) for _ in range(s.warmup_sequences)])
+        print(f"warm-up: {buf.size} sequences in {time.perf_counter() - t_warm:.1f} s", flush=True)
+        t0 = time.perf_counter()
+        last_log = t0
+        while True:
+            elapsed = time.perf_counter() - t0
+            prog = _progress(cfg, step, elapsed)
+            if prog >= 1.0:
+                break
+            buf.add(stream.drain(s.max_new_per_step))
+            split = s.stage1_fraction
+            stage = 1 if prog < split else 2
+            net.use_temporal = stage == 2
+            net.train()
+            batch_n, frames = (cfg.stage1_batch, cfg.stage1_frames) if stage == 1 else (cfg.stage2_batch,
+                                                                                        cfg.stage2_frames)
+            wb = buf.sample(gen, batch_n, frames)
+            drawn += batch_n
+            lr = _lr(cfg, prog)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            out = net(*wb.inputs())
+            loss, terms = kinematics_loss(out, wb.coords, wb.scales, fk, wb.valid)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            step += 1
+            if step % cfg.log_every == 0:
+                lv = float(loss.detach())
+                losses.append(lv)
+                now = time.perf_counter()
+                rec = {"step": step, "stage": stage, "progress": round(prog, 4), "loss": lv, "lr": lr,
+                       **{k: float(v) for k, v in terms.items()}, "elapsed_s": round(now - t0, 1),
+                       "sequences_received": stream.received, "buffer": buf.size,
+                       "steps_per_s": round(cfg.log_every / (now - last_log), 2)}
+                last_log = now
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+                if progress:
+                    print(json.dumps(rec), flush=True)
+    finally:
+        stream.close()
+        log.close()
+    wall = time.perf_counter() - t0
+    net.use_temporal = True
+    net.encoder_autocast = False
+    summary: dict[str, Any] = {"steps": step, "wall_time_s": round(wall, 1), "losses": losses,
+                               "sequences_generated": stream.received, "windows_drawn": drawn}
+    summary["metrics"] = evaluate_network(net, test_data)
+    mean_a, mean_s = mean_pose_of(*buf.coords_and_scales())
+    summary["baseline_mean_pose"] = evaluate_constant(mean_a, mean_s, test_data)
+    manifest = _manifest(cfg, summary, mean_a, mean_s, _hardware(dev, workers), cache)
+    record = save_checkpoint(net.cpu(), run_dir / "model.safetensors", manifest)
+    summary["checkpoint"] = str(record.weights)
+    return summary
+
+
+def _manifest(cfg: TrainConfig, summary: dict[str, Any], mean_a: np.ndarray, mean_s: np.ndarray, hardware: str,
+              cache: Path) -> dict[str, Any]:
+    from training.train import _brief
+
+    library = Path(cache) / "motion_library" / "manifest.json"
+    motion_sources: list[dict[str, Any]] = []
+    minutes: dict[str, Any] = {}
+    if library.is_file():
+        lib = json.loads(library.read_text())
+        motion_sources = [{"id": t["id"], "kind": t["kind"], "split": t["split"], "source": t["source"],
+                           "licence": t["licence"], "seconds": t["seconds"]} for t in lib["trials"]]
+        minutes = lib["minutes"]
+    return {
+        "training": cfg.to_dict(),
+        "data_recipe": {"stream": cfg.stream.__dict__ if cfg.stream else None,
+                        "mixture": "real library trials (train split) / procedural kinds / random = 0.5 / 0.3 / 0.2",
+                        "library_minutes": minutes},
+        "motion_sources": motion_sources,
+        "seed": cfg.seed,
+        "steps": summary["steps"],
+        "wall_time_s": summary["wall_time_s"],
+        "sequences_generated": summary["sequences_generated"],
+        "hardware": hardware,
+        "torch": torch.__version__,
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "metrics": _brief(summary["metrics"]),
+        "baseline_mean_pose": {"metrics": _brief(summary["baseline_mean_pose"]),
+                               "angles_rad": mean_a.round(6).tolist(), "scales": mean_s.round(6).tolist()},
+    }
+
+
+__all__ = ["test_set", "train_streaming"]
