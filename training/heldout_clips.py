@@ -2,7 +2,7 @@
 
 Motion kinds: ``real_<kind>`` — whole held-out trials of the motion library (split ``test``, never
 trained on; :mod:`training.motion_library`); ``run``, ``squat``, ``lunge``, ``sit_to_stand``,
-``arm_raises`` — procedural kinds (:mod:`training.synth.procedural`; the ``gpu`` recipe trains on
+``arm_raises``, ``bend_reach`` — procedural kinds (:mod:`training.synth.procedural`; the ``gpu`` recipe trains on
 other draws of them, the clips here use seeds training never uses); ``walk`` — the shared walking
 trial mirrored left/right (held out only for networks trained with the ``small`` recipe: the
 ``gpu`` recipe's mirroring augmentation sees it); and optionally ``run_real`` — opensim-models'
@@ -32,7 +32,10 @@ from training.synth.real_motion import load_walk_motion
 from training.synth.subjects import sample_subject
 
 FPS = 60.0
-KINDS: tuple[str, ...] = ("walk", "run", "squat", "lunge", "sit_to_stand", "arm_raises")
+KINDS: tuple[str, ...] = ("walk", "run", "squat", "lunge", "sit_to_stand", "arm_raises", "bend_reach")
+#: Seed blocks per kind (stable when kinds are added).
+_KIND_NO = {"walk": 0, "run": 1, "squat": 2, "lunge": 3, "sit_to_stand": 4, "arm_raises": 5, "run_real": 6,
+            "bend_reach": 7}
 #: Kinds read from the motion library's held-out (test) trials: ``real_<kind>`` for each library kind.
 REAL_PREFIX = "real_"
 #: Kind numbers for the seeds of library kinds (stable, whatever the library holds).
@@ -117,7 +120,7 @@ def make_clip(kind: str, split: str, index: int, seconds: float = 4.0, cache: Pa
     if kind.startswith(REAL_PREFIX):
         kind_no = _REAL_KIND_NO.get(kind[len(REAL_PREFIX):], 99)
     else:
-        kind_no = (*KINDS, "run_real").index(kind) if kind in (*KINDS, "run_real") else 99
+        kind_no = _KIND_NO.get(kind, 99)
     seed = SPLIT_SEEDS[split] + 1000 * kind_no + index
     rng = np.random.default_rng(seed)
     subject = sample_subject(rng)

@@ -68,3 +68,16 @@ def test_device_buffer_keeps_the_newest_sequences_and_samples_windows():
     wb = buf.sample(gen, 5, 4)
     assert wb.masks.shape == (5, 4, 2, 4, 4) and float(wb.masks.max()) == 1.0
     assert wb.coords.shape == (5, 4, 39) and set(wb.coords[:, 0, 0].tolist()) <= {2.0, 3.0, 4.0}
+
+
+def test_curve_path_turns_the_heading_and_keeps_step_lengths():
+    from training.synth.motions import curve_path
+
+    q = np.zeros((61, 39))
+    tx, tz, rot = NAMES.index("pelvis_tx"), NAMES.index("pelvis_tz"), NAMES.index("pelvis_rotation")
+    q[:, tx] = np.linspace(0.0, 1.2, 61)  # straight along +X
+    c = curve_path(q, np.pi / 2)
+    steps = np.hypot(*np.diff(c[:, [tx, tz]], axis=0).T)
+    assert steps.sum() == pytest.approx(1.2, rel=1e-9)
+    assert np.degrees(c[-1, rot]) == pytest.approx(90.0, abs=1e-6)
+    assert c[-1, tz] < -0.5  # a left turn about +Y heads towards -Z

@@ -96,6 +96,14 @@ def test_lunge_and_sit_to_stand_amplitudes() -> None:
         assert knee.max() > 80.0 and knee.min() < 12.0
 
 
+def test_bend_reach_amplitudes() -> None:
+    for seed in range(5):
+        q = motion_of_kind("bend_reach", np.random.default_rng(seed), 481, FPS)  # 8 s: at least one bend
+        assert _deg_max(q, "hip_flexion_r", "hip_flexion_l") > 45.0  # pelvis tilt + thigh
+        assert float(np.degrees(_col(q, "lumbar_extension").min())) < -8.0  # the trunk flexes
+        assert _deg_max(q, "arm_flex_r", "arm_flex_l") > 35.0  # an arm reaches
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_differs_between_seeds(kind: str) -> None:
     a = motion_of_kind(kind, np.random.default_rng(1), 60, FPS)
@@ -113,7 +121,7 @@ def test_headings_vary() -> None:
 
 
 def test_unknown_kind_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="known kinds: arm_raises, lunge, run, sit_to_stand, squat"):
+    with pytest.raises(ValueError, match="known kinds: arm_raises, bend_reach, lunge, run, sit_to_stand, squat"):
         motion_of_kind("cartwheel", np.random.default_rng(0), 10, FPS)
     with pytest.raises(ValueError):
         motion_of_kind("run", np.random.default_rng(0), 0, FPS)

@@ -123,6 +123,31 @@ def rotate_heading(q: np.ndarray, angle: float) -> np.ndarray:
     return out
 
 
+def curve_path(q: np.ndarray, total_angle: float) -> np.ndarray:
+    """Turn a motion [T, 39] progressively by ``total_angle`` (rad about +Y) over its duration.
+
+    The heading follows a smooth ramp (smootherstep) from 0 to ``total_angle``; the pelvis orientation
+    turns with it and the horizontal displacement of each frame is rotated by the heading at that
+    frame, so straight walking becomes walking along a curve (turning) with the same step lengths."""
+    names = _names()
+    tx, tz = names.index("pelvis_tx"), names.index("pelvis_tz")
+    n = len(q)
+    s = np.linspace(0.0, 1.0, n)
+    yaw = total_angle * s**3 * (s * (6.0 * s - 15.0) + 10.0)
+    out = q.copy()
+    rot = [names.index(c) for c in ("pelvis_tilt", "pelvis_list", "pelvis_rotation")]
+    turned = (Rotation.from_euler("Y", yaw) * Rotation.from_euler("ZXY", q[:, rot])).as_euler("ZXY")
+    out[:, rot] = np.unwrap(turned, axis=0)
+    d = np.diff(q[:, [tx, tz]], axis=0)  # per-frame displacement (x, z)
+    c, sn = np.cos(yaw[1:]), np.sin(yaw[1:])
+    # rotation about +Y maps (x, z) to (x cos + z sin, −x sin + z cos)
+    dx = d[:, 0] * c + d[:, 1] * sn
+    dz = -d[:, 0] * sn + d[:, 1] * c
+    out[1:, tx] = q[0, tx] + np.cumsum(dx)
+    out[1:, tz] = q[0, tz] + np.cumsum(dz)
+    return out
+
+
 def scale_amplitude(q: np.ndarray, rng: np.random.Generator, low: float = 0.8, high: float = 1.2) -> np.ndarray:
     """Scale each joint coordinate's deviation from its temporal mean (pelvis left alone), clipped to ranges."""
     names = _names()

@@ -1,4 +1,4 @@
-"""Procedural motion kinds: running, squats, arm raises, lunges and sit-to-stand, in model coordinates.
+"""Procedural motion kinds (running, squats, arm raises, lunges, sit-to-stand, bending to reach) in model coordinates.
 
 Every kind is a function ``(rng, frames, fps) -> q`` returning coordinates [frames, 39] in the order
 of ``load_definition().coordinate_names``: radians for rotational coordinates, metres for
@@ -686,12 +686,66 @@ def arm_raises(rng: np.random.Generator, frames: int, fps: float) -> np.ndarray:
     return _place(rng, pose, fps, "arm_raises")
 
 
+def bend_reach(rng: np.random.Generator, frames: int, fps: float) -> np.ndarray:
+    """Bending to reach down or forward and coming back up [frames, 39] (rad, m), feet flat and fixed.
+
+    One bend every 2.5–7 s. Each clip has a lifting style: ``stoop`` (knees 5–30°, anterior pelvic
+    tilt 35–60°, lumbar flexion 20–45°) or ``crouch`` (knees 45–85°, tilt 20–40°, lumbar flexion
+    10–30°). Each bend reaches with both arms or one (shoulder flexion 40–90°, elbow 5–35°),
+    straight ahead or to one side (trunk turns 10–30° and bends 5–20° towards it). Pelvis and
+    legs follow the planar flat-foot geometry of the unscaled model, as in :func:`squat`."""
+    t = _times(frames, fps)
+    pose = _Pose(frames)
+    phase = _phase(rng, t, 1.0 / rng.uniform(2.5, 7.0), drift=0.05)
+    reps = np.floor(phase).astype(int)
+    u = phase - reps
+    depth = _keyed(u, [(0.0, 0.0), (0.1, 0.0), (0.45, 1.0), (0.6, 1.0), (0.95, 0.0)])
+    stoop = rng.random() < 0.55
+    knee_b = rng.uniform(5.0, 30.0) if stoop else rng.uniform(45.0, 85.0)
+    tilt_b = rng.uniform(35.0, 60.0) if stoop else rng.uniform(20.0, 40.0)
+    lumbar_b = rng.uniform(20.0, 45.0) if stoop else rng.uniform(10.0, 30.0)
+    side = np.zeros(frames)
+    arm_peak = {s: np.zeros(frames) for s in _SIDES}
+    for r in range(int(reps.min()), int(reps.max()) + 1):
+        sel = reps == r
+        side[sel] = rng.choice([-1.0, 0.0, 0.0, 1.0])  # +1: reach to the right
+        which = str(rng.choice(["both", "both", "r", "l"]))
+        for s in _SIDES:
+            arm_peak[s][sel] = rng.uniform(40.0, 90.0) if which in ("both", s) else rng.uniform(0.0, 20.0)
+    knee, ankle = {}, {}
+    for s in _SIDES:
+        k0 = rng.uniform(2.0, 8.0)
+        knee[s] = k0 + (knee_b * (1.0 + rng.normal(0.0, 0.05)) - k0) * depth
+        ankle[s] = rng.uniform(-1.0, 3.0) + 0.4 * (knee[s] - k0)
+    tilt0 = rng.uniform(0.0, 8.0)
+    tilt = -(tilt0 + (tilt_b - tilt0) * depth) + _wiggle(rng, t, 1.5)
+    pose.set("pelvis_tilt", tilt)
+    _set_flat_legs(pose, knee, ankle, tilt)
+    _stance_width(rng, pose, t)
+    twist, lean = rng.uniform(10.0, 30.0), rng.uniform(5.0, 20.0)
+    pose.set("pelvis_list", _wiggle(rng, t, 2.0))
+    pose.set("pelvis_rotation", _wiggle(rng, t, 3.0) - 0.3 * twist * side * depth)
+    pose.set("lumbar_extension", rng.uniform(-3.0, 5.0) - lumbar_b * depth)
+    pose.set("lumbar_bending", -lean * side * depth + _wiggle(rng, t, 2.0))
+    pose.set("lumbar_rotation", -0.7 * twist * side * depth + _wiggle(rng, t, 3.0))
+    for s in _SIDES:
+        f0 = rng.uniform(-5.0, 10.0)
+        pose.set(f"arm_flex_{s}", f0 + (arm_peak[s] - f0) * depth + _wiggle(rng, t, 3.0))
+        pose.set(f"arm_add_{s}", -rng.uniform(3.0, 15.0) + _wiggle(rng, t, 3.0))
+        pose.set(f"arm_rot_{s}", rng.uniform(-10.0, 10.0) + _wiggle(rng, t, 3.0))
+        pose.set(f"elbow_flex_{s}", rng.uniform(5.0, 35.0) + _wiggle(rng, t, 4.0))
+        pose.set(f"pro_sup_{s}", rng.uniform(30.0, 80.0) + _wiggle(rng, t, 4.0))
+    _wrists(rng, pose, t)
+    return _place(rng, pose, fps, "bend_reach")
+
+
 MOTION_KINDS: dict[str, MotionKind] = {
     "run": run,
     "squat": squat,
     "arm_raises": arm_raises,
     "lunge": lunge,
     "sit_to_stand": sit_to_stand,
+    "bend_reach": bend_reach,
 }
 
 
