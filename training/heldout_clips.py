@@ -117,10 +117,8 @@ def _library_motion(kind: str, rng: np.random.Generator, frames: int, scales: np
 def make_clip(kind: str, split: str, index: int, seconds: float = 4.0, cache: Path = Path("data_cache"),
               run_trial: Path | None = RESERVED_RUN, max_side: int = 640, perturb: bool = True) -> HeldOutClip:
     """The ``index``-th clip of ``kind`` in ``split`` (deterministic)."""
-    if kind.startswith(REAL_PREFIX):
-        kind_no = _REAL_KIND_NO.get(kind[len(REAL_PREFIX):], 99)
-    else:
-        kind_no = _KIND_NO.get(kind, 99)
+    real = kind.startswith(REAL_PREFIX)
+    kind_no = _REAL_KIND_NO.get(kind[len(REAL_PREFIX):], 99) if real else _KIND_NO.get(kind, 99)
     seed = SPLIT_SEEDS[split] + 1000 * kind_no + index
     rng = np.random.default_rng(seed)
     subject = sample_subject(rng)
