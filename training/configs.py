@@ -77,7 +77,7 @@ TRAIN_CONFIGS: dict[str, TrainConfig] = {
     ),
     # One H100/H200 for ≤ 10 minutes (7 of training): 15 CPU workers feed the GPU.
     "gpu": TrainConfig(
-        name="gpu", network="small", data=DataRecipe(use_real_walk=False),
+        name="gpu", network="medium", data=DataRecipe(use_real_walk=False),
         stage1_steps=60000, stage1_batch=96, stage1_frames=4,
         stage2_steps=20000, stage2_batch=24, stage2_frames=32,
         lr=1.5e-3, lr_stage2=4e-4, checkpoint_every=500, log_every=100, amp=True,

@@ -2,7 +2,7 @@
 
 ``paper`` follows the seed's sizes (stacked hourglass 4 × 256 channels, 256² inputs, 500 hull
 points, 64-frame window); it is our speed reference and is not trained here. ``small`` trains on a
-2-core CPU; ``tiny`` exists for tests.
+2-core CPU; ``medium`` is trained on a GPU (recipe ``gpu``); ``tiny`` exists for tests.
 """
 
 from __future__ import annotations
@@ -65,6 +65,9 @@ CONFIGS: dict[str, NetworkConfig] = {
         temporal_heads=8,
     ),
     "small": NetworkConfig(name="small", window=32),
+    # GPU-trained: ~1.5–2.5× the compute of ``small``, still within 10 ms per frame pair on a CPU.
+    "medium": NetworkConfig(name="medium", hourglass_channels=48, n_points=160, point_mlp=(192, 192), latent=320,
+                            window=32),
     "tiny": NetworkConfig(
         name="tiny",
         input_size=32,
