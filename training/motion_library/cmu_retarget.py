@@ -1,0 +1,529 @@
+"""CMU motion capture (BVH) -> Rajagopal 2016 coordinates with OpenSim's own Scale and IK tools.
+
+For each trial:
+
+1. the BVH is parsed (:mod:`training.motion_library.bvh`), its joint centres and a few end sites are
+   computed per frame, converted to metres and to OpenSim's ground frame (Y up) and written as virtual
+   markers to a ``.trc`` (resampled to at most 60 Hz, at most :data:`MAX_DURATION_S` long);
+2. a marker set with the same names is put on the generic Rajagopal model: joint-centre markers sit at
+   the model's joint centres (a joint's child-frame origin in the child body) and are *fixed*; the
+   markers that fix axial rotations and the trunk (toe tips, hand ends, pelvis root, chest, neck, head)
+   are given rough positions and left free for OpenSim's MarkerPlacer to move onto the subject;
+3. ``ScaleTool`` scales the segments from marker-pair distances (hip-knee -> femur, knee-ankle -> tibia,
+   ...) measured on the first frames of the trial, then places the free markers;
+4. ``InverseKinematicsTool`` solves the whole trial (joint centres weighted high, the rest lower); its
+   ``.mot`` (degrees, Rajagopal coordinate names) and the marker-error summary are kept.
+
+CLI::
+
+    python -m training.motion_library.cmu_retarget --mirror /work/.mirror/una-dinosauria+cmu-mocap/repo \
+        --out data_cache/motion_library/cmu [--trials 02_01 09_01 ...]
+
+``--mirror`` may be a bare git directory (as the ``fetch`` tool leaves it; files are read with
+``git show``) or a plain folder; trials are found by file name (``<trial>.bvh``) anywhere in it.
+Several ``--mirror`` may be given. The trial table (kind, description) is ``cmu_trials.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from training.motion_library.bvh import BVH, bvh_to_opensim, guess_unit_m, parse_bvh
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = REPO_ROOT.parent / "shared" / "data" / "opensim" / "Rajagopal2016.osim"
+TRIALS_JSON = Path(__file__).with_name("cmu_trials.json")
+LICENCE = "CMU Graphics Lab Motion Capture Database: free for all uses (see mocap.cs.cmu.edu)"
+MAX_RATE_HZ = 60.0
+MAX_DURATION_S = 60.0
+STATIC_FRAMES = 3  # frames (at the output rate) averaged by ScaleTool for the static pose
+SUBJECT_MASS_KG = 70.0  # unknown for CMU subjects; irrelevant to kinematics
+
+
+@dataclass(frozen=True)
+class MarkerDef:
+    """A virtual marker: BVH joint per naming scheme, model body, location in the body (m), fixed, weight.
+
+    ``location=None`` means "the centre of ``joint`` (the OpenSim joint whose child frame is on ``body``)".
+    """
+
+    name: str
+    bvh: dict[str, str]
+    body: str
+    joint: str | None
+    location: tuple[float, float, float] | None
+    fixed: bool
+    weight: float
+
+
+def _side(s: str, side: str) -> str:
+    return s.replace("{S}", side.upper()).replace("{s}", side).replace("{Side}", "Right" if side == "r" else "Left")
+
+
+def _markers() -> list[MarkerDef]:
+    out: list[MarkerDef] = []
+    for s in ("r", "l"):
+        z = 1.0 if s == "r" else -1.0
+        rows = [
+            # name, motionbuilder-style BVH joint, 3dsmax-style BVH joint, body, joint, location, fixed, weight
+            ("{S}HJC", "{Side}UpLeg", "{Side}Hip", "femur_{s}", "hip_{s}", None, True, 10.0),
+            ("{S}KJC", "{Side}Leg", "{Side}Knee", "tibia_{s}", "walker_knee_{s}", None, True, 10.0),
+            ("{S}AJC", "{Side}Foot", "{Side}Ankle", "talus_{s}", "ankle_{s}", None, True, 10.0),
+            ("{S}MTP", "{Side}ToeBase", "{Side}Toe", "toes_{s}", "mtp_{s}", None, True, 4.0),
+            ("{S}TOE", "{Side}ToeBase_End", "{Side}Toe_End", "toes_{s}", None, (0.06, 0.0, 0.0), False, 2.0),
+            ("{S}SJC", "{Side}Arm", "{Side}Shoulder", "humerus_{s}", "acromial_{s}", None, True, 3.0),
+            ("{S}EJC", "{Side}ForeArm", "{Side}Elbow", "ulna_{s}", "elbow_{s}", None, True, 8.0),
+            ("{S}WJC", "{Side}Hand", "{Side}Wrist", "hand_{s}", "radius_hand_{s}", None, True, 8.0),
+            ("{S}HND", "{Side}HandIndex1_End", "{s}Fingers_End", "hand_{s}", None, (0.0, -0.07, 0.0), False, 1.0),
+        ]
+        for name, mb, mx, body, joint, loc, fixed, w in rows:
+            if loc is not None:
+                loc = (loc[0], loc[1], loc[2] * z)
+            mx_name = _side(mx, s)
+            if "{s}Fingers" in mx:
+                mx_name = ("r" if s == "r" else "l") + "Fingers_End"
+                mx_name = mx_name[0].upper() + mx_name[1:]  # RFingers_End / LFingers_End
+            out.append(MarkerDef(_side(name, s), {"mb": _side(mb, s), "max": mx_name}, _side(body, s),
+                                 _side(joint, s) if joint else None, loc, fixed, w))
+    out += [
+        MarkerDef("PELV", {"mb": "Hips", "max": "Hips"}, "pelvis", None, (-0.05, 0.0, 0.0), False, 4.0),
+        MarkerDef("CHEST", {"mb": "Spine1", "max": "Chest2"}, "torso", None, (-0.03, 0.25, 0.0), False, 2.0),
+        # the Rajagopal torso carries the head (no neck joint): head points only weakly steer the trunk
+        MarkerDef("NECK", {"mb": "Neck1", "max": "Neck"}, "torso", None, (-0.02, 0.45, 0.0), False, 0.5),
+        MarkerDef("HEAD", {"mb": "Head", "max": "Head"}, "torso", None, (0.0, 0.52, 0.0), False, 0.2),
+        MarkerDef("HTOP", {"mb": "Head_End", "max": "Head_End"}, "torso", None, (0.0, 0.65, 0.0), False, 0.2),
+    ]
+    return out
+
+
+MARKERS = _markers()
+
+#: Segment scale measurements: name -> (marker pairs, bodies scaled uniformly by it).
+MEASUREMENTS: dict[str, tuple[list[tuple[str, str]], list[str]]] = {
+    "pelvis": ([("RHJC", "LHJC")], ["pelvis"]),
+    "thigh_r": ([("RHJC", "RKJC")], ["femur_r", "patella_r"]),
+    "thigh_l": ([("LHJC", "LKJC")], ["femur_l", "patella_l"]),
+    "shank_r": ([("RKJC", "RAJC")], ["tibia_r"]),
+    "shank_l": ([("LKJC", "LAJC")], ["tibia_l"]),
+    "foot_r": ([("RAJC", "RMTP")], ["talus_r", "calcn_r", "toes_r"]),
+    "foot_l": ([("LAJC", "LMTP")], ["talus_l", "calcn_l", "toes_l"]),
+    # hip -> shoulder only: the model's lumbar-to-shoulder length must match the data, or IK tilts the pelvis
+    "torso": ([("RHJC", "RSJC"), ("LHJC", "LSJC")], ["torso"]),
+    "upperarm_r": ([("RSJC", "REJC")], ["humerus_r"]),
+    "upperarm_l": ([("LSJC", "LEJC")], ["humerus_l"]),
+    "forearm_r": ([("REJC", "RWJC")], ["ulna_r", "radius_r", "hand_r"]),
+    "forearm_l": ([("LEJC", "LWJC")], ["ulna_l", "radius_l", "hand_l"]),
+}
+
+
+class RetargetError(RuntimeError):
+    pass
+
+
+# --------------------------------------------------------------------------------------------- data
+
+
+def naming_scheme(bvh: BVH) -> str:
+    names = set(bvh.names)
+    if "LeftUpLeg" in names:
+        return "mb"
+    if "LeftHip" in names and "LeftKnee" in names:
+        return "max"
+    raise RetargetError("unknown BVH skeleton naming (neither MotionBuilder- nor 3dsMax-style CMU)")
+
+
+def marker_trajectories(bvh: BVH, rate_hz: float = MAX_RATE_HZ, max_s: float = MAX_DURATION_S,
+                        skip_first: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
+    """Virtual markers in OpenSim ground (m): returns (times [F] s, points [F, M, 3], unit_m).
+
+    Frame 0 of the CMU conversions is a reset pose and is skipped (``skip_first``). Frames are
+    decimated by an integer stride to at most ``rate_hz`` and cut to ``max_s`` seconds.
+    """
+    scheme = naming_scheme(bvh)
+    unit = guess_unit_m(bvh)
+    stride = max(1, int(np.ceil(bvh.fps / rate_hz - 1e-6)))
+    start = 1 if skip_first and bvh.n_frames > 1 else 0
+    frames = np.arange(start, bvh.n_frames, stride)
+    n_max = int(np.floor(max_s * bvh.fps / stride)) + 1
+    frames = frames[:n_max]
+    pos = bvh.positions(frames)
+    idx = [bvh.index(m.bvh[scheme]) for m in MARKERS]
+    pts = normalise_heading(bvh_to_opensim(pos[:, idx], unit))
+    times = np.arange(len(frames)) * stride * bvh.frame_time
+    return times, pts, unit
+
+
+def normalise_heading(points: np.ndarray) -> np.ndarray:
+    """Rotate about the vertical and shift so that, in the first frame, the subject faces +X with the
+    hip-joint-centre midpoint above the ground origin (OpenSim's default pose faces +X, so IK starts
+    near the solution). ``points`` is ``[F, M, 3]`` in OpenSim ground (m)."""
+    names = [m.name for m in MARKERS]
+    r, left = points[0, names.index("RHJC")], points[0, names.index("LHJC")]
+    right = r - left
+    right[1] = 0.0
+    right /= np.linalg.norm(right)
+    forward = np.cross([0.0, 1.0, 0.0], right)  # Y x Z = X
+    rot = np.stack([forward, [0.0, 1.0, 0.0], right])  # rows: new X, Y, Z in old coordinates
+    mid = 0.5 * (r + left)
+    out = (points - np.array([mid[0], 0.0, mid[2]])) @ rot.T
+    return out
+
+
+class _quiet_stdout:
+    """Silence C++ writes to stdout (OpenSim prints model summaries with printf)."""
+
+    def __enter__(self):
+        sys.stdout.flush()
+        self._saved = os.dup(1)
+        self._null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(self._null, 1)
+
+    def __exit__(self, *exc):
+        os.dup2(self._saved, 1)
+        os.close(self._saved)
+        os.close(self._null)
+
+
+def write_trc(path: Path, times: np.ndarray, points: np.ndarray, names: list[str]) -> None:
+    """Write an OpenSim .trc marker file (metres)."""
+    n, m = points.shape[:2]
+    rate = 1.0 / float(np.median(np.diff(times))) if n > 1 else MAX_RATE_HZ
+    lines = [
+        f"PathFileType\t4\t(X/Y/Z)\t{path.name}",
+        "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
+        f"{rate:.6g}\t{rate:.6g}\t{n}\t{m}\tm\t{rate:.6g}\t1\t{n}",
+        "Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t",
+        "\t\t" + "\t".join(f"X{i + 1}\tY{i + 1}\tZ{i + 1}" for i in range(m)),
+        "",
+    ]
+    for f in range(n):
+        vals = "\t".join(f"{v:.6f}" for v in points[f].reshape(-1))
+        lines.append(f"{f + 1}\t{times[f]:.6f}\t{vals}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+# ------------------------------------------------------------------------------------------ opensim
+
+
+def _xml_tasks(weights: dict[str, float]) -> str:
+    return "".join(f'<IKMarkerTask name="{n}"><apply>true</apply><weight>{w}</weight></IKMarkerTask>'
+                   for n, w in weights.items())
+
+
+def rest_pose_overrides(bvh: BVH, model_path: Path = DEFAULT_MODEL) -> dict[str, np.ndarray]:
+    """Fixed locations (unscaled model body frames, m) of the non-joint-centre markers, from the BVH.
+
+    Each such marker is taken from the BVH rest pose (upright, facing +X after :func:`bvh_to_opensim`)
+    as an offset from a reference that the model also has, divided by that segment's size ratio
+    (BVH / model) so that ScaleTool's scaling brings it back:
+
+    * PELV (BVH root): from the hip-centre midpoint, ratio of hip widths (pins the pelvis tilt);
+    * CHEST, NECK, HEAD, HTOP: from the shoulder-centre midpoint on the torso, ratio of shoulder widths;
+    * toe tips: from the MTP centre on the toes body, ratio of ankle-MTP lengths;
+    * hand ends: along the hand's -Y axis, wrist-to-end length over the forearm ratio.
+    """
+    import opensim as osim
+
+    scheme = naming_scheme(bvh)
+    by = {m.name: m.bvh[scheme] for m in MARKERS}
+    rest = bvh_to_opensim(bvh.positions(rest=True)[0], guess_unit_m(bvh))
+
+    def p(name: str) -> np.ndarray:
+        return rest[bvh.index(by[name])]
+
+    model = osim.Model(str(model_path))
+    model.initSystem()
+    joints = model.getJointSet()
+
+    def parent_loc(joint: str) -> np.ndarray:
+        return joints.get(joint).getParentFrame().findTransformInBaseFrame().p().to_numpy()
+
+    out: dict[str, np.ndarray] = {}
+    mr, ml = parent_loc("hip_r"), parent_loc("hip_l")
+    s = np.linalg.norm(p("RHJC") - p("LHJC")) / np.linalg.norm(mr - ml)
+    out["PELV"] = 0.5 * (mr + ml) + (p("PELV") - 0.5 * (p("RHJC") + p("LHJC"))) / s
+    sr, sl = parent_loc("acromial_r"), parent_loc("acromial_l")
+    state = model.initSystem()
+    bodies = model.getBodySet()
+
+    def ground(body: str) -> np.ndarray:
+        return bodies.get(body).getPositionInGround(state).to_numpy()
+
+    model_trunk = np.linalg.norm(0.5 * (ground("humerus_r") + ground("humerus_l"))
+                                 - 0.5 * (ground("femur_r") + ground("femur_l")))
+    s = np.linalg.norm(0.5 * (p("RSJC") + p("LSJC")) - 0.5 * (p("RHJC") + p("LHJC"))) / model_trunk
+    for n in ("CHEST", "NECK", "HEAD", "HTOP"):
+        out[n] = 0.5 * (sr + sl) + (p(n) - 0.5 * (p("RSJC") + p("LSJC"))) / s
+    for side in ("R", "L"):
+        sd = side.lower()
+        # ankle -> mtp length of the model: talus origin to toes origin in ground, default pose
+        state = model.initSystem()
+        talus = model.getBodySet().get(f"talus_{sd}").getPositionInGround(state).to_numpy()
+        toes = model.getBodySet().get(f"toes_{sd}").getPositionInGround(state).to_numpy()
+        s = np.linalg.norm(p(f"{side}MTP") - p(f"{side}AJC")) / np.linalg.norm(toes - talus)
+        toe = (p(f"{side}TOE") - p(f"{side}MTP")) / s
+        toe[1] = 0.0  # toe tip level with the MTP centre in the toes frame
+        out[f"{side}TOE"] = toe
+        ulna = model.getBodySet().get(f"ulna_{sd}").getPositionInGround(state).to_numpy()
+        hand = model.getBodySet().get(f"hand_{sd}").getPositionInGround(state).to_numpy()
+        s = np.linalg.norm(p(f"{side}WJC") - p(f"{side}EJC")) / np.linalg.norm(hand - ulna)
+        out[f"{side}HND"] = np.array([0.0, -np.linalg.norm(p(f"{side}HND") - p(f"{side}WJC")) / s, 0.0])
+    return out
+
+
+def build_generic_model(model_path: Path, out_path: Path,
+                        overrides: dict[str, np.ndarray] | None = None) -> None:
+    """Copy the Rajagopal model with its marker set replaced by :data:`MARKERS` (unscaled bodies).
+
+    ``overrides`` maps marker names to fixed locations (m, unscaled body frame).
+    """
+    import opensim as osim
+
+    overrides = overrides or {}
+    model = osim.Model(str(model_path))
+    model.initSystem()
+    for name in ("pelvis_tilt", "pelvis_list", "pelvis_rotation"):
+        # free-floating root: its +-90 deg clamps would trap IK when the subject turns or bends far
+        model.updCoordinateSet().get(name).set_clamped(False)
+    ms = model.updMarkerSet()
+    ms.clearAndDestroy()
+    for m in MARKERS:
+        body = model.getBodySet().get(m.body)
+        if m.name in overrides:
+            loc = np.asarray(overrides[m.name], dtype=float)
+        elif m.location is None:
+            joint = model.getJointSet().get(m.joint)
+            loc = joint.getChildFrame().findTransformInBaseFrame().p().to_numpy()
+        else:
+            loc = np.array(m.location)
+        marker = osim.Marker(m.name, body, osim.Vec3(*[float(x) for x in loc]))
+        marker.set_fixed(m.fixed or m.name in overrides)
+        model.addMarker(marker)
+    model.finalizeConnections()
+    model.printToXML(str(out_path))
+
+
+def _scale_setup(generic: Path, static_trc: Path, t0: float, t1: float, work: Path) -> Path:
+    meas = []
+    for name, (pairs, bodies) in MEASUREMENTS.items():
+        mp = "".join(f"<MarkerPair><markers> {a} {b}</markers></MarkerPair>" for a, b in pairs)
+        bs = "".join(f'<BodyScale name="{b}"><axes> X Y Z</axes></BodyScale>' for b in bodies)
+        meas.append(f'<Measurement name="{name}"><apply>true</apply><MarkerPairSet><objects>{mp}</objects>'
+                    f"</MarkerPairSet><BodyScaleSet><objects>{bs}</objects></BodyScaleSet></Measurement>")
+    tasks = _xml_tasks({m.name: m.weight for m in MARKERS})
+    xml = f"""<?xml version="1.0" encoding="UTF-8" ?>
+<OpenSimDocument Version="40000">
+<ScaleTool name="cmu_subject">
+  <mass>{SUBJECT_MASS_KG}</mass><height>-1</height><age>-1</age>
+  <GenericModelMaker><model_file>{generic.name}</model_file><marker_set_file>Unassigned</marker_set_file></GenericModelMaker>
+  <ModelScaler>
+    <apply>true</apply>
+    <scaling_order> measurements</scaling_order>
+    <MeasurementSet><objects>{''.join(meas)}</objects></MeasurementSet>
+    <ScaleSet><objects /></ScaleSet>
+    <marker_file>{static_trc.name}</marker_file>
+    <time_range> {t0:.6f} {t1:.6f}</time_range>
+    <preserve_mass_distribution>true</preserve_mass_distribution>
+    <output_model_file>Unassigned</output_model_file>
+    <output_scale_file>scale_factors.xml</output_scale_file>
+  </ModelScaler>
+  <MarkerPlacer>
+    <apply>true</apply>
+    <IKTaskSet><objects>{tasks}</objects></IKTaskSet>
+    <marker_file>{static_trc.name}</marker_file>
+    <coordinate_file>Unassigned</coordinate_file>
+    <time_range> {t0:.6f} {t1:.6f}</time_range>
+    <output_motion_file>static_pose.mot</output_motion_file>
+    <output_model_file>scaled.osim</output_model_file>
+    <output_marker_file>Unassigned</output_marker_file>
+    <max_marker_movement>-1</max_marker_movement>
+  </MarkerPlacer>
+</ScaleTool>
+</OpenSimDocument>
+"""
+    path = work / "scale_setup.xml"
+    path.write_text(xml)
+    return path
+
+
+def _ik_setup(model: Path, trc: Path, t0: float, t1: float, work: Path, mot: Path) -> Path:
+    tasks = _xml_tasks({m.name: m.weight for m in MARKERS})
+    xml = f"""<?xml version="1.0" encoding="UTF-8" ?>
+<OpenSimDocument Version="40000">
+<InverseKinematicsTool name="cmu_ik">
+  <results_directory>.</results_directory>
+  <model_file>{model.name}</model_file>
+  <constraint_weight>Inf</constraint_weight>
+  <accuracy>1e-05</accuracy>
+  <IKTaskSet><objects>{tasks}</objects></IKTaskSet>
+  <marker_file>{trc.name}</marker_file>
+  <coordinate_file>Unassigned</coordinate_file>
+  <time_range> {t0:.6f} {t1:.6f}</time_range>
+  <report_errors>true</report_errors>
+  <output_motion_file>{mot.name}</output_motion_file>
+  <report_marker_locations>false</report_marker_locations>
+</InverseKinematicsTool>
+</OpenSimDocument>
+"""
+    path = work / "ik_setup.xml"
+    path.write_text(xml)
+    return path
+
+
+def _read_sto_columns(path: Path) -> dict[str, np.ndarray]:
+    lines = path.read_text().splitlines()
+    end = next(i for i, ln in enumerate(lines) if ln.strip().lower() == "endheader")
+    header = lines[end + 1].split("\t")
+    data = np.array([[float(v) for v in ln.split("\t")] for ln in lines[end + 2:] if ln.strip()])
+    return {h.strip(): data[:, i] for i, h in enumerate(header)}
+
+
+def scale_and_ik(trc: Path, times: np.ndarray, work: Path, mot_out: Path,
+                 model_path: Path = DEFAULT_MODEL, overrides: dict[str, np.ndarray] | None = None) -> dict:
+    """Run ScaleTool then InverseKinematicsTool on ``trc``; returns IK error summary (m) and scales."""
+    import opensim as osim
+
+    osim.Logger.setLevelString("error")
+    work.mkdir(parents=True, exist_ok=True)
+    generic = work / "generic_markers.osim"
+    build_generic_model(model_path, generic, overrides)
+    t0 = float(times[0])
+    t1 = float(times[min(STATIC_FRAMES, len(times)) - 1])
+    setup = _scale_setup(generic, trc, t0, t1, work)
+    cwd = os.getcwd()
+    try:
+        os.chdir(work)
+        with _quiet_stdout():
+            scaled_ok = osim.ScaleTool(str(setup)).run()
+        if not scaled_ok or not (work / "scaled.osim").is_file():
+            raise RetargetError("OpenSim ScaleTool failed")
+        mot = work / "ik.mot"
+        ik = osim.InverseKinematicsTool(str(_ik_setup(work / "scaled.osim", trc, t0, float(times[-1]), work, mot)))
+        with _quiet_stdout():
+            ik_ok = ik.run()
+        if not ik_ok or not mot.is_file():
+            raise RetargetError("OpenSim InverseKinematicsTool failed")
+    finally:
+        os.chdir(cwd)
+    shutil.copyfile(mot, mot_out)
+    err_file = next(work.glob("*_ik_marker_errors.sto"))
+    err = _read_sto_columns(err_file)
+    rms = err["marker_error_RMS"]
+    mx = err["marker_error_max"]
+    return {"ik_rms_m": float(np.sqrt(np.mean(rms ** 2))), "ik_max_m": float(mx.max()),
+            "ik_rms_p95_m": float(np.percentile(rms, 95))}
+
+
+# -------------------------------------------------------------------------------------- mirror I/O
+
+
+class Mirror:
+    """A source of BVH files: a bare git directory (read with ``git show``) or a plain folder."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.is_git = (self.path / "HEAD").is_file() and (self.path / "objects").is_dir()
+        name = self.path.parent.name if self.path.name == "repo" else self.path.name
+        self.repo = name.replace("+", "/", 1) if "+" in name else name
+        self.commit = self._git("rev-parse", "HEAD").strip() if self.is_git else None
+        if self.is_git:
+            files = self._git("ls-tree", "-r", "--name-only", "HEAD").splitlines()
+        else:
+            files = [str(p.relative_to(self.path)) for p in self.path.rglob("*.bvh")]
+        self.by_trial: dict[str, str] = {}
+        for f in sorted(files):
+            base = f.rsplit("/", 1)[-1]
+            m = re.fullmatch(r"(\d+_\d+)\.bvh", base)
+            if m and m.group(1) not in self.by_trial:
+                self.by_trial[m.group(1)] = f
+
+    def _git(self, *args: str) -> str:
+        return subprocess.run(["git", f"--git-dir={self.path}", *args], check=True, capture_output=True,
+                              text=True).stdout
+
+    def read(self, rel: str) -> str:
+        return self._git("show", f"HEAD:{rel}") if self.is_git else (self.path / rel).read_text()
+
+
+def _trial_id(trial: str) -> str:
+    subj, num = trial.split("_")
+    return f"cmu_{int(subj):02d}_{num}"
+
+
+def load_trial_table() -> list[dict]:
+    return json.loads(TRIALS_JSON.read_text())["trials"]
+
+
+def convert_trial(trial: dict, mirror: Mirror, out_dir: Path, model_path: Path = DEFAULT_MODEL,
+                  keep_work: bool = False) -> dict:
+    rel = mirror.by_trial[trial["trial"]]
+    bvh = parse_bvh(mirror.read(rel))
+    times, pts, unit = marker_trajectories(bvh)
+    tid = _trial_id(trial["trial"])
+    work = Path(tempfile.mkdtemp(prefix=f"{tid}_", dir=out_dir))
+    try:
+        trc = work / f"{tid}.trc"
+        write_trc(trc, times, pts, [m.name for m in MARKERS])
+        overrides = rest_pose_overrides(bvh, model_path)
+        summary = scale_and_ik(trc, times, work, out_dir / f"{tid}.mot", model_path, overrides)
+    finally:
+        if not keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+    rate = 1.0 / float(np.median(np.diff(times)))
+    return {
+        "id": tid, "kind": trial["kind"], "description": trial["description"],
+        "source": {"repo": mirror.repo, "commit": mirror.commit, "path": rel},
+        "licence": LICENCE, "subject": f"cmu_{int(trial['trial'].split('_')[0]):02d}",
+        "fps": round(rate, 3), "frames": int(len(times)), "duration_s": round(float(times[-1] - times[0]), 3),
+        "source_fps": round(bvh.fps, 3), "unit_m": unit,
+        **{k: round(v, 5) for k, v in summary.items()},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--mirror", type=Path, action="append", required=True,
+                    help="bare git dir or folder holding CMU BVH files (repeatable)")
+    ap.add_argument("--out", type=Path, default=Path("data_cache/motion_library/cmu"))
+    ap.add_argument("--trials", nargs="*", help="trial numbers like 02_01 (default: the whole table)")
+    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    ap.add_argument("--keep-work", action="store_true", help="keep the work folder (trc, setups, scaled model)")
+    args = ap.parse_args(argv)
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    mirrors = [Mirror(p) for p in args.mirror]
+    table = load_trial_table()
+    if args.trials:
+        table = [t for t in table if t["trial"] in set(args.trials)]
+    index_path = out / "index.json"
+    index = {e["id"]: e for e in json.loads(index_path.read_text())} if index_path.is_file() else {}
+    for trial in table:
+        mirror = next((m for m in mirrors if trial["trial"] in m.by_trial), None)
+        if mirror is None:
+            print(f"{trial['trial']}: not in any mirror, skipped", file=sys.stderr)
+            continue
+        try:
+            entry = convert_trial(trial, mirror, out, args.model, args.keep_work)
+        except Exception as exc:  # one bad trial must not stop the batch
+            print(f"{trial['trial']}: failed: {exc}", file=sys.stderr)
+            continue
+        index[entry["id"]] = entry
+        print(f"{entry['id']}: {entry['kind']} {entry['duration_s']:.1f} s, IK RMS {entry['ik_rms_m'] * 100:.2f} cm, "
+              f"max {entry['ik_max_m'] * 100:.2f} cm", flush=True)
+        index_path.write_text(json.dumps(sorted(index.values(), key=lambda e: e["id"]), indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
