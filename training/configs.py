@@ -83,6 +83,22 @@ TRAIN_CONFIGS: dict[str, TrainConfig] = {
         lr=1.5e-3, lr_stage2=4e-4, checkpoint_every=500, log_every=100, amp=True,
         stream=StreamRecipe(time_budget_s=420.0),
     ),
+    # What was left of one session's device time after a run lost to NaNs: the spatial stage only.
+    "gpu-short": TrainConfig(
+        name="gpu-short", network="medium", data=DataRecipe(use_real_walk=False),
+        stage1_steps=60000, stage1_batch=96, stage1_frames=4, stage2_steps=0, stage2_batch=24, stage2_frames=32,
+        lr=1.5e-3, lr_stage2=4e-4, checkpoint_every=500, log_every=50, amp=True,
+        stream=StreamRecipe(time_budget_s=95.0, stage1_fraction=1.0, test_sequences=96, warmup_sequences=128),
+    ),
+    # Continue a GPU run on this 2-core CPU (``--init runs/gpu-short/model.json``): one data worker,
+    # small batches, then the temporal stage.
+    "cpu-finetune": TrainConfig(
+        name="cpu-finetune", network="medium", data=DataRecipe(use_real_walk=False),
+        stage1_steps=100000, stage1_batch=12, stage1_frames=4, stage2_steps=100000, stage2_batch=3, stage2_frames=32,
+        lr=4e-4, lr_stage2=2e-4, log_every=20,
+        stream=StreamRecipe(workers=1, buffer_sequences=4096, warmup_sequences=24, max_new_per_step=4,
+                            test_sequences=96, time_budget_s=5100.0, stage1_fraction=0.55),
+    ),
     # The same recipe on a CPU for a smoke test (the tests use it with a few steps).
     "stream-tiny": TrainConfig(
         name="stream-tiny", network="tiny", data=DataRecipe(use_real_walk=False),

@@ -52,12 +52,14 @@ def _score(coords: np.ndarray, scales: np.ndarray, truth: np.ndarray, true_scale
     return out
 
 
-def evaluate_clip(clip: HeldOutClip, predictor: Predictor, floor: tuple[np.ndarray, np.ndarray]) -> dict:
-    """Run the pipeline core on one clip; scores for the network, the fit and the mean-pose floor."""
+def evaluate_clip(clip: HeldOutClip, predictor: Predictor, floor: tuple[np.ndarray, np.ndarray],
+                  refine: str = "fit") -> dict:
+    """Run the pipeline core on one clip; scores for the network, the fit (unless ``refine`` is
+    ``none``: network only) and the mean-pose floor."""
     from worker.pipeline.contract import PipelineRequest
     from worker.pipeline.run import estimate_from_detections
 
-    request = PipelineRequest(front_video=Path("-"), side_video=Path("-"), out_dir=Path("-"), refine="fit",
+    request = PipelineRequest(front_video=Path("-"), side_video=Path("-"), out_dir=Path("-"), refine=refine,
                               height_m=None)
     t0 = time.perf_counter()
     core = estimate_from_detections(*clip.detections, clip.cameras, True, predictor, request)
@@ -71,11 +73,13 @@ def evaluate_clip(clip: HeldOutClip, predictor: Predictor, floor: tuple[np.ndarr
         "kind": clip.kind, "seed": clip.seed, "frames": n, "seconds": round(seconds, 2),
         "sync_error_frames": int(core.sync.offset_frames - clip.perturbation["sync_shift_frames"]),
         "none": _score(core.initial.coords, core.initial.scales, truth, clip.scales),
-        "fit": _score(core.refined.coords, core.refined.scales, truth, clip.scales),
         "floor": _score(const, floor[1], truth, clip.scales),
-        "fit_seconds": core.refined.report["solver"]["seconds"],
         "residual_pct_of_height": {v: st["median_pct_of_height"] for v, st in core.refined.report["residuals"].items()},
     }
+    if refine == "none":
+        return {**res, "fit_seconds": 0.0, "within_2sd": None}
+    res["fit"] = _score(core.refined.coords, core.refined.scales, truth, clip.scales)
+    res["fit_seconds"] = core.refined.report["solver"]["seconds"]
     sig = core.refined.sigma[:, rot]
     err = np.radians(angle_errors_deg(core.refined.coords[:, rot], truth[:, rot]))
     ok = np.isfinite(sig) & (sig > 0)
@@ -89,9 +93,10 @@ def _aggregate(rows: list[dict]) -> dict:
         by_kind[r["kind"]].append(r)
     by_kind["all"] = rows
     out = {}
+    modes = ("none", "fit", "floor") if rows and "fit" in rows[0] else ("none", "floor")
     for kind, rs in by_kind.items():
         out[kind] = {"clips": len(rs)}
-        for mode in ("none", "fit", "floor"):
+        for mode in modes:
             out[kind][mode] = {k: round(float(np.mean([r[mode][k] for r in rs])), 2)
                                for k in (*HEADLINE, "knee_amplitude_ratio")}
         out[kind]["fit_seconds_mean"] = round(float(np.mean([r["fit_seconds"] for r in rs])), 2)
@@ -102,11 +107,14 @@ def _aggregate(rows: list[dict]) -> dict:
 
 
 def markdown_table(agg: dict) -> str:
-    """One row per motion kind: none / fit / floor for each headline figure."""
-    head = "| kind | clips | " + " | ".join(f"{k} none / fit / floor" for k in (*HEADLINE, "knee_amplitude_ratio"))
+    """One row per motion kind: none / fit / floor (or none / floor) for each headline figure."""
+    fit = all("fit" in a for a in agg.values())
+    label = "none / fit / floor" if fit else "network / floor"
+    head = "| kind | clips | " + " | ".join(f"{k} {label}" for k in (*HEADLINE, "knee_amplitude_ratio"))
     lines = [head + " |", "|" + "---|" * (len(HEADLINE) + 3)]
     for kind, a in agg.items():
-        cells = [f"{a['none'][k]} / **{a['fit'][k]}** / {a['floor'][k]}" for k in (*HEADLINE, "knee_amplitude_ratio")]
+        cells = [(f"{a['none'][k]} / **{a['fit'][k]}** / {a['floor'][k]}" if fit else
+                  f"**{a['none'][k]}** / {a['floor'][k]}") for k in (*HEADLINE, "knee_amplitude_ratio")]
         lines.append(f"| {kind} | {a['clips']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -123,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run-trial", type=Path, default=RESERVED_RUN, help="the reserved running trial (run_real)")
     ap.add_argument("--cache", type=Path, default=Path("data_cache"))
     ap.add_argument("--json", type=Path, help="write the per-clip results and the aggregate here")
+    ap.add_argument("--network-only", action="store_true", help="skip the fit (refine=none): network vs floor")
     args = ap.parse_args(argv)
     kinds = ([k for k in args.kinds.split(",") if k] if args.kinds
              else [*library_kinds(args.cache), *(k for k in KINDS if k != "walk")])
@@ -142,10 +151,11 @@ def main(argv: list[str] | None = None) -> int:
             except (FileNotFoundError, ValueError) as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-            r = evaluate_clip(clip, predictor, floor)
+            r = evaluate_clip(clip, predictor, floor, "none" if args.network_only else "fit")
             rows.append(r)
+            fit = f" fit {r['fit']['ll_mae_deg']}" if "fit" in r else ""
             print(f"{kind} #{i} seed {r['seed']}: {r['frames']} frames, sync error {r['sync_error_frames']}, "
-                  f"LL-MAE none {r['none']['ll_mae_deg']} fit {r['fit']['ll_mae_deg']} "
+                  f"LL-MAE none {r['none']['ll_mae_deg']}{fit} "
                   f"floor {r['floor']['ll_mae_deg']} deg, fit {r['fit_seconds']} s", flush=True)
     agg = _aggregate(rows)
     print(markdown_table(agg))
@@ -153,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
               "aggregate": agg, "clips": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]}
     for r in report["clips"]:
         for m in ("none", "fit", "floor"):
-            r[m] = {k: v for k, v in r[m].items() if not k.startswith("_")}
+            if m in r:
+                r[m] = {k: v for k, v in r[m].items() if not k.startswith("_")}
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0

@@ -53,7 +53,11 @@ def kinematics_loss(
     true_angles = coords[..., rot]
     true_sc = torch.stack([torch.sin(true_angles), torch.cos(true_angles)], -1)
     terms: dict[str, torch.Tensor] = {}
-    terms["angle"] = _masked_mean(((out.sincos - true_sc) ** 2).sum(-1), valid)
+    # The pelvis triple is compared in canonical form (|list| <= 90°): its alias (tilt + π, π − list,
+    # rotation + π) is the same orientation, so it must not be penalised (nor rewarded) differently.
+    canon = out.angles[..., :3]
+    pred_sc = torch.cat([torch.stack([torch.sin(canon), torch.cos(canon)], -1), out.sincos[..., 3:, :]], -2)
+    terms["angle"] = _masked_mean(((pred_sc - true_sc) ** 2).sum(-1), valid)
     terms["scale"] = (out.scales - scales).abs().mean() + _masked_mean(
         (out.frame_scales - scales[:, None]).abs(), valid
     )

@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     ap.add_argument("--export", action="store_true", help="install the result as the bundled checkpoint")
     ap.add_argument("--threads", type=int, help="torch CPU threads")
+    ap.add_argument("--init", type=Path, help="streamed configs: start from this checkpoint's weights (same network)")
     ap.add_argument("--stage1-steps", type=int, help="override the recipe's spatial-stage steps (recorded)")
     ap.add_argument("--stage2-steps", type=int, help="override the recipe's spatio-temporal steps (recorded)")
     args = ap.parse_args(argv)
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.resume:
             print("error: streamed configs are not resumable (they are bounded by wall time)", file=sys.stderr)
             return 2
-        summary = train_streaming(cfg, run_dir, args.cache, device=args.device)
+        summary = train_streaming(cfg, run_dir, args.cache, device=args.device, init_from=args.init)
         print(json.dumps({k: (_brief(v) if isinstance(v, dict) else v) for k, v in summary.items()
                           if k not in ("losses",)}))
         if args.export:

@@ -66,8 +66,12 @@ def test_set(cfg: TrainConfig, cache: Path, workers: int) -> SequenceArrays:
 
 
 def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | None = None,
-                    progress: bool = True, test_data: SequenceArrays | None = None) -> dict[str, Any]:
-    """Train ``cfg`` (which needs a ``stream`` recipe); writes ``RUN_DIR/model.safetensors`` + manifest."""
+                    progress: bool = True, test_data: SequenceArrays | None = None,
+                    init_from: Path | None = None) -> dict[str, Any]:
+    """Train ``cfg`` (which needs a ``stream`` recipe); writes ``RUN_DIR/model.safetensors`` + manifest.
+
+    ``init_from`` (a checkpoint manifest of the same network config) starts from its weights; its
+    manifest is kept in the new one as ``initialised_from``."""
     s = cfg.stream
     if s is None:
         raise ValueError(f"config {cfg.name} has no stream recipe")
@@ -85,6 +89,15 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
         torch.backends.cudnn.benchmark = True
     torch.manual_seed(cfg.seed)
     net = KinematicsNet(get_config(cfg.network)).to(dev)
+    parent: dict[str, Any] | None = None
+    if init_from is not None:
+        from model_store.network import load_network
+
+        start, record = load_network(init_from, expected_config=cfg.network)
+        net.load_state_dict(start.state_dict())
+        parent = {"manifest": str(init_from), "sha256": record.sha256, "steps": record.manifest.get("steps"),
+                  "hardware": record.manifest.get("hardware"), "wall_time_s": record.manifest.get("wall_time_s"),
+                  "training": record.manifest.get("training", {}).get("name")}
     net.encoder_autocast = cfg.amp and dev.type == "cuda"
     fk = load_fullbody_model().to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -92,7 +105,7 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
     gen = torch.Generator(device=dev)
     gen.manual_seed(cfg.seed)
     log = (run_dir / "metrics.jsonl").open("w")
-    step, drawn, losses = 0, 0, []
+    step, drawn, losses, skipped = 0, 0, [], 0
     try:
         t_warm = time.perf_counter()
         buf.add([stream.get(timeout=600) for _ in range(s.warmup_sequences)])
@@ -119,8 +132,17 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
             out = net(*wb.inputs())
             loss, terms = kinematics_loss(out, wb.coords, wb.scales, fk, wb.valid)
             opt.zero_grad(set_to_none=True)
+            if not torch.isfinite(loss):
+                skipped += 1
+                step += 1
+                continue
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            if not torch.isfinite(grad_norm):  # one bad batch must not poison the weights
+                opt.zero_grad(set_to_none=True)
+                skipped += 1
+                step += 1
+                continue
             opt.step()
             step += 1
             if step % cfg.log_every == 0:
@@ -129,7 +151,7 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
                 now = time.perf_counter()
                 rec = {"step": step, "stage": stage, "progress": round(prog, 4), "loss": lv, "lr": lr,
                        **{k: float(v) for k, v in terms.items()}, "elapsed_s": round(now - t0, 1),
-                       "sequences_received": stream.received, "buffer": buf.size,
+                       "sequences_received": stream.received, "buffer": buf.size, "skipped_steps": skipped,
                        "steps_per_s": round(cfg.log_every / (now - last_log), 2)}
                 last_log = now
                 log.write(json.dumps(rec) + "\n")
@@ -143,7 +165,8 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
     net.use_temporal = True
     net.encoder_autocast = False
     summary: dict[str, Any] = {"steps": step, "wall_time_s": round(wall, 1), "losses": losses,
-                               "sequences_generated": stream.received, "windows_drawn": drawn}
+                               "sequences_generated": stream.received, "windows_drawn": drawn,
+                               "skipped_steps": skipped, "initialised_from": parent}
     summary["metrics"] = evaluate_network(net, test_data)
     mean_a, mean_s = mean_pose_of(*buf.coords_and_scales())
     summary["baseline_mean_pose"] = evaluate_constant(mean_a, mean_s, test_data)
@@ -175,6 +198,8 @@ def _manifest(cfg: TrainConfig, summary: dict[str, Any], mean_a: np.ndarray, mea
         "steps": summary["steps"],
         "wall_time_s": summary["wall_time_s"],
         "sequences_generated": summary["sequences_generated"],
+        "skipped_steps": summary["skipped_steps"],
+        "initialised_from": summary["initialised_from"],
         "hardware": hardware,
         "torch": torch.__version__,
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

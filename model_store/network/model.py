@@ -20,6 +20,7 @@ excluded), ``scales`` [B, 22, 3], ``frame_scales`` [B, T, 22, 3].
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -44,8 +45,28 @@ class NetworkOutputs:
 
     @property
     def angles(self) -> torch.Tensor:
-        """Rotational coordinates in radians [B, T, 36]."""
-        return torch.atan2(self.sincos[..., 0], self.sincos[..., 1])
+        """Rotational coordinates in radians [B, T, 36], the pelvis triple in canonical form
+        (see :func:`canonical_pelvis`)."""
+        return canonical_pelvis(torch.atan2(self.sincos[..., 0], self.sincos[..., 1]))
+
+
+def _wrap(x: torch.Tensor) -> torch.Tensor:
+    return torch.remainder(x + math.pi, 2 * math.pi) - math.pi
+
+
+def canonical_pelvis(angles: torch.Tensor) -> torch.Tensor:
+    """Angles [..., 36] (rad, first three = pelvis tilt, list, rotation: OpenSim's Z-X-Y body-fixed
+    sequence) with the pelvis triple chosen so that |list| ≤ π/2.
+
+    (tilt, list, rotation) and (tilt + π, π − list, rotation + π) are the same pelvis orientation
+    (Rz(π) Rx(π − b) Ry(π) = Rx(b)); a network can land on either, but only the first is a posture
+    OpenSim users read naturally (tilt ±180° is a flipped pelvis). FK is unchanged by the choice."""
+    tilt, lst, rot = angles[..., 0], angles[..., 1], angles[..., 2]
+    flip = lst.abs() > math.pi / 2
+    pelvis = torch.stack([torch.where(flip, _wrap(tilt + math.pi), tilt),
+                          torch.where(flip, _wrap(math.pi - lst), lst),
+                          torch.where(flip, _wrap(rot + math.pi), rot)], -1)
+    return torch.cat([pelvis, angles[..., 3:]], -1)
 
 
 def render_heatmaps(keypoints: torch.Tensor, size: int, crop_size: int, sigma: float) -> torch.Tensor:

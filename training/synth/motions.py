@@ -136,7 +136,7 @@ def curve_path(q: np.ndarray, total_angle: float) -> np.ndarray:
     yaw = total_angle * s**3 * (s * (6.0 * s - 15.0) + 10.0)
     out = q.copy()
     rot = [names.index(c) for c in ("pelvis_tilt", "pelvis_list", "pelvis_rotation")]
-    turned = (Rotation.from_euler("Y", yaw) * Rotation.from_euler("ZXY", q[:, rot])).as_euler("ZXY")
+    turned = (Rotation.from_euler("Y", yaw[:, None]) * Rotation.from_euler("ZXY", q[:, rot])).as_euler("ZXY")
     out[:, rot] = np.unwrap(turned, axis=0)
     d = np.diff(q[:, [tx, tz]], axis=0)  # per-frame displacement (x, z)
     c, sn = np.cos(yaw[1:]), np.sin(yaw[1:])
