@@ -124,3 +124,22 @@ def test_predictor_torch_and_onnx_backends_agree(tmp_path):
     assert abs(p_torch.angles - p_onnx.angles).max() <= 1e-3
     with pytest.raises(ValueError, match="backend"):
         Predictor(tmp_path / "ck.json", backend="tensorrt")
+
+
+def test_pelvis_alias_is_canonicalised_without_changing_the_orientation():
+    """(tilt + π, π − list, rotation + π) is the same pelvis orientation; outputs use |list| ≤ 90°."""
+    import numpy as np
+    from scipy.spatial.transform import Rotation
+
+    from model_store.network.model import canonical_pelvis
+
+    rng = np.random.default_rng(0)
+    a = torch.tensor(rng.uniform(-np.pi, np.pi, (50, 36)), dtype=torch.float64)
+    c = canonical_pelvis(a)
+    assert (c[:, 1].abs() <= np.pi / 2 + 1e-12).all()
+    assert torch.equal(c[:, 3:], a[:, 3:])
+    r_in = Rotation.from_euler("ZXY", a[:, :3].numpy()).as_matrix()
+    r_out = Rotation.from_euler("ZXY", c[:, :3].numpy()).as_matrix()
+    assert np.abs(r_in - r_out).max() < 1e-9
+    keep = a[:, 1].abs() <= np.pi / 2
+    assert torch.equal(c[keep, :3], a[keep, :3])  # canonical triples are left alone

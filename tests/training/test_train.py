@@ -117,3 +117,34 @@ def test_evaluate_cli_prints_one_json_line(tmp_path, capsys):
     for key in ("ll_mae_deg", "mae_deg", "mae_deg_by_group", "scale_err_pct", "mpjpe_mm", "baseline_mean_pose"):
         assert key in result
     assert evaluate_main(["--checkpoint", str(tmp_path / "none.json"), "--data", str(data_dir)]) == 2
+
+
+def test_angle_loss_does_not_penalise_the_pelvis_alias():
+    """Two network outputs that differ only by the pelvis Euler alias get the same loss."""
+    import math
+
+    import torch
+
+    from model_store.biomech import load_fullbody_model
+    from model_store.network.model import NetworkOutputs
+    from model_store.network.outputs import rotational_indices
+    from training.losses import kinematics_loss
+
+    coords = torch.zeros(1, 2, 39)
+    coords[..., rotational_indices()[:3]] = torch.tensor([0.2, 0.3, 1.0])
+    scales = torch.ones(1, 22, 3)
+    base = coords[..., rotational_indices()].clone()
+    alias = base.clone()
+    alias[..., 0] += math.pi
+    alias[..., 1] = math.pi - alias[..., 1]
+    alias[..., 2] += math.pi
+
+    def outputs(angles):
+        return NetworkOutputs(sincos=torch.stack([angles.sin(), angles.cos()], -1), scales=scales.clone(),
+                              frame_scales=scales[:, None].expand(1, 2, 22, 3).clone())
+
+    fk = load_fullbody_model()
+    l1, t1 = kinematics_loss(outputs(base), coords, scales, fk)
+    l2, t2 = kinematics_loss(outputs(alias), coords, scales, fk)
+    assert t1["angle"] < 1e-6 and abs(t2["angle"] - t1["angle"]) < 1e-5
+    assert abs(float(l1) - float(l2)) < 1e-4
