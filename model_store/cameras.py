@@ -20,6 +20,10 @@ import numpy as np
 OPENSIM_FROM_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
 
+#: Largest accepted image width or height in a calibration (px).
+MAX_IMAGE_SIDE = 16384
+
+
 class CalibrationError(ValueError):
     """A calibration file that cannot be used (says which file, camera and field)."""
 
@@ -95,12 +99,17 @@ def _camera_from_table(key: str, table: dict, source: str) -> Camera:
     k = _matrix(table["matrix"], (3, 3), f"{where} matrix")
     if k[0, 0] <= 0 or k[1, 1] <= 0:
         raise CalibrationError(f"{where} matrix: focal lengths must be positive")
-    dist = np.asarray(table.get("distortions", [0.0, 0.0, 0.0, 0.0]), dtype=np.float64).reshape(-1)
+    try:
+        dist = np.asarray(table.get("distortions", [0.0, 0.0, 0.0, 0.0]), dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise CalibrationError(f"{where} distortions: expected 4, 5 or 8 numbers") from None
     if dist.size not in (4, 5, 8) or not np.all(np.isfinite(dist)):
         raise CalibrationError(f"{where} distortions: expected 4, 5 or 8 numbers")
     rvec = _matrix(table["rotation"], (3,), f"{where} rotation")
     tvec = _matrix(table["translation"], (3,), f"{where} translation")
     size = _matrix(table["size"], (2,), f"{where} size")
+    if not np.all((size >= 1) & (size <= MAX_IMAGE_SIDE)):
+        raise CalibrationError(f"{where} size: expected image width and height in pixels, 1–{MAX_IMAGE_SIDE}")
     return Camera(
         name=str(table.get("name", key)), K=k, dist=dist, R=cv2.Rodrigues(rvec)[0], t=tvec,
         image_size=(int(np.rint(size[0])), int(np.rint(size[1]))),
@@ -116,6 +125,8 @@ def load_calibration_toml(path: str | Path) -> dict[str, Camera]:
         raise CalibrationError(f"cannot read calibration {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise CalibrationError(f"calibration {path.name} is not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise CalibrationError(f"calibration {path.name} is nested too deeply to be a calibration") from None
     cams = {}
     for key, table in doc.items():
         if key == "metadata" or not isinstance(table, dict):

@@ -39,6 +39,10 @@ def test_round_trip_and_undistortion(demo_calibration, tmp_path):
     np.testing.assert_allclose(cam.undistort_points(cam.project(pts)), ideal[:, :2], atol=1e-3)
 
 
+_CAM = ("[a]\nsize = {size}\nmatrix = [[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]]\n"
+        "distortions = {dist}\nrotation = [0.0, 0.0, 0.0]\ntranslation = [0.0, 0.0, 3.0]\n")
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -47,6 +51,10 @@ def test_round_trip_and_undistortion(demo_calibration, tmp_path):
         ('[a]\nname="a"\nsize=[10.0,10.0]\nrotation=[0.0,0.0,0.0]\ntranslation=[0.0,0.0,1.0]\n', "missing field"),
         ('[a]\nsize=[10.0,10.0]\nmatrix=[[1.0,0.0],[0.0,1.0]]\nrotation=[0.0,0.0,0.0]\ntranslation=[0.0,0.0,1.0]\n',
          "shape"),
+        (_CAM.format(size="[640.0, 480.0]", dist='"abc"'), "distortions"),
+        (_CAM.format(size="[0, 0]", dist="[0.0, 0.0, 0.0, 0.0]"), "size"),
+        (_CAM.format(size="[640.0, 1e9]", dist="[0.0, 0.0, 0.0, 0.0]"), "size"),
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply|not valid TOML"),
     ],
 )
 def test_malformed_calibrations_are_clear_errors(tmp_path, text, message):

@@ -85,6 +85,19 @@ def test_malformed_calibration(client, videos):
     _expect(client.submit(videos["a"], videos["b"], calibration="[cam_a\nmatrix = ("), 400, "calibration_invalid")
 
 
+@pytest.mark.parametrize("change", [
+    ("distortions = [ 0.0, 0.0, 0.0, 0.0]", 'distortions = "abc"'),
+    ("size = [ 64.0, 64.0]", "size = [ 0.0, 0.0]"),
+    ("[cam_a]", "deep = " + "[" * 3000 + "]" * 3000 + "\n[cam_a]"),
+])
+def test_hostile_calibration_fields_are_400s(client, videos, change):
+    """Wrong types, zero image sizes and absurd nesting are refused at upload (not 500s, nothing left)."""
+    old, new = change
+    assert old in CALIBRATION
+    _expect(client.submit(videos["a"], videos["b"], calibration=CALIBRATION.replace(old, new, 1),
+                          front_camera="cam_a", side_camera="cam_b"), 400, "calibration_invalid")
+
+
 def test_unknown_camera_name(client, videos):
     body = _expect(client.submit(videos["a"], videos["b"], calibration=CALIBRATION, front_camera="cam_a",
                                  side_camera="cam_z"), 400, "camera_not_found")
@@ -127,6 +140,7 @@ def test_unknown_job_and_route(client, stack):
     _expect(client.http.get("/nowhere"), 404, "not_found")
     _expect(client.http.put("/jobs"), 405, "method_not_allowed")
     _expect(Client(stack.base_url, KEY_B).http.get("/jobs", params={"limit": 1000}), 422, "invalid_request")
+    _expect(Client(stack.base_url, KEY_B).http.get("/jobs", params={"offset": 10**20}), 422, "invalid_request")
 
 
 def test_openapi_documents_errors(client):

@@ -112,16 +112,23 @@ async def create_job(
     except redis.RedisError as exc:
         remove_dir(store.job_dir(job.id))
         raise ApiError(503, "unavailable", "the job queue is unavailable; please retry shortly") from exc
+    except Exception:  # a bug: answered 500 by the app's handler, but nothing of the upload stays behind
+        remove_dir(store.job_dir(job.id))
+        raise
     response.headers["Location"] = f"/jobs/{job.id}"
     stored = store.get(job.id)
     assert stored is not None
     return to_public(stored)
 
 
+#: Largest ``offset`` accepted by ``GET /jobs`` (larger values are a client error, answered 422).
+MAX_LIST_OFFSET = 1_000_000
+
+
 @router.get("", response_model=JobList, responses=ERROR_RESPONSES, summary="Your jobs, newest first")
 def list_jobs(
     store: StoreDep, owner: OwnerDep,
-    offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=MAX_LIST_OFFSET)] = 0, limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> JobList:
     jobs, total = store.list(owner, offset, limit)
     return JobList(items=[to_public(j) for j in jobs], total=total, offset=offset, limit=limit)
