@@ -45,12 +45,22 @@ def compose_config():
 
 def test_compose_services_volumes_and_gpu(compose_config):
     services = compose_config["services"]
-    assert set(services) == {"redis", "api", "worker", "worker-cpu"}
+    assert set(services) == {"redis", "api", "worker", "worker-cpu", "beat"}
     assert "--appendonly" in services["redis"]["command"]
     gpu = services["worker"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["capabilities"] == ["gpu"]
     for name in ("api", "worker", "worker-cpu"):
         assert any(str(v).endswith(":/data") or "/data" in str(v) for v in services[name]["volumes"])
+
+
+def test_exactly_one_scheduler(compose_config):
+    """Periodic sweeps run in one ``beat`` service, never inside (possibly many) workers."""
+    services = compose_config["services"]
+    beats = [n for n, svc in services.items() if "beat" in (svc.get("command") or [])]
+    assert beats == ["beat"]
+    for df in ("Dockerfile.worker", "Dockerfile.worker-cpu"):
+        cmd = [line for line in (REPO_ROOT / "docker" / df).read_text().splitlines() if line.startswith("CMD")]
+        assert cmd and "-B" not in cmd[-1] and "beat" not in cmd[-1], df
 
 
 def test_launcher_sets_the_environment_compose_sets(compose_config, tmp_path):

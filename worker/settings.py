@@ -7,7 +7,7 @@ DATA_DIR             uploads and results live under DATA_DIR/jobs/<id>/ (./var/d
 API_KEYS             comma-separated API keys, each either the key itself or ``sha256:<hex digest>``
                      (recommended: only digests at rest); keys are never logged
 OPEN_MODE            true to accept requests without a key (development only; refused in production)
-ENVIRONMENT          development | production
+ENVIRONMENT          development | test | staging | production (anything else is refused)
 MAX_UPLOAD_MB        per-file upload limit (500)
 MAX_VIDEO_SECONDS    longest accepted video (120)
 MAX_DURATION_MISMATCH_S  largest accepted difference between the two videos' durations (2.0)
@@ -24,8 +24,9 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,7 +41,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var/data")
     api_keys: str = ""
     open_mode: bool = False
-    environment: str = "development"
+    environment: Literal["development", "test", "staging", "production"] = "development"
     max_upload_mb: int = 500
     max_video_seconds: float = 120.0
     max_duration_mismatch_s: float = 2.0
@@ -49,16 +50,9 @@ class Settings(BaseSettings):
     task_time_limit_s: int = 1900
     stale_job_s: int = 120
     max_attempts: int = 2
-    job_queue: str = "cpu"
+    job_queue: Literal["cpu", "gpu"] = "cpu"
     pipeline_entrypoint: str = "worker.pipeline:run_pipeline"
     heartbeat_s: float = 5.0
-
-    @field_validator("job_queue")
-    @classmethod
-    def _queue(cls, v: str) -> str:
-        if v not in ("cpu", "gpu"):
-            raise ValueError("JOB_QUEUE must be 'cpu' or 'gpu'")
-        return v
 
     @model_validator(mode="after")
     def _safe(self) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 import zipfile
@@ -110,6 +111,8 @@ async def create_job(
         remove_dir(store.job_dir(job.id))
         raise
     except redis.RedisError as exc:
+        with contextlib.suppress(redis.RedisError):  # no 'queued' record may outlive a failed enqueue
+            store.delete(job)
         remove_dir(store.job_dir(job.id))
         raise ApiError(503, "unavailable", "the job queue is unavailable; please retry shortly") from exc
     except Exception:  # a bug: answered 500 by the app's handler, but nothing of the upload stays behind
