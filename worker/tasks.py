@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 TASK_NAME = "kinematics.run_job"
 
 
+class JobCanceled(Exception):
+    """Raised from the progress callback when the job was canceled or deleted while it ran."""
+
+
 def _store() -> JobStore:
     return JobStore(get_settings())
 
@@ -91,25 +95,32 @@ def run_job(self: Any, job_id: str) -> str:
     def progress(stage: str, fraction: float) -> None:
         from worker.pipeline.contract import STAGES
 
+        current = store.get(job_id)
+        if current is None or current.status == "canceled":
+            raise JobCanceled(job_id)  # stop at the next progress report; the record stays as the user left it
         done = STAGES.index(stage) if stage in STAGES else 0
         store.update(job_id, stage=stage, progress=round((done + fraction) / len(STAGES), 4), heartbeat=time.time())
 
+    def fail(code: str, message: str) -> str:
+        current = store.get(job_id)
+        if current is None or current.status == "canceled":  # cancel wins over anything the run did after it
+            return "canceled"
+        store.update(job_id, status="failed", error_code=code, error_message=message, finished_at=time.time())
+        return "failed"
+
     try:
         result = _resolve(settings.pipeline_entrypoint)(_request(job, store.job_dir(job_id)), progress)
+    except JobCanceled:
+        return "canceled"
     except PipelineError as exc:
-        store.update(job_id, status="failed", error_code=exc.code, error_message=exc.message, finished_at=time.time())
-        return "failed"
+        return fail(exc.code, exc.message)
     except SoftTimeLimitExceeded:
-        store.update(job_id, status="failed", error_code="timeout", finished_at=time.time(),
-                     error_message=f"the job took longer than {settings.task_soft_time_limit_s} s")
-        return "failed"
+        return fail("timeout", f"the job took longer than {settings.task_soft_time_limit_s} s")
     except (redis.ConnectionError, redis.TimeoutError):
         raise
     except Exception as exc:  # unexpected: record a reason the user can report
         log.exception("job %s failed", job_id)
-        store.update(job_id, status="failed", error_code="internal", finished_at=time.time(),
-                     error_message=f"internal error ({exc.__class__.__name__}); the team has the details")
-        return "failed"
+        return fail("internal", f"internal error ({exc.__class__.__name__}); the team has the details")
     finally:
         beat.stop_event.set()
     current = store.get(job_id)

@@ -63,6 +63,8 @@ def test_cancel_running_job(client, videos, stack):
     assert not (stack.data_dir / "jobs" / job_id).exists()
     # the worker is still healthy
     assert client.wait(client.submit(videos["a"], videos["b"]).json()["id"])["status"] == "succeeded"
+    # and the canceled run, which has ended by now, did not overwrite the cancel (was: failed/internal)
+    assert client.http.get(f"/jobs/{job_id}").json()["status"] == "canceled"
 
 
 def test_finished_job_delete_removes_it(client, videos, stack):
