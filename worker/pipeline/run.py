@@ -115,6 +115,9 @@ def estimate_from_detections(
         inferred = run_windows(inputs, predictor, progress=report)
         if not np.isfinite(inferred.angles).all(1).any():
             raise PipelineError("network_failed", "the network gave no usable answer for any frame")
+        if not (np.isfinite(inferred.scales).all() and (inferred.scales > 0).all()):
+            raise PipelineError("network_failed", "the network gave no usable body size (are two people in view? "
+                                "each view must show the same single person)")
     with stages.stage("fit") as report:
         hip_mid = hip_midpoints((front, side), cams)
         initial = initial_motion(inferred.angles, inferred.scales, hip_mid, request.height_m)
