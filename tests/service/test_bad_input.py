@@ -70,6 +70,24 @@ def test_bad_video_files(client, videos, bad_files, name, status, code, stack):
     assert client.http.get("/healthz").status_code == 200
 
 
+def test_three_stills_over_twelve_seconds_are_refused(client, videos, tmp_path):
+    """A few frames spread over seconds are not a video (was: accepted; 3 stills became seconds of results)."""
+    import av
+    import numpy as np
+
+    path = tmp_path / "stills.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mpeg4", rate=1)
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        for i, pts in enumerate((0, 4, 8)):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 40 * i, np.uint8), format="rgb24")
+            frame.pts = pts
+            c.mux(s.encode(frame))
+        c.mux(s.encode(None))
+    body = _expect(client.submit(path, videos["b"]), 400, "video_frame_rate")
+    assert "frames per second" in body["error"]["message"]
+
+
 def test_missing_field(client, videos):
     r = client.http.post("/jobs", files={"front": ("a.mp4", videos["a"].read_bytes(), "video/mp4")})
     body = _expect(r, 422, "invalid_request")

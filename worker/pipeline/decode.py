@@ -93,10 +93,50 @@ def _info(path: Path, scan: tuple[list[float], int, int, int, str], max_seconds:
                      codec=codec)
 
 
+def _scan_packets(path: Path) -> tuple[list[float], int, int, int, str]:
+    """Like :func:`_scan` but from the container's packets (presentation timestamps, no decoding)
+    plus the first decoded frame (size, rotation, and proof that the stream decodes)."""
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        codec = stream.codec_context.name
+        try:
+            first = next(container.decode(stream))
+        except StopIteration:
+            raise PipelineError("video_empty", f"{path.name} contains no decodable frames") from None
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise PipelineError("video_undecodable", f"{path.name} could not be decoded ({exc.__class__.__name__})") \
+                from exc
+        rotation = int(getattr(first, "rotation", 0) or 0) % 360
+        w, h = first.width, first.height
+        container.seek(0)
+        tb = float(stream.time_base) if stream.time_base else 1.0 / float(stream.guessed_rate or 30)
+        pts = [p.pts for p in container.demux(stream) if p.size > 0 and p.pts is not None]
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise PipelineError("video_undecodable", f"{path.name} could not be read ({exc.__class__.__name__})") from exc
+    finally:
+        container.close()
+    if not pts:
+        raise PipelineError("video_empty", f"{path.name} contains no video frames")
+    times = sorted(float(p) * tb for p in pts)
+    if rotation in (90, 270):
+        w, h = h, w
+    return times, w, h, rotation, codec
+
+
+#: Slowest accepted average frame rate (frames per second of video): fewer frames are still images.
+MIN_FPS = 5.0
+
+
 def probe_video(path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS) -> VideoInfo:
-    """Decode every frame once (cheap for short clips) and describe the video; refuse bad input."""
+    """Describe the video from its container metadata and packet timestamps (no full decode: fast on
+    long uploads); refuse bad input: unreadable, empty, too long, or too few frames for its duration."""
     path = Path(path)
-    return _info(path, _scan(path), max_seconds)
+    info = _info(path, _scan_packets(path), max_seconds)
+    if info.n_frames > 1 and info.fps < MIN_FPS:
+        raise PipelineError("video_frame_rate", f"{path.name} has {info.n_frames} frames over {info.duration_s:.1f} s "
+                            f"({info.fps:.2f} per second); at least {MIN_FPS:.0f} frames per second are needed")
+    return info
 
 
 def _upright(img: np.ndarray, rotation: int) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Annotated
 import redis
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import OwnerDep, SettingsDep, StoreDep
 from app.core.errors import ApiError
@@ -99,8 +100,9 @@ async def create_job(
             await save_upload(upload, inp / names[field], settings.max_upload_bytes)
         if calibration is not None:
             await save_upload(calibration, inp / "calibration.toml", 1 << 20)
-            check_calibration(inp / "calibration.toml", front_camera, side_camera)
-        infos = [check_video(inp / names[f], f, settings) for f in ("front", "side")]
+            await run_in_threadpool(check_calibration, inp / "calibration.toml", front_camera, side_camera)
+        # off the event loop: polls stay fast while a long upload is checked
+        infos = [await run_in_threadpool(check_video, inp / names[f], f, settings) for f in ("front", "side")]
         check_durations(infos[0], infos[1], settings)
         job.params = {"front_file": names["front"], "side_file": names["side"], "calibration": calibration is not None,
                       "front_camera": front_camera, "side_camera": side_camera, "offset_frames": offset_frames,
