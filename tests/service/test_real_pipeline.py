@@ -41,6 +41,12 @@ def test_demo_pair_through_http(real_stack, shared_data, tmp_path, opensim_modul
     sd = tmp_path / "sd.sto"
     sd.write_bytes(c.http.get(f"/jobs/{job['id']}/results/kinematics_sd.sto").content)
     assert opensim_module.Storage(str(sd)).getSize() == summary["frames"]
+    # the overlay is listed and downloadable with its media type
+    listed = {f["name"] for f in job["results"]}
+    assert {"overlay.mp4", "overlay.png"} <= listed, listed
+    video = c.http.get(f"/jobs/{job['id']}/results/overlay.mp4")
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4" and len(video.content) > 1000
+    assert c.http.get(f"/jobs/{job['id']}/results/overlay.png").headers["content-type"] == "image/png"
 
 
 def test_video_without_a_person_fails_cleanly(real_stack, tmp_path):

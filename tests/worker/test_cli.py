@@ -44,6 +44,24 @@ def test_cli_on_exact_detections_writes_opensim_files(use_tiny_checkpoint, synth
     assert opensim_module.TimeSeriesTableVec3(str(out / "joint_centers.trc")).getNumColumns() == 22
     assert (out / "plots" / "overview.png").stat().st_size > 1000
     assert np.isfinite(read_mot(out / "kinematics.mot").coords).all()
+    _check_overlay(out, summary["frames"])
+
+
+def _check_overlay(out, frames):
+    """overlay.mp4: one frame per two result frames, both views side by side, the model (orange) drawn
+    in each half; overlay.png: a non-empty contact sheet."""
+    import av
+    import cv2
+
+    with av.open(str(out / "overlay.mp4")) as c:
+        images = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(images) == (frames + 1) // 2
+    img = images[len(images) // 2].astype(int)
+    orange = (img[..., 0] > 200) & (img[..., 1] > 90) & (img[..., 1] < 190) & (img[..., 2] < 80)
+    half = img.shape[1] // 2
+    assert orange[:, :half].sum() > 20 and orange[:, half:].sum() > 20
+    sheet = cv2.imread(str(out / "overlay.png"))
+    assert sheet is not None and sheet.shape[0] > 100 and sheet.std() > 5
 
 
 def test_cli_errors_are_one_line_with_codes(use_tiny_checkpoint, synthetic_clip, tmp_path, capsys, monkeypatch):
@@ -83,10 +101,12 @@ def test_refine_none_keeps_the_network_and_fit_beats_it(use_tiny_checkpoint, syn
         out = tmp_path / mode
         rc, cap = _run(["--front", str(synthetic_clip / "front.mp4"), "--side", str(synthetic_clip / "side.mp4"),
                         "--calibration", str(synthetic_clip / "calibration.toml"), "--refine", mode,
-                        "--detections", str(synthetic_clip / "detections"), "--out", str(out)], capsys)
+                        "--detections", str(synthetic_clip / "detections"), "--out", str(out),
+                        *(["--no-overlay"] if mode == "none" else [])], capsys)
         assert rc == 0, cap.err
         summary = json.loads((out / "summary.json").read_text())
         assert summary["fit"]["refine"] == mode
+        assert (out / "overlay.mp4").exists() == (mode == "fit")
         assert (out / "kinematics_sd.sto").exists() == (mode == "fit")
         pred = read_mot(out / "kinematics.mot").coords
         err[mode] = float(angle_errors_deg(pred[:, cols], truth.coords[:, cols]).mean())

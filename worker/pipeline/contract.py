@@ -30,6 +30,8 @@ RESULT_FILES: tuple[str, ...] = (
     "summary.json",
     "fit_residuals.csv",
 )
+#: Written too unless the request turns them off (``overlay``): visual checks of the result.
+OVERLAY_FILES: tuple[str, ...] = ("overlay.mp4", "overlay.png")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class PipelineRequest:
     height_m: float | None = None
     mass_kg: float | None = None
     refine: str = "fit"
+    overlay: bool = True  # write overlay.mp4 / overlay.png (both views with keypoints and the model)
 
 
 @dataclass

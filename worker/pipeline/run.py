@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import av
 import numpy as np
 
 from model_store.biomech import load_definition
@@ -23,6 +24,7 @@ from worker.pipeline.decode import TARGET_FPS, decode_video, probe_video
 from worker.pipeline.detect import detect_view
 from worker.pipeline.fit import Refined, refine_motion, write_fit_files
 from worker.pipeline.infer import InferenceResult, build_inputs, run_windows
+from worker.pipeline.overlay import write_overlay
 from worker.pipeline.plots import write_plots
 from worker.pipeline.sync import SyncResult, synchronise
 
@@ -171,8 +173,16 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         result = assemble(refined.coords, refined.scales, TARGET_FPS, core.initial)
         files = write_results(result, out_dir, request.mass_kg, TARGET_FPS)
         files += write_fit_files(refined, out_dir, TARGET_FPS)
-        report(0.7)
+        report(0.5)
         files += write_plots(result.times_s, result.coords, out_dir / "plots")
+        if request.overlay:
+            report(0.6)
+            try:
+                files += write_overlay((Path(request.front_video), Path(request.side_video)), (rig.front, rig.side),
+                                       (front, side), result.joint_centers, refined.flagged,
+                                       (f0, f0 + core.sync.offset_frames), TARGET_FPS, out_dir)
+            except (av.error.FFmpegError, OSError, ValueError) as exc:  # the numbers stand without the picture
+                warnings.append(f"the overlay video could not be written ({exc.__class__.__name__})")
     missing = {name: np.flatnonzero(~d.person_found).tolist() for name, d in (("front", front), ("side", side))}
     summary = {
         "inputs": {

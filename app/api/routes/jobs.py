@@ -34,6 +34,8 @@ RESULT_TYPES = {
     "summary.json": "application/json",
     "fit_residuals.csv": "text/csv; charset=utf-8",
     "kinematics_sd.sto": "text/plain; charset=utf-8",
+    "overlay.mp4": "video/mp4",
+    "overlay.png": "image/png",
     **{f"plots/{p}.png": "image/png"
        for p in ("overview", "hip_flexion", "knee_angle", "ankle_angle", "pelvis", "lumbar", "shoulders")},
 }
@@ -81,6 +83,8 @@ async def create_job(
     mass_kg: Annotated[float | None, Form(description="subject mass, kilograms")] = None,
     refine: Annotated[str, Form(description="'fit' (fit the model to both views' keypoints, default) or "
                                             "'none' (the network's answer only)")] = "fit",
+    overlay: Annotated[bool, Form(description="also write overlay.mp4 and overlay.png (both views with the "
+                                              "detected keypoints and the model drawn on them)")] = True,
 ) -> JobPublic:
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > 2 * settings.max_upload_bytes + (1 << 20):
@@ -106,7 +110,7 @@ async def create_job(
         check_durations(infos[0], infos[1], settings)
         job.params = {"front_file": names["front"], "side_file": names["side"], "calibration": calibration is not None,
                       "front_camera": front_camera, "side_camera": side_camera, "offset_frames": offset_frames,
-                      "height_m": height_m, "mass_kg": mass_kg, "refine": refine}
+                      "height_m": height_m, "mass_kg": mass_kg, "refine": refine, "overlay": overlay}
         store.create(job)
         enqueue(job.id)
     except ApiError:
