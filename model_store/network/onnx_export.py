@@ -68,6 +68,7 @@ class OnnxKinematicsNet:
 
         available = ort.get_available_providers()
         wanted = providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+        self.path = Path(path)
         self.session = ort.InferenceSession(str(path), providers=wanted)
 
     def __call__(self, masks, keypoints, crops, k, r, t) -> NetworkOutputs:  # type: ignore[no-untyped-def]

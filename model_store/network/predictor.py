@@ -3,12 +3,14 @@
 ``predict`` takes numpy arrays for a single window (no batch axis) with the layout documented in
 :mod:`model_store.network.model` — masks may be the 256² crop masks (uint8 or float), they are
 resized here — and returns the 36 rotational coordinates (rad, ``ROTATIONAL_COORDINATES`` order)
-per frame and one 22×3 scale set. ``backend="onnx"`` runs the same graph with onnxruntime (CUDA
-provider when available).
+per frame and one 22×3 scale set. The ``onnx`` backend runs the same graph with onnxruntime (CUDA
+provider when available); ``auto`` (the default) uses it when it works.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,8 @@ from model_store.network.checkpoint import CheckpointRecord, load_network
 from model_store.network.model import prepare_masks
 from model_store.network.onnx_export import OnnxKinematicsNet, export_onnx
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class WindowPrediction:
@@ -28,21 +32,37 @@ class WindowPrediction:
 
 
 class Predictor:
-    def __init__(self, checkpoint: str | Path | None = None, backend: str = "torch", device: str | None = None):
-        if backend not in ("torch", "onnx"):
-            raise ValueError(f"unknown inference backend {backend!r} (use 'torch' or 'onnx')")
+    """``backend``: ``torch``, ``onnx``, or ``auto`` (default: onnxruntime when it imports and the
+    export works, else torch). The ONNX graph is exported once per checkpoint and cached (next to
+    the weights if a ``.onnx`` is there, else under the system temp folder keyed by the weights'
+    sha256); windows shorter than the network's window always run on torch."""
+
+    def __init__(self, checkpoint: str | Path | None = None, backend: str = "auto", device: str | None = None):
+        if backend not in ("auto", "torch", "onnx"):
+            raise ValueError(f"unknown inference backend {backend!r} (use 'auto', 'torch' or 'onnx')")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.net, self.record = load_network(checkpoint, device=self.device)
         self.config = self.net.config
-        self.backend = backend
         self._onnx: OnnxKinematicsNet | None = None
-        if backend == "onnx":
-            onnx_path = self.record.weights.with_suffix(".onnx")
+        if backend == "auto":
+            try:
+                self._onnx = self._load_onnx()
+            except Exception as exc:  # any failure: the torch graph computes the same thing
+                log.warning("onnxruntime backend unavailable (%s: %s); using torch", exc.__class__.__name__, exc)
+        elif backend == "onnx":
+            self._onnx = self._load_onnx()
+        self.backend = "onnx" if self._onnx is not None else "torch"
+
+    def _load_onnx(self) -> OnnxKinematicsNet:
+        onnx_path = self.record.weights.with_suffix(".onnx")
+        if not onnx_path.is_file():
+            onnx_path = Path(tempfile.gettempdir()) / "kinematics-onnx" / f"{self.record.sha256[:24]}.onnx"
             if not onnx_path.is_file():
-                onnx_path = Path(tempfile.mkdtemp(prefix="kinematics-onnx-")) / "network.onnx"
-                export_onnx(self.net.cpu(), onnx_path)
+                tmp = onnx_path.with_name(f"{onnx_path.stem}.{os.getpid()}.tmp.onnx")
+                export_onnx(self.net.cpu(), tmp)
                 self.net.to(self.device)
-            self._onnx = OnnxKinematicsNet(onnx_path)
+                os.replace(tmp, onnx_path)  # atomic: concurrent workers never read a partial file
+        return OnnxKinematicsNet(onnx_path)
 
     @property
     def window(self) -> int:
@@ -68,7 +88,7 @@ class Predictor:
         """
         m = prepare_masks(torch.as_tensor(masks), self.config.input_size)[None]
         args = [m] + [torch.as_tensor(np.asarray(a), dtype=torch.float32)[None] for a in (keypoints, crops, k, r, t)]
-        if self._onnx is not None:
+        if self._onnx is not None and args[0].shape[1] == self.config.window:
             out = self._onnx(*[a.numpy() for a in args])
         else:
             out = self.net(*[a.to(self.device) for a in args])

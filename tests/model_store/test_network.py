@@ -126,6 +126,26 @@ def test_predictor_torch_and_onnx_backends_agree(tmp_path):
         Predictor(tmp_path / "ck.json", backend="tensorrt")
 
 
+def test_predictor_auto_uses_a_cached_onnx_graph_and_torch_for_short_windows(tmp_path):
+    from model_store.network.predictor import Predictor
+
+    net = _randomised(KinematicsNet(get_config("tiny")))
+    save_checkpoint(net, tmp_path / "ck.safetensors", {})
+    first = Predictor(tmp_path / "ck.json")
+    assert first.backend == "onnx"
+    cached = first._onnx.path
+    mtime = cached.stat().st_mtime_ns
+    second = Predictor(tmp_path / "ck.json")
+    assert second.backend == "onnx" and second._onnx.path == cached
+    assert cached.stat().st_mtime_ns == mtime  # exported once, then reused
+    masks, kp, crops, k, r, t = (x[0].numpy() for x in example_inputs(net))
+    short = second.predict(masks[:3], kp[:3], crops[:3], k, r, t)  # fewer frames than the window: torch
+    assert short.angles.shape == (3, 36)
+    full_onnx = second.predict(masks, kp, crops, k, r, t)
+    full_torch = Predictor(tmp_path / "ck.json", backend="torch").predict(masks, kp, crops, k, r, t)
+    assert abs(full_onnx.angles - full_torch.angles).max() <= 1e-3
+
+
 def test_pelvis_alias_is_canonicalised_without_changing_the_orientation():
     """(tilt + π, π − list, rotation + π) is the same pelvis orientation; outputs use |list| ≤ 90°."""
     import numpy as np
