@@ -128,6 +128,12 @@ def test_good_calibration_is_accepted(client, videos):
     client.wait(r.json()["id"])
 
 
+def test_literal_null_in_optional_fields_means_absent(client, videos):
+    r = client.submit(videos["a"], videos["b"], height_m="null", mass_kg="", offset_frames="null")
+    assert r.status_code == 202, r.text
+    client.wait(r.json()["id"])
+
+
 def test_out_of_range_subject(client, videos):
     _expect(client.submit(videos["a"], videos["b"], height_m=7), 422, "invalid_request")
 
@@ -156,13 +162,16 @@ def test_missing_or_wrong_key(stack, videos, key, status):
 def test_unknown_job_and_route(client, stack):
     _expect(client.http.get("/jobs/doesnotexist"), 404, "not_found")
     _expect(client.http.get("/nowhere"), 404, "not_found")
-    _expect(client.http.put("/jobs"), 405, "method_not_allowed")
+    r = client.http.put("/jobs")
+    _expect(r, 405, "method_not_allowed")
+    assert "POST" in r.headers["allow"]  # the 405 says what the path does accept
     _expect(Client(stack.base_url, KEY_B).http.get("/jobs", params={"limit": 1000}), 422, "invalid_request")
     _expect(Client(stack.base_url, KEY_B).http.get("/jobs", params={"offset": 10**20}), 422, "invalid_request")
 
 
 def test_openapi_documents_errors(client):
     spec = client.http.get("/openapi.json").json()
+    assert "204" in spec["paths"]["/jobs/{job_id}"]["delete"]["responses"]
     post = spec["paths"]["/jobs"]["post"]
     assert {"202", "400", "401", "413", "415", "422"} <= set(post["responses"])
     assert "ErrorResponse" in spec["components"]["schemas"]

@@ -13,6 +13,7 @@ from typing import Annotated
 import redis
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import OwnerDep, SettingsDep, StoreDep
@@ -69,6 +70,11 @@ def _float_in(name: str, value: float | None, lo: float, hi: float) -> None:
         raise ApiError(422, "invalid_request", f"{name} must be between {lo} and {hi}")
 
 
+def _null_is_absent(value: object) -> object:
+    """Optional numeric form fields sent empty or as a literal ``null`` mean "not given"."""
+    return None if isinstance(value, str) and value.strip().lower() in ("", "null") else value
+
+
 @router.post("", status_code=202, response_model=JobPublic, responses=ERROR_RESPONSES,
              summary="Submit a front and a side video")
 async def create_job(
@@ -78,9 +84,12 @@ async def create_job(
     calibration: Annotated[UploadFile | None, File(description="Pose2Sim calibration TOML")] = None,
     front_camera: Annotated[str | None, Form(examples=["cam01"])] = None,
     side_camera: Annotated[str | None, Form(examples=["cam04"])] = None,
-    offset_frames: Annotated[int | None, Form(description="frame f of front = frame f+K of side")] = None,
-    height_m: Annotated[float | None, Form(description="subject height, metres")] = None,
-    mass_kg: Annotated[float | None, Form(description="subject mass, kilograms")] = None,
+    offset_frames: Annotated[int | None, BeforeValidator(_null_is_absent),
+                             Form(description="frame f of front = frame f+K of side")] = None,
+    height_m: Annotated[float | None, BeforeValidator(_null_is_absent),
+                        Form(description="subject height, metres")] = None,
+    mass_kg: Annotated[float | None, BeforeValidator(_null_is_absent),
+                       Form(description="subject mass, kilograms")] = None,
     refine: Annotated[str, Form(description="'fit' (fit the model to both views' keypoints, default) or "
                                             "'none' (the network's answer only)")] = "fit",
     overlay: Annotated[bool, Form(description="also write overlay.mp4 and overlay.png (both views with the "
@@ -151,7 +160,8 @@ def get_job(job_id: str, store: StoreDep, owner: OwnerDep) -> JobPublic:
     return to_public(job)
 
 
-@router.delete("/{job_id}", status_code=200, response_model=JobPublic | None, responses=ERROR_RESPONSES,
+@router.delete("/{job_id}", status_code=200, response_model=JobPublic | None,
+               responses={**ERROR_RESPONSES, 204: {"description": "a finished job was deleted (no body)"}},
                summary="Cancel a queued/running job, or delete a finished one (files included)")
 def delete_job(job_id: str, store: StoreDep, owner: OwnerDep, response: Response) -> JobPublic | None:
     job = _owned(store, job_id, owner)
