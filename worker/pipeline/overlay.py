@@ -33,6 +33,7 @@ from worker.pipeline.decode import _open, _upright
 MAX_SIDE = 540
 OVERLAY_FPS = 30.0
 SHEET_FRAMES = 4
+SHEET_MAX_SIDE = 800
 _KEYPOINT = (0, 220, 255)  # RGB
 _MODEL = (255, 140, 0)
 _FLAG = (230, 30, 30)
@@ -148,6 +149,9 @@ def write_overlay(
     tiles = [cv2.resize(s, (sheet[0].shape[1], sheet[0].shape[0])) for s in sheet]
     tiles += [np.zeros_like(tiles[0])] * (len(tiles) % 2)
     grid = np.concatenate([np.concatenate(tiles[r:r + 2], 1) for r in range(0, len(tiles), 2)], 0)
+    f = SHEET_MAX_SIDE / max(grid.shape[:2])
+    if f < 1.0:  # photos make large PNGs: keep the sheet small
+        grid = cv2.resize(grid, (int(grid.shape[1] * f), int(grid.shape[0] * f)), interpolation=cv2.INTER_AREA)
     cv2.imwrite(str(out_dir / "overlay.png"), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
     return list(OVERLAY_FILES)
 
