@@ -1,0 +1,22 @@
+"""The bundled checkpoint does not get worse on the fixed held-out set (see training/golden.py)."""
+
+from __future__ import annotations
+
+import json
+
+from training.golden import golden_path, measure, worse
+
+
+def test_bundled_checkpoint_matches_its_golden_figures():
+    doc = json.loads(golden_path().read_text())
+    manifest = json.loads((golden_path().parent / "default.json").read_text())
+    assert doc["checkpoint_sha256"] == manifest["sha256"], "golden figures belong to another checkpoint"
+    measured = measure()
+    assert not worse(measured, doc["figures"]), worse(measured, doc["figures"])
+
+
+def test_worse_names_the_figure():
+    stored = {"ll_mae_deg": 10.0, "mae_deg": 8.0, "scale_err_pct": 5.0, "mpjpe_mm": 60.0}
+    assert worse(dict(stored), stored) == []
+    bad = worse({**stored, "mpjpe_mm": 70.0}, stored)
+    assert len(bad) == 1 and bad[0].startswith("mpjpe_mm")
