@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from model_store.biomech import Motion, load_definition, read_mot
+from model_store.biomech import Motion, load_definition, read_mot, resample_motion
 from model_store.cameras import Camera
 from model_store.detections import ViewDetections
 from training.synth import motions
-from training.synth.clip import render_clip, resample_motion
+from training.synth.clip import render_clip
 from training.synth.detector_noise import perturb_clip_detections
 from training.synth.procedural import MOTION_KINDS, ground_feet, motion_of_kind
 from training.synth.real_motion import load_walk_motion
@@ -98,7 +98,7 @@ def _library_motion(kind: str, rng: np.random.Generator, frames: int, scales: np
     """A window of a held-out library trial of ``kind`` (trial drawn by length), random heading, grounded
     by one constant shift. Trials shorter than ``frames`` are used whole."""
     from training.motion_library.library import load_library
-    from training.synth.motion_mix import ground_clip
+    from training.synth.motion_mix import place_clip
 
     lib = load_library(cache).select("test", (kind,))
     if not len(lib):
@@ -106,12 +106,7 @@ def _library_motion(kind: str, rng: np.random.Generator, frames: int, scales: np
     lengths = np.array([len(q) for q in lib.coords], float)
     q = lib.coords[rng.choice(len(lib), p=lengths / lengths.sum())].astype(np.float64)
     start = int(rng.integers(0, max(1, len(q) - frames + 1)))
-    q = q[start:start + frames].copy()
-    names = load_definition().coordinate_names
-    for n in ("pelvis_tx", "pelvis_tz"):
-        q[:, names.index(n)] -= q[:, names.index(n)].mean()
-    q = np.unwrap(motions.rotate_heading(q, rng.uniform(-np.pi, np.pi)), axis=0)
-    return ground_clip(q, scales)
+    return place_clip(q[start:start + frames], rng, scales)
 
 
 def make_clip(kind: str, split: str, index: int, seconds: float = 4.0, cache: Path = Path("data_cache"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from model_store.biomech.definition import ModelDefinition, load_definition
 from model_store.biomech.fk import FKOutput, ForwardKinematics
-from model_store.biomech.motion_files import Motion, MotionFileError, read_mot, write_mot, write_trc
+from model_store.biomech.motion_files import Motion, MotionFileError, read_mot, resample_motion, write_mot, write_trc
 from model_store.biomech.osim_writer import build_scaled_model, write_scaled_osim
 
 
@@ -29,6 +29,7 @@ __all__ = [
     "load_definition",
     "load_fullbody_model",
     "read_mot",
+    "resample_motion",
     "write_mot",
     "write_scaled_osim",
     "write_trc",

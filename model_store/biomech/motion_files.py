@@ -34,6 +34,16 @@ class Motion:
         return float(1.0 / np.median(dt)) if dt.size else 0.0
 
 
+def resample_motion(motion: Motion, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Times [T] (s, from 0) and coordinates [T, C] at ``fps`` covering the motion's duration
+    (linear interpolation of time-unwrapped angles)."""
+    duration = motion.times_s[-1] - motion.times_s[0]
+    times = np.arange(int(np.floor(duration * fps + 1e-9)) + 1) / fps
+    src = motion.times_s - motion.times_s[0]
+    q = np.unwrap(motion.coords, axis=0)
+    return times, np.stack([np.interp(times, src, q[:, j]) for j in range(q.shape[1])], 1)
+
+
 class MotionFileError(ValueError):
     """A .mot/.sto file that cannot be read (names the file and the problem)."""
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_store.biomech import Motion, load_definition, read_mot
+from model_store.biomech import Motion, load_definition, read_mot, resample_motion
 from training.motion_library.catalogue import SHARED_WALK_ID, SOURCES_FILE, Trial, load_catalogue
 
 FPS = 60.0
@@ -87,14 +87,6 @@ def _git_read(mirrors: Path, source: dict[str, str]) -> tuple[bytes, str]:
     raise LibraryError(f"{source['repo']}:{source['path']} not found in {git_dir}")
 
 
-def _resample(motion: Motion) -> np.ndarray:
-    duration = motion.times_s[-1] - motion.times_s[0]
-    times = np.arange(int(np.floor(duration * FPS + 1e-9)) + 1) / FPS
-    src = motion.times_s - motion.times_s[0]
-    q = np.unwrap(motion.coords, axis=0)
-    return np.stack([np.interp(times, src, q[:, j]) for j in range(q.shape[1])], 1)
-
-
 def _clip_to_ranges(q: np.ndarray) -> tuple[np.ndarray, int]:
     md = load_definition()
     lo = np.array([c.range[0] for c in md.coordinates])
@@ -135,7 +127,7 @@ def build_library(mirrors: Path, cache: Path, progress: bool = True, sources: Pa
             motion, provenance = _read_trial(trial, mirrors, cache)
         except (LibraryError, OSError, ValueError) as exc:
             raise LibraryError(f"trial {trial.id}: {exc}") from exc
-        q = _resample(motion)
+        _, q = resample_motion(motion, FPS)
         names = load_definition().coordinate_names
         for name in trial.extra.get("negate", ()):
             q[:, names.index(name)] *= -1.0

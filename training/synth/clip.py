@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from model_store.biomech import Motion, load_definition, write_mot
+from model_store.biomech import Motion, load_definition, resample_motion, write_mot
 from model_store.cameras import Camera, save_calibration_toml
 from model_store.detections import ViewDetections, save_view_detections
 from training.synth.render import PinholeCamera, draw_mask, keypoint_visibility, project_capsules
@@ -26,15 +26,6 @@ from training.synth.subjects import Subject, sample_subject
 
 BACKGROUND = 40
 FOREGROUND = 215
-
-
-def resample_motion(motion: Motion, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Times [T] (s) and coordinates [T, 39] at ``fps`` covering the motion's duration."""
-    duration = motion.times_s[-1] - motion.times_s[0]
-    times = np.arange(int(np.floor(duration * fps + 1e-9)) + 1) / fps
-    src = motion.times_s - motion.times_s[0]
-    q = np.unwrap(motion.coords, axis=0)
-    return times, np.stack([np.interp(times, src, q[:, j]) for j in range(q.shape[1])], 1)
 
 
 def _scaled_camera(cam: PinholeCamera, max_side: int) -> PinholeCamera:

@@ -48,6 +48,17 @@ def ground_clip(q: np.ndarray, scales: np.ndarray) -> np.ndarray:
     return out
 
 
+def place_clip(q: np.ndarray, rng: np.random.Generator, scales: np.ndarray) -> np.ndarray:
+    """A recorded window [T, 39] made ready to render: horizontally re-centred, turned to a random
+    heading, angles unwrapped in time, grounded for ``scales`` by one constant shift."""
+    names = load_definition().coordinate_names
+    q = q.copy()
+    for n in ("pelvis_tx", "pelvis_tz"):
+        q[:, names.index(n)] -= q[:, names.index(n)].mean()
+    q = np.unwrap(motions.rotate_heading(q, rng.uniform(-np.pi, np.pi)), axis=0)
+    return ground_clip(q, scales)
+
+
 class MotionMix:
     """Samples motions from ``library`` (one split only: training, or test for evaluation sets)."""
 
@@ -62,7 +73,6 @@ class MotionMix:
         if w.sum() <= 0:
             raise ValueError("MotionMix: every source has zero weight")
         self.p = w / w.sum()
-        self._names = load_definition().coordinate_names
 
     def sample(self, rng: np.random.Generator, frames: int, fps: float, scales: np.ndarray) -> tuple[np.ndarray, str]:
         which = rng.choice(3, p=self.p)
@@ -87,12 +97,7 @@ class MotionMix:
         q = motions.scale_amplitude(q, rng, 0.85, 1.15)
         if kind in TURNABLE and rng.random() < 0.35:  # walking / running along a curve
             q = motions.curve_path(q, rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 1.6))
-        for n in ("pelvis_tx", "pelvis_tz"):
-            j = self._names.index(n)
-            q[:, j] -= q[:, j].mean()
-        q = motions.rotate_heading(q, rng.uniform(-np.pi, np.pi))
-        q = np.unwrap(q, axis=0)
-        return ground_clip(q, scales), f"real:{kind}"
+        return place_clip(q, rng, scales), f"real:{kind}"
 
 
-__all__ = ["MixWeights", "MotionMix", "ground_clip"]
+__all__ = ["MixWeights", "MotionMix", "ground_clip", "place_clip"]
