@@ -53,6 +53,17 @@ class Job:
         return cls(**{k.decode(): json.loads(v) for k, v in data.items() if k.decode() in cls.__dataclass_fields__})
 
 
+def _newest_mtime(folder: Path) -> float:
+    """Latest modification time (s since the epoch) of ``folder`` and anything under it."""
+    times = [folder.stat().st_mtime]
+    for p in folder.rglob("*"):
+        try:
+            times.append(p.stat().st_mtime)
+        except OSError:  # removed meanwhile
+            continue
+    return max(times)
+
+
 class JobStore:
     def __init__(self, settings: Settings, client: redis.Redis | None = None) -> None:
         self.settings = settings
@@ -126,12 +137,18 @@ class JobStore:
         pipe.execute()
 
     def cleanup_expired_files(self) -> int:
-        """Delete job directories whose record has expired; returns how many were removed."""
+        """Delete job directories without a record (expired, or an upload abandoned) whose newest file
+        is older than ``UPLOAD_GRACE_S``: a folder still being uploaded into (its record is written
+        only after the upload is checked) is never removed. Returns how many were removed."""
         removed = 0
         if not self.settings.jobs_dir.is_dir():
             return 0
+        now = time.time()
         for d in self.settings.jobs_dir.iterdir():
-            if d.is_dir() and not self.r.exists(self._key(d.name)):
-                shutil.rmtree(d, ignore_errors=True)
-                removed += 1
+            if not d.is_dir() or self.r.exists(self._key(d.name)):
+                continue
+            if now - _newest_mtime(d) < self.settings.upload_grace_s:
+                continue
+            shutil.rmtree(d, ignore_errors=True)
+            removed += 1
         return removed

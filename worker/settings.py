@@ -16,6 +16,8 @@ TASK_SOFT_TIME_LIMIT_S / TASK_TIME_LIMIT_S  per-job time limits (1800 / 1900)
 STALE_JOB_S          a running job whose worker heartbeat is older than this is re-queued (120)
 MAX_ATTEMPTS         how many times a job may start before it is failed as lost (2)
 JOB_QUEUE            queue new jobs go to: ``gpu`` or ``cpu`` (cpu)
+UPLOAD_GRACE_S       a job folder without a record is kept this long after its last write (900), so the
+                     cleanup never removes an upload still being received
 PIPELINE_ENTRYPOINT  ``module:function`` the worker runs (worker.pipeline:run_pipeline)
 """
 
@@ -53,6 +55,7 @@ class Settings(BaseSettings):
     job_queue: Literal["cpu", "gpu"] = "cpu"
     pipeline_entrypoint: str = "worker.pipeline:run_pipeline"
     heartbeat_s: float = 5.0
+    upload_grace_s: float = 900.0
 
     @model_validator(mode="after")
     def _safe(self) -> Settings:
