@@ -28,20 +28,13 @@ _FIELDS = ("masks", "keypoints", "crops", "k", "r", "t", "coords", "scales", "va
 
 
 def make_sequence(seed: int, index: int, frames: int, mask_size: int, mix) -> dict[str, np.ndarray]:
-    """One synthetic sequence (rendered, corrupted) as the arrays the network trains on."""
-    from training.synth.sequence import build_sequence, render_views
+    """One synthetic sequence (rendered, corrupted) as the arrays the network trains on (the shard
+    writer's arrays, :func:`training.synth.dataset._sequence_arrays`, with ``valid`` = person in both views)."""
+    from training.synth.dataset import _sequence_arrays
 
-    rng = np.random.default_rng([seed, index])
-    seq = build_sequence(rng, frames, mix=mix)
-    views = render_views(seq, rng, mask_size)
-    return {
-        "masks": views["masks"], "keypoints": views["keypoints"], "crops": views["crops"],
-        "k": np.stack([c.K for c in seq.cameras]).astype(np.float32),
-        "r": np.stack([c.R for c in seq.cameras]).astype(np.float32),
-        "t": np.stack([c.t for c in seq.cameras]).astype(np.float32),
-        "coords": seq.coords.astype(np.float32), "scales": seq.scales.astype(np.float32),
-        "valid": views["person_found"].all(-1),
-    }
+    a = _sequence_arrays(np.random.default_rng([seed, index]), frames, None, mask_size, False, mix=mix)
+    a["valid"] = a["person_found"].all(-1)
+    return {f: a[f] for f in _FIELDS}
 
 
 def _mix_for(cache: str, split: str):

@@ -45,6 +45,11 @@ def _lr(cfg: TrainConfig, step: int) -> float:
         base, frac = cfg.lr, step / max(cfg.stage1_steps, 1)
     else:
         base, frac = cfg.lr_stage2, (step - cfg.stage1_steps) / max(cfg.stage2_steps, 1)
+    return cosine_decay(base, frac)
+
+
+def cosine_decay(base: float, frac: float) -> float:
+    """``base`` decayed along a half cosine to 5 % of itself as ``frac`` goes 0 → 1."""
     return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
 
 

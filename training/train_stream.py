@@ -12,7 +12,6 @@ constant mean-pose floor (mean of the training buffer).
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -28,6 +27,8 @@ from training.data import SequenceArrays
 from training.evaluation import evaluate_constant, evaluate_network, mean_pose_of
 from training.losses import kinematics_loss
 from training.stream import DeviceBuffer, SequenceStream, collect
+from training.train import _manifest as cached_data_manifest
+from training.train import cosine_decay
 
 
 def _progress(cfg: TrainConfig, step: int, elapsed: float) -> float:
@@ -43,7 +44,7 @@ def _lr(cfg: TrainConfig, progress: float) -> float:
     else:
         base, frac = cfg.lr_stage2, (progress - split) / max(1.0 - split, 1e-9)
     warm = min(1.0, progress / 0.02) if progress < split else 1.0  # short warm-up at the start
-    return base * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+    return warm * cosine_decay(base, min(frac, 1.0))
 
 
 def _hardware(dev: torch.device, workers: int) -> str:
@@ -132,19 +133,15 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
             out = net(*wb.inputs())
             loss, terms = kinematics_loss(out, wb.coords, wb.scales, fk, wb.valid)
             opt.zero_grad(set_to_none=True)
-            if not torch.isfinite(loss):
+            ok = bool(torch.isfinite(loss))
+            if ok:
+                loss.backward()
+                ok = bool(torch.isfinite(torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)))
+            step += 1
+            if not ok:  # one bad batch must not poison the weights
                 skipped += 1
-                step += 1
-                continue
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-            if not torch.isfinite(grad_norm):  # one bad batch must not poison the weights
-                opt.zero_grad(set_to_none=True)
-                skipped += 1
-                step += 1
                 continue
             opt.step()
-            step += 1
             if step % cfg.log_every == 0:
                 lv = float(loss.detach())
                 losses.append(lv)
@@ -178,8 +175,8 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
 
 def _manifest(cfg: TrainConfig, summary: dict[str, Any], mean_a: np.ndarray, mean_s: np.ndarray, hardware: str,
               cache: Path) -> dict[str, Any]:
-    from training.train import _brief
-
+    """The cached-data manifest (:func:`training.train._manifest`) with the streamed recipe, the motion
+    sources (with licences and splits), the data made, the hardware and the run it started from."""
     library = Path(cache) / "motion_library" / "manifest.json"
     motion_sources: list[dict[str, Any]] = []
     minutes: dict[str, Any] = {}
@@ -189,23 +186,15 @@ def _manifest(cfg: TrainConfig, summary: dict[str, Any], mean_a: np.ndarray, mea
                            "licence": t["licence"], "seconds": t["seconds"]} for t in lib["trials"]]
         minutes = lib["minutes"]
     return {
-        "training": cfg.to_dict(),
+        **cached_data_manifest(cfg, summary, mean_a, mean_s),
         "data_recipe": {"stream": cfg.stream.__dict__ if cfg.stream else None,
                         "mixture": "real library trials (train split) / procedural kinds / random = 0.5 / 0.3 / 0.2",
                         "library_minutes": minutes},
         "motion_sources": motion_sources,
-        "seed": cfg.seed,
-        "steps": summary["steps"],
-        "wall_time_s": summary["wall_time_s"],
         "sequences_generated": summary["sequences_generated"],
         "skipped_steps": summary["skipped_steps"],
         "initialised_from": summary["initialised_from"],
         "hardware": hardware,
-        "torch": torch.__version__,
-        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "metrics": _brief(summary["metrics"]),
-        "baseline_mean_pose": {"metrics": _brief(summary["baseline_mean_pose"]),
-                               "angles_rad": mean_a.round(6).tolist(), "scales": mean_s.round(6).tolist()},
     }
 
 

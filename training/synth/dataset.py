@@ -26,15 +26,17 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from training.synth.motion_mix import MotionMix
 from training.synth.sequence import FPS, build_sequence, render_views
 
 FORMAT_VERSION = 1
 
 
 def _sequence_arrays(
-    rng: np.random.Generator, frames: int, walk: np.ndarray | None, mask_size: int, walk_mirror: bool
+    rng: np.random.Generator, frames: int, walk: np.ndarray | None, mask_size: int, walk_mirror: bool,
+    mix: MotionMix | None = None,
 ) -> dict:
-    seq = build_sequence(rng, frames, walk, walk_mirror=walk_mirror)
+    seq = build_sequence(rng, frames, walk, walk_mirror=walk_mirror, mix=mix)
     views = render_views(seq, rng, mask_size)
     return {
         **views,
