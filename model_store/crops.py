@@ -18,11 +18,13 @@ def crop_box(
 
     Pixel centres sit at integer coordinates; the square's edges map onto the crop's outer edges.
     """
-    ys, xs = np.nonzero(mask > thresh)
-    if ys.size == 0:
+    inside = mask > thresh
+    cols = np.flatnonzero(inside.any(0))
+    if cols.size == 0:
         return None
-    lo = np.array([xs.min(), ys.min()], np.float64)
-    hi = np.array([xs.max() + 1, ys.max() + 1], np.float64)
+    rows = np.flatnonzero(inside[:, cols[0]:cols[-1] + 1].any(1))
+    lo = np.array([cols[0], rows[0]], np.float64)
+    hi = np.array([cols[-1] + 1, rows[-1] + 1], np.float64)
     centre = (lo + hi) / 2.0 - 0.5  # pixel-centre convention
     side = max(float((hi - lo).max()) * margin, 1.0)
     scale = size / side
@@ -45,3 +47,18 @@ def to_crop(points: np.ndarray, box: np.ndarray) -> np.ndarray:
 def from_crop(points: np.ndarray, box: np.ndarray) -> np.ndarray:
     """Crop px [..., 2] → full-frame px."""
     return np.asarray(points) / box[2] + box[:2]
+
+
+def network_crop(
+    mask: np.ndarray, input_size: int, size: int = CROP_SIZE
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A full-frame uint8 mask [H, W] → (crop box, float32 [input_size]² crop in [0, 1]): the
+    ``size``² crop of :func:`crop_image`, area-resampled to the network's input size (what
+    ``prepare_masks`` does to 256² crops). (None, None) when the mask is empty."""
+    box = crop_box(mask, size=size)
+    if box is None:
+        return None, None
+    crop = crop_image(mask, box, size).astype(np.float32) / np.float32(255.0)
+    if input_size != size:
+        crop = cv2.resize(crop, (input_size, input_size), interpolation=cv2.INTER_AREA)
+    return box, crop

@@ -46,6 +46,58 @@ class ViewDetections:
     def n_frames(self) -> int:
         return int(self.masks.shape[0])
 
+    def take(self, index: np.ndarray | slice) -> ViewDetections:
+        """The frames at ``index`` (a slice, or indices for resampling), same fps and image size."""
+        return ViewDetections(self.masks[index], self.keypoints[index], self.person_found[index], self.fps,
+                              self.image_size)
+
+
+@dataclass
+class ViewTrack:
+    """One view's subject as the pipeline keeps it after detection: everything later stages read,
+    and nothing of frame size, so memory grows by ~16 KB per frame (at a 64 px network input)
+    instead of a full-frame mask.
+
+    ``boxes`` [T, 3] float64 are the crop boxes ``(x0, y0, scale)`` of :func:`model_store.crops.crop_box`
+    around the full-frame mask (NaN where the mask is empty); ``crop_masks`` [T, S, S] float32 in
+    [0, 1] are those crops resampled to the network's input size ``S`` (0 where no box).
+    ``keypoints``, ``person_found``, ``fps`` and ``image_size`` are as in :class:`ViewDetections`.
+    """
+
+    keypoints: np.ndarray
+    person_found: np.ndarray
+    boxes: np.ndarray
+    crop_masks: np.ndarray
+    fps: float
+    image_size: tuple[int, int]  # (width, height) px
+
+    def __post_init__(self) -> None:
+        t = self.keypoints.shape[0]
+        if self.keypoints.shape != (t, N_LANDMARKS, 3):
+            raise DetectionsError(f"keypoints must be [T, {N_LANDMARKS}, 3], got {self.keypoints.shape}")
+        if self.person_found.shape != (t,) or self.boxes.shape != (t, 3):
+            raise DetectionsError(f"person_found [{t}] and boxes [{t}, 3] expected, got {self.person_found.shape} "
+                                  f"and {self.boxes.shape}")
+        if self.crop_masks.ndim != 3 or self.crop_masks.shape[0] != t or self.crop_masks.dtype != np.float32:
+            raise DetectionsError(f"crop_masks must be float32 [{t}, S, S], got {self.crop_masks.dtype} "
+                                  f"{self.crop_masks.shape}")
+        if not self.fps > 0:
+            raise DetectionsError(f"fps must be positive, got {self.fps}")
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    @property
+    def has_crop(self) -> np.ndarray:
+        """bool [T]: the person was found and the mask gave a crop box."""
+        return self.person_found & np.isfinite(self.boxes).all(1)
+
+    def take(self, index: np.ndarray | slice) -> ViewTrack:
+        """The frames at ``index`` (a slice, or indices for resampling), same fps and image size."""
+        return ViewTrack(self.keypoints[index], self.person_found[index], self.boxes[index], self.crop_masks[index],
+                         self.fps, self.image_size)
+
 
 def save_view_detections(path: str | Path, det: ViewDetections) -> Path:
     path = Path(path)
@@ -82,3 +134,7 @@ def load_clip_detections(directory: str | Path) -> tuple[ViewDetections, ViewDet
     """``DIR/front.npz`` and ``DIR/side.npz``."""
     d = Path(directory)
     return load_view_detections(d / "front.npz"), load_view_detections(d / "side.npz")
+
+
+#: What the stages after detection read (keypoints, person_found, fps, image_size, n_frames, take).
+PersonTrack = ViewDetections | ViewTrack

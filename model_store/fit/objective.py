@@ -33,7 +33,7 @@ import torch
 from model_store.biomech import ForwardKinematics, load_fullbody_model
 from model_store.biomech.jacobian import point_jacobians
 from model_store.cameras import Camera
-from model_store.detections import ViewDetections
+from model_store.detections import PersonTrack
 from model_store.fit.projection import CameraRig
 from model_store.fit.settings import FitSettings
 from model_store.landmarks import load_landmarks, standing_height_m
@@ -95,7 +95,7 @@ class ClipEvidence:
         return int(self.confidence.shape[1])
 
     @classmethod
-    def from_views(cls, views: Sequence[ViewDetections], cameras: Sequence[Camera], fps: float) -> ClipEvidence:
+    def from_views(cls, views: Sequence[PersonTrack], cameras: Sequence[Camera], fps: float) -> ClipEvidence:
         """Synchronised detections (same length) of each view → evidence; a keypoint's confidence is
         its visibility on frames where the person was found, 0 elsewhere or where it is not finite."""
         kps = np.stack([v.keypoints[..., :2] for v in views]).astype(np.float64)

@@ -18,7 +18,7 @@ import torch
 
 from model_store.biomech import load_fullbody_model, write_mot, write_scaled_osim, write_trc
 from model_store.cameras import OPENSIM_FROM_WORLD, Camera
-from model_store.detections import ViewDetections
+from model_store.detections import PersonTrack
 from model_store.landmarks import load_landmarks, standing_height_m
 from model_store.network.outputs import assemble_coordinates
 from model_store.triangulation import triangulate
@@ -82,7 +82,7 @@ def clip_to_ranges(angles: np.ndarray) -> tuple[np.ndarray, int]:
     return clipped, int((clipped != angles).sum())
 
 
-def hip_midpoints(views: tuple[ViewDetections, ViewDetections], cams: tuple[Camera, Camera]) -> np.ndarray:
+def hip_midpoints(views: tuple[PersonTrack, PersonTrack], cams: tuple[Camera, Camera]) -> np.ndarray:
     """Hip midpoint per frame in OpenSim ground [T, 3] (NaN where either view misses it)."""
     lm = load_landmarks()
     hips = [lm.index("left_hip"), lm.index("right_hip")]

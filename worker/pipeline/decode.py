@@ -4,12 +4,16 @@ Frames are picked by presentation time (nearest source frame to each target inst
 handles variable frame rates; rotation metadata is applied so frames are upright. Frames may be
 decoded downscaled (``max_side`` px on the long side) for speed; ``scale`` maps decoded pixels
 back to full-resolution pixels (``full_px = decoded_px * scale``), the frame the calibration uses.
+The pipeline streams (:func:`open_video`: one decoded frame in memory at a time); the upload
+check reads packet timestamps only (:func:`probe_video`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import numpy as np
@@ -17,6 +21,7 @@ import numpy as np
 from worker.pipeline.contract import PipelineError
 
 TARGET_FPS = 60.0
+T = TypeVar("T")
 DEFAULT_MAX_SECONDS = 120.0
 
 
@@ -56,33 +61,6 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
     return container
 
 
-def _scan(path: Path) -> tuple[list[float], int, int, int, str]:
-    """Presentation times (s) of all frames, plus upright size, rotation and codec."""
-    container = _open(path)
-    times: list[float] = []
-    rotation, w, h, codec = 0, 0, 0, ""
-    try:
-        stream = container.streams.video[0]
-        codec = stream.codec_context.name
-        for frame in container.decode(stream):
-            if not times:
-                rotation = int(getattr(frame, "rotation", 0) or 0) % 360
-                w, h = frame.width, frame.height
-            t = frame.time if frame.time is not None else len(times) / float(stream.guessed_rate or 30)
-            times.append(float(t))
-    except (av.error.FFmpegError, ValueError) as exc:
-        if not times:
-            msg = f"{path.name} could not be decoded ({exc.__class__.__name__})"
-            raise PipelineError("video_undecodable", msg) from exc
-    finally:
-        container.close()
-    if not times:
-        raise PipelineError("video_empty", f"{path.name} contains no decodable frames")
-    if rotation in (90, 270):
-        w, h = h, w
-    return times, w, h, rotation, codec
-
-
 def _info(path: Path, scan: tuple[list[float], int, int, int, str], max_seconds: float) -> VideoInfo:
     times, w, h, rotation, codec = scan
     duration = times[-1] - times[0] + (times[1] - times[0] if len(times) > 1 else 0.0)
@@ -94,8 +72,8 @@ def _info(path: Path, scan: tuple[list[float], int, int, int, str], max_seconds:
 
 
 def _scan_packets(path: Path) -> tuple[list[float], int, int, int, str]:
-    """Like :func:`_scan` but from the container's packets (presentation timestamps, no decoding)
-    plus the first decoded frame (size, rotation, and proof that the stream decodes)."""
+    """Presentation times (s) of all frames from the container's packets (no decoding), plus upright
+    size, rotation and codec from the first decoded frame (which also proves that the stream decodes)."""
     container = _open(path)
     try:
         stream = container.streams.video[0]
@@ -145,35 +123,104 @@ def _upright(img: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(img, k)) if k else img
 
 
+def nearest_frames(
+    frames: Iterator[tuple[float | None, T]], target_fps: float, fallback_fps: float = 30.0,
+) -> Iterator[tuple[int, int, T]]:
+    """Resample a stream of ``(presentation time s or None, item)`` in presentation order to
+    ``target_fps``: yields ``(target index, source index, item)`` where the item is the source frame
+    nearest in time to ``index / target_fps`` (times from the first frame; ties go to the earlier
+    frame). Targets run up to the last source frame's time. Holds one item at a time."""
+    prev: tuple[int, float, T] | None = None
+    t0: float | None = None
+    k = 0
+    for i, (time, item) in enumerate(frames):
+        t = float(time) if time is not None else i / fallback_fps
+        t0 = t if t0 is None else t0
+        t -= t0
+        while prev is not None and abs(prev[1] - k / target_fps) <= abs(t - k / target_fps):
+            yield k, prev[0], prev[2]
+            k += 1
+        prev = (i, t, item)
+    if prev is not None:
+        n_out = int(np.floor(prev[1] * target_fps + 1e-6)) + 1
+        while k < n_out:
+            yield k, prev[0], prev[2]
+            k += 1
+
+
+@dataclass(frozen=True)
+class VideoStream:
+    """A video opened for one streamed pass: frames at ``target_fps``, upright RGB, downscaled to
+    ``size`` (``scale`` full-resolution px per decoded px). Iterating decodes again from the start;
+    only one decoded frame is held at a time."""
+
+    path: Path
+    info: VideoInfo
+    target_fps: float
+    n_frames: int  # frames at target_fps
+    scale: float
+    size: tuple[int, int]  # decoded (width, height), upright
+
+    def frames(self) -> Iterator[tuple[int, np.ndarray]]:
+        """``(target index, image uint8 [h, w, 3])`` for every target frame, in order."""
+        for k, _, image in self.indexed_frames():
+            yield k, image
+
+    def indexed_frames(self) -> Iterator[tuple[int, int, np.ndarray]]:
+        """``(target index, source index, image)``; a source frame used for several targets (a
+        source slower than ``target_fps``) is converted once."""
+        rotation = self.info.rotation_deg
+        w, h = self.size
+        raw_w, raw_h = (h, w) if rotation in (90, 270) else (w, h)
+        container = _open(self.path)
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"  # frame + slice threads in the decoder
+            fallback = float(stream.guessed_rate or 30)
+            decoded = ((frame.time, frame) for frame in container.decode(stream))
+            last: tuple[int, np.ndarray] | None = None
+            for k, src, frame in nearest_frames(decoded, self.target_fps, fallback):
+                if last is None or last[0] != src:
+                    last = (src, _upright(frame.to_ndarray(format="rgb24", width=raw_w, height=raw_h), rotation))
+                yield k, src, last[1]
+                if k + 1 >= self.n_frames:
+                    break
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise PipelineError("video_undecodable", f"{self.path.name} could not be decoded "
+                                f"({exc.__class__.__name__})") from exc
+        finally:
+            container.close()
+
+
+def open_video(
+    path: str | Path, target_fps: float = TARGET_FPS, max_side: int | None = 960,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+) -> VideoStream:
+    """Check ``path`` from its packets (as :func:`probe_video`) and prepare a streamed decode at
+    ``target_fps``, upright, the long side downscaled to ``max_side`` px (None: full size)."""
+    path = Path(path)
+    scan = _scan_packets(path)
+    info = _info(path, scan, max_seconds)
+    times = scan[0]
+    n_out = max(int(np.floor((times[-1] - times[0]) * target_fps + 1e-6)) + 1, 1)
+    long_side = max(info.width, info.height)
+    scale = 1.0 if max_side is None or long_side <= max_side else long_side / max_side
+    size = (int(round(info.width / scale)), int(round(info.height / scale)))
+    return VideoStream(path, info, target_fps, n_out, scale, size)
+
+
 def decode_video(
     path: str | Path, target_fps: float = TARGET_FPS, max_side: int | None = 960,
     max_seconds: float = DEFAULT_MAX_SECONDS,
 ) -> DecodedVideo:
-    """Decode ``path`` resampled to ``target_fps`` (nearest frame in time), upright, downscaled."""
-    path = Path(path)
-    scan = _scan(path)
-    info = _info(path, scan, max_seconds)
-    times, rotation = scan[0], scan[3]
-    src = np.array(times) - times[0]
-    n_out = max(int(np.floor(src[-1] * target_fps + 1e-6)) + 1, 1)
-    targets = np.arange(n_out) / target_fps
-    pick = np.clip(np.searchsorted(src, targets), 0, len(src) - 1)
-    left = np.clip(pick - 1, 0, len(src) - 1)
-    pick = np.where(np.abs(src[left] - targets) <= np.abs(src[pick] - targets), left, pick)
-    long_side = max(info.width, info.height)
-    scale = 1.0 if max_side is None or long_side <= max_side else long_side / max_side
-    raw_w, raw_h = (info.height, info.width) if rotation in (90, 270) else (info.width, info.height)
-    out_w, out_h = int(round(raw_w / scale)), int(round(raw_h / scale))
-    wanted = set(pick.tolist())
-    decoded: dict[int, np.ndarray] = {}
-    container = _open(path)
-    try:
-        for i, frame in enumerate(container.decode(video=0)):
-            if i in wanted:
-                decoded[i] = _upright(frame.to_ndarray(format="rgb24", width=out_w, height=out_h), rotation)
-            if i >= pick[-1]:
-                break
-    finally:
-        container.close()
-    frames = np.stack([decoded[i] for i in pick])
-    return DecodedVideo(frames=frames, times_s=targets, source_index=pick, scale=scale, info=info)
+    """Decode all of ``path`` into memory (tests and tools; the pipeline streams with
+    :func:`open_video`): resampled to ``target_fps`` (nearest frame in time), upright, downscaled."""
+    video = open_video(path, target_fps, max_side, max_seconds)
+    frames, picks = [], []
+    for _, src, image in video.indexed_frames():
+        frames.append(image)
+        picks.append(src)
+    if not frames:
+        raise PipelineError("video_empty", f"{Path(path).name} contains no decodable frames")
+    return DecodedVideo(frames=np.stack(frames), times_s=np.arange(len(frames)) / target_fps,
+                        source_index=np.array(picks), scale=video.scale, info=video.info)

@@ -22,7 +22,7 @@ import numpy as np
 
 from model_store.biomech import write_mot
 from model_store.cameras import Camera
-from model_store.detections import ViewDetections
+from model_store.detections import PersonTrack
 from model_store.fit import ClipEvidence, FitError, FitSettings, NetworkPrior, fit_clip, measure_reprojection
 from model_store.network.outputs import ROTATIONAL_COORDINATES, rotational_indices
 from worker.pipeline.assemble import InitialMotion
@@ -95,7 +95,7 @@ def _warnings(stats: dict) -> list[str]:
 
 
 def refine_motion(
-    views: tuple[ViewDetections, ViewDetections],
+    views: tuple[PersonTrack, PersonTrack],
     cams: tuple[Camera, Camera],
     network_angles: np.ndarray,
     initial: InitialMotion,

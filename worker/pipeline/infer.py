@@ -1,9 +1,9 @@
 """Stage 5 — network inference over overlapping windows, blended.
 
-Network inputs per frame and view: the 256² mask crop around the person (margin 1.1), the 33
-keypoints undistorted and mapped into crop px (visibility kept), the crop metadata, and the
-cameras expressed for OpenSim-ground points. Windows of ``predictor.window`` frames advance by half
-a window; per-frame outputs are blended with triangular weights (angles through sin/cos), frames
+Network inputs per frame and view: the mask crop around the person (margin 1.1, resampled to the
+network's input size), the 33 keypoints undistorted and mapped into crop px (visibility kept), the
+crop metadata, and the cameras expressed for OpenSim-ground points. Windows of ``predictor.window``
+frames advance by half a window; per-frame outputs are blended with triangular weights (angles through sin/cos), frames
 without a person in both views get no weight (their angles are NaN, filled later), and the
 window scale sets are averaged by their number of valid frames.
 """
@@ -16,15 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from model_store.cameras import Camera
-from model_store.crops import crop_box, crop_image, to_crop
-from model_store.detections import ViewDetections
+from model_store.detections import N_LANDMARKS, ViewTrack
 from model_store.network.predictor import Predictor
 
 
 @dataclass
 class NetworkInputs:
-    masks: np.ndarray  # uint8 [T, 2, 256, 256]
-    keypoints: np.ndarray  # float32 [T, 2, 33, 3] crop px + visibility
+    masks: np.ndarray  # float32 [T, 2, S, S] mask crops at the network's input size, [0, 1]
+    keypoints: np.ndarray  # float32 [T, 2, 33, 3] crop px (of the 256² crop) + visibility
     crops: np.ndarray  # float32 [T, 2, 3]
     k: np.ndarray  # [2, 3, 3]
     r: np.ndarray  # [2, 3, 3] ground → camera
@@ -39,24 +38,19 @@ class InferenceResult:
     windows: int
 
 
-def build_inputs(views: tuple[ViewDetections, ViewDetections], cams: tuple[Camera, Camera]) -> NetworkInputs:
-    """``views`` already synchronised (same length); cameras in the calibration world frame."""
+def build_inputs(views: tuple[ViewTrack, ViewTrack], cams: tuple[Camera, Camera]) -> NetworkInputs:
+    """``views`` already synchronised (same length); cameras in the calibration world frame.
+    Vectorised over frames: no per-frame Python work."""
     t = views[0].n_frames
-    masks = np.zeros((t, 2, 256, 256), np.uint8)
-    kps = np.zeros((t, 2, 33, 3), np.float32)
-    crops = np.zeros((t, 2, 3), np.float32)
-    valid = np.ones(t, bool)
-    for v, (det, cam) in enumerate(zip(views, cams, strict=True)):
-        undist = cam.undistort_points(det.keypoints[..., :2])
-        for i in range(t):
-            box = crop_box(det.masks[i]) if det.person_found[i] else None
-            if box is None:
-                valid[i] = False
-                continue
-            masks[i, v] = crop_image(det.masks[i], box)
-            kps[i, v, :, :2] = to_crop(undist[i], box)
-            kps[i, v, :, 2] = det.keypoints[i, :, 2]
-            crops[i, v] = box
+    valid = views[0].has_crop & views[1].has_crop
+    boxes = np.stack([np.nan_to_num(v.boxes) for v in views], 1)  # [T, 2, 3]
+    masks = np.stack([v.crop_masks for v in views], 1)
+    kps = np.zeros((t, 2, N_LANDMARKS, 3), np.float32)
+    for v, (track, cam) in enumerate(zip(views, cams, strict=True)):
+        undist = cam.undistort_points(track.keypoints[..., :2])
+        kps[:, v, :, :2] = (undist - boxes[:, v, None, :2]) * boxes[:, v, None, 2:]
+        kps[:, v, :, 2] = track.keypoints[..., 2]
+    crops = boxes.astype(np.float32)
     if valid.any() and not valid.all():
         # Frames without the person in both views get the nearest valid frame's inputs: the network
         # must not see empty crops (scale 0 → non-finite geometry, which its temporal layers would

@@ -26,7 +26,7 @@ import numpy as np
 
 from model_store.biomech import load_definition
 from model_store.cameras import Camera
-from model_store.detections import ViewDetections
+from model_store.detections import PersonTrack
 from worker.pipeline.contract import OVERLAY_FILES
 from worker.pipeline.decode import _open, _upright
 
@@ -112,7 +112,7 @@ def _side_by_side(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def write_overlay(
-    videos: tuple[Path, Path], cams: tuple[Camera, Camera], dets: tuple[ViewDetections, ViewDetections],
+    videos: tuple[Path, Path], cams: tuple[Camera, Camera], dets: tuple[PersonTrack, PersonTrack],
     joint_centers: np.ndarray, flagged: np.ndarray, first_frames: tuple[int, int], fps: float, out_dir: Path,
 ) -> list[str]:
     """Write ``overlay.mp4`` and ``overlay.png``; returns their names.

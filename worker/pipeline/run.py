@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import av
@@ -14,14 +14,14 @@ import numpy as np
 
 from model_store.biomech import load_definition
 from model_store.cameras import Camera
-from model_store.detections import DetectionsError, ViewDetections, load_clip_detections
+from model_store.detections import DetectionsError, ViewDetections, ViewTrack, load_clip_detections
 from model_store.network import CheckpointError
 from model_store.network.predictor import Predictor
 from worker.pipeline.assemble import InitialMotion, assemble, hip_midpoints, initial_motion, write_results
 from worker.pipeline.cameras import select_cameras
 from worker.pipeline.contract import PipelineError, PipelineRequest, PipelineResult, ProgressCallback
-from worker.pipeline.decode import TARGET_FPS, decode_video, probe_video
-from worker.pipeline.detect import detect_view
+from worker.pipeline.decode import TARGET_FPS, open_video
+from worker.pipeline.detect import track_from_detections, track_views
 from worker.pipeline.fit import Refined, refine_motion, write_fit_files
 from worker.pipeline.infer import InferenceResult, build_inputs, run_windows
 from worker.pipeline.overlay import write_overlay
@@ -37,15 +37,10 @@ def _resample(det: ViewDetections, fps: float) -> ViewDetections:
         return det
     n = int(np.floor((det.n_frames - 1) / det.fps * fps)) + 1
     idx = np.clip(np.rint(np.arange(n) / fps * det.fps).astype(int), 0, det.n_frames - 1)
-    return ViewDetections(det.masks[idx], det.keypoints[idx], det.person_found[idx], fps, det.image_size)
+    return replace(det.take(idx), fps=fps)
 
 
-def _slice(det: ViewDetections, start: int, stop: int) -> ViewDetections:
-    return ViewDetections(det.masks[start:stop], det.keypoints[start:stop], det.person_found[start:stop], det.fps,
-                          det.image_size)
-
-
-def apply_offset(front: ViewDetections, side: ViewDetections, k: int) -> tuple[ViewDetections, ViewDetections, int]:
+def apply_offset(front: ViewTrack, side: ViewTrack, k: int) -> tuple[ViewTrack, ViewTrack, int]:
     """Trim both views to their common span (front f ↔ side f + k); returns the front start frame."""
     f0 = max(0, -k)
     f1 = min(front.n_frames, side.n_frames - k)
@@ -54,7 +49,7 @@ def apply_offset(front: ViewDetections, side: ViewDetections, k: int) -> tuple[V
             "duration_mismatch",
             f"the views overlap for only {max(f1 - f0, 0)} frames at offset {k}; at least {MIN_OVERLAP_FRAMES} needed",
         )
-    return _slice(front, f0, f1), _slice(side, f0 + k, f1 + k), f0
+    return front.take(slice(f0, f1)), side.take(slice(f0 + k, f1 + k)), f0
 
 
 class _Stages:
@@ -82,8 +77,8 @@ class CoreResult:
     frame used, the sync estimate, the network's answer, the complete initial motion, the refined
     motion, and warnings for the summary."""
 
-    front: ViewDetections
-    side: ViewDetections
+    front: ViewTrack
+    side: ViewTrack
     front_start: int
     sync: SyncResult
     inferred: InferenceResult
@@ -93,10 +88,11 @@ class CoreResult:
 
 
 def estimate_from_detections(
-    front: ViewDetections, side: ViewDetections, cams: tuple[Camera, Camera], calibrated: bool,
-    predictor: Predictor, request: PipelineRequest, stages: _Stages | None = None,
+    front: ViewTrack | ViewDetections, side: ViewTrack | ViewDetections, cams: tuple[Camera, Camera],
+    calibrated: bool, predictor: Predictor, request: PipelineRequest, stages: _Stages | None = None,
 ) -> CoreResult:
-    """Synchronise, infer and fit: detections of both views (at the pipeline rate) → motion.
+    """Synchronise, infer and fit: tracks (or full-frame detections) of both views, at the pipeline
+    rate → motion.
 
     ``cams`` are calibration-world cameras (``calibrated`` says whether they come from a calibration
     file, which allows the geometric sync estimate). Uses ``request.offset_frames``,
@@ -104,6 +100,8 @@ def estimate_from_detections(
     """
     stages = stages or _Stages(None)
     warnings: list[str] = []
+    size = predictor.config.input_size
+    front, side = (v if isinstance(v, ViewTrack) else track_from_detections(v, size) for v in (front, side))
     with stages.stage("synchronise"):
         sync: SyncResult = synchronise(front, side, request.offset_frames, cams if calibrated else None)
         front, side, f0 = apply_offset(front, side, sync.offset_frames)
@@ -139,29 +137,28 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         raise PipelineError("no_checkpoint", str(exc)) from exc
     out_dir = Path(request.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with stages.stage("decode") as report:
-        if request.detections_dir is None:
-            videos = [decode_video(request.front_video)]
-            report(0.5)
-            videos.append(decode_video(request.side_video))
-            infos = [v.info for v in videos]
-        else:  # precomputed detections: the videos are only checked and described
-            infos = [probe_video(request.front_video), probe_video(request.side_video)]
+    with stages.stage("decode"):  # packet timestamps only: the frames are decoded while detecting
+        videos = (open_video(request.front_video), open_video(request.side_video))
+        infos = [v.info for v in videos]
     with stages.stage("cameras"):  # before detection, so a wrong camera name fails fast
         rig = select_cameras(request.calibration, request.front_camera, request.side_camera,
                              (infos[0].width, infos[0].height), (infos[1].width, infos[1].height))
         warnings += rig.warnings
+    detect_detail: dict[str, float] = {}
     with stages.stage("detect") as report:
+        dets: list[ViewTrack] | list[ViewDetections]
         if request.detections_dir is not None:
             try:
                 dets = [_resample(d, TARGET_FPS) for d in load_clip_detections(request.detections_dir)]
             except DetectionsError as exc:
                 raise PipelineError("detections_invalid", str(exc)) from exc
+            found = [int(d.person_found.sum()) for d in dets]
         else:
-            dets = [detect_view(videos[0], progress=lambda f: report(f / 2)),
-                    detect_view(videos[1], progress=lambda f: report(0.5 + f / 2))]
-            del videos
-        found = [int(d.person_found.sum()) for d in dets]
+            tracked = track_views(videos, predictor.config.input_size, progress=report)
+            dets = [t.track for t in tracked]
+            for name, t in zip(("front", "side"), tracked, strict=True):
+                detect_detail.update({f"{name}_decode": t.decode_s, f"{name}_wall": t.wall_s})
+            found = [int(d.person_found.sum()) for d in dets]
         if min(found) == 0:
             which = "front" if found[0] == 0 else "side"
             raise PipelineError("no_person", f"no person was detected in the {which} video")
@@ -198,6 +195,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         "front_start_frame": f0,
         "sync": asdict(core.sync),
         "stage_seconds": stages.seconds,
+        "detect_seconds_by_view": detect_detail,
         "frames_without_person": missing,
         "frames_interpolated": result.filled_frames,
         "frames_held": result.held_frames,

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from model_store.cameras import Camera
-from model_store.detections import ViewDetections
+from model_store.detections import PersonTrack
 
 MIN_OVERLAP = 20  # frames
 LAG_PENALTY = 0.003  # correlation units per frame of shift
@@ -34,7 +34,7 @@ class SyncResult:
     estimated: bool
 
 
-def speed_signal(det: ViewDetections, min_visibility: float = 0.5) -> np.ndarray:
+def speed_signal(det: PersonTrack, min_visibility: float = 0.5) -> np.ndarray:
     """Normalised keypoint speed per frame [T] (NaN where the person is missing)."""
     kp = det.keypoints
     vis = (kp[..., 2] >= min_visibility) & det.person_found[:, None]
@@ -61,7 +61,7 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float((x * y).sum() / den) if den > 0 else np.nan
 
 
-def estimate_offset(front: ViewDetections, side: ViewDetections, max_lag: int = 30) -> SyncResult:
+def estimate_offset(front: PersonTrack, side: PersonTrack, max_lag: int = 30) -> SyncResult:
     a, b = speed_signal(front), speed_signal(side)
     lags = np.arange(-max_lag, max_lag + 1)
     scores = np.full(lags.size, np.nan)
@@ -87,7 +87,7 @@ def _pairs(n_front: int, n_side: int, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def estimate_offset_geometric(
-    front: ViewDetections, side: ViewDetections, cams: tuple[Camera, Camera], max_lag: int = 30,
+    front: PersonTrack, side: PersonTrack, cams: tuple[Camera, Camera], max_lag: int = 30,
     min_visibility: float = 0.5,
 ) -> SyncResult:
     """Lag minimising the two-view reprojection error of triangulated keypoints (calibrated cameras)."""
@@ -119,7 +119,7 @@ def estimate_offset_geometric(
 
 
 def synchronise(
-    front: ViewDetections, side: ViewDetections, offset_frames: int | None = None,
+    front: PersonTrack, side: PersonTrack, offset_frames: int | None = None,
     cams: tuple[Camera, Camera] | None = None,
 ) -> SyncResult:
     """Given offset, else geometric estimate with calibrated ``cams``, else the motion estimate."""

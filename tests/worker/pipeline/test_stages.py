@@ -117,6 +117,7 @@ def test_frames_without_the_person_do_not_poison_their_window(synthetic_clip, us
     """A window mixing frames with and without the person: every frame with the person still gets a
     finite answer (empty crops used to give non-finite geometry that the temporal layers spread)."""
     from model_store.network.predictor import Predictor
+    from worker.pipeline.detect import track_from_detections
     from worker.pipeline.infer import build_inputs, run_windows
 
     cams = load_calibration_toml(synthetic_clip / "calibration.toml")
@@ -125,8 +126,11 @@ def test_frames_without_the_person_do_not_poison_their_window(synthetic_clip, us
     gone[5:12] = True  # the person leaves the side view for a moment
     side = ViewDetections(np.where(gone[:, None, None], 0, side.masks).astype(np.uint8), side.keypoints,
                           side.person_found & ~gone, side.fps, side.image_size)
-    inputs = build_inputs((front, side), (cams["front"], cams["side"]))
+    predictor = Predictor()
+    size = predictor.config.input_size
+    inputs = build_inputs((track_from_detections(front, size), track_from_detections(side, size)),
+                          (cams["front"], cams["side"]))
     assert np.array_equal(inputs.valid, ~gone)
-    result = run_windows(inputs, Predictor())
+    result = run_windows(inputs, predictor)
     assert np.isfinite(result.angles[~gone]).all() and np.isnan(result.angles[gone]).all()
     assert np.isfinite(result.scales).all()

@@ -1,0 +1,107 @@
+"""The streamed decode → detect path: same frames, same detections and the same network inputs as
+decoding everything first, with memory per frame independent of the frame size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model_store.cameras import load_calibration_toml
+from model_store.crops import crop_box, crop_image, network_crop, to_crop
+from model_store.detections import load_clip_detections
+from model_store.network.model import prepare_masks
+from tests.service.videos import write_video
+from worker.pipeline.decode import decode_video, nearest_frames, open_video
+from worker.pipeline.detect import TrackSink, detect_view, track_from_detections, track_views
+from worker.pipeline.infer import build_inputs
+from worker.pipeline.sync import synchronise
+
+
+def _reference_picks(times: np.ndarray, fps: float) -> np.ndarray:
+    """Nearest source frame per target instant, whole-array version (ties to the earlier frame)."""
+    src = times - times[0]
+    targets = np.arange(int(np.floor(src[-1] * fps + 1e-6)) + 1) / fps
+    pick = np.clip(np.searchsorted(src, targets), 0, len(src) - 1)
+    left = np.clip(pick - 1, 0, len(src) - 1)
+    return np.where(np.abs(src[left] - targets) <= np.abs(src[pick] - targets), left, pick)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_streamed_resampling_picks_the_nearest_frame_like_the_whole_array_rule(seed):
+    rng = np.random.default_rng(seed)
+    times = np.cumsum(rng.uniform(0.004, 0.08, 200)) + rng.uniform(0, 3)  # variable rate, late start
+    streamed = list(nearest_frames(((t, i) for i, t in enumerate(times)), 60.0))
+    assert [k for k, _, _ in streamed] == list(range(len(streamed)))
+    assert np.array_equal([src for _, src, _ in streamed], _reference_picks(times, 60.0))
+    assert all(src == item for _, src, item in streamed)
+
+
+def test_open_video_counts_frames_from_packets_and_streams_them(tmp_path):
+    path = write_video(tmp_path / "a.mp4", seconds=1.0, fps=30, size=(160, 96))
+    video = open_video(path, max_side=80)
+    assert video.n_frames == 59 and video.size == (80, 48) and video.scale == pytest.approx(2.0)
+    frames = list(video.frames())
+    assert [k for k, _ in frames] == list(range(59)) and frames[0][1].shape == (48, 80, 3)
+    whole = decode_video(path, max_side=80)
+    assert np.array_equal(whole.frames, np.stack([f for _, f in frames]))
+
+
+def test_network_crop_matches_the_training_resize():
+    rng = np.random.default_rng(0)
+    mask = np.zeros((480, 270), np.uint8)
+    mask[60:400, 100:180] = rng.integers(1, 255, (340, 80))
+    box, crop = network_crop(mask, 64)
+    import torch
+
+    ref = prepare_masks(torch.from_numpy(crop_image(mask, crop_box(mask))), 64).numpy()
+    assert np.array_equal(box, crop_box(mask)) and crop.dtype == np.float32
+    np.testing.assert_allclose(crop, ref, atol=1e-6)
+    assert network_crop(np.zeros((10, 10), np.uint8), 64) == (None, None)
+
+
+def test_track_keeps_crops_not_frames():
+    sink = TrackSink(64, 60.0, (1920, 1080))
+    mask = np.zeros((1080, 1920), np.uint8)
+    mask[200:900, 800:1100] = 255
+    for i in range(10):
+        sink.add(mask if i % 3 else None, np.ones((33, 3), np.float32) if i % 3 else None)
+    track = sink.result()
+    per_frame = sum(a.nbytes for a in (track.keypoints, track.person_found, track.boxes, track.crop_masks)) / 10
+    assert per_frame < 20_000  # a 1080p mask alone would be 2 MB
+    assert np.array_equal(track.has_crop, np.arange(10) % 3 != 0)
+    assert np.isnan(track.boxes[0]).all() and not track.crop_masks[0].any()
+
+
+def test_vectorised_inputs_equal_per_frame_crops(synthetic_clip):
+    cams = load_calibration_toml(synthetic_clip / "calibration.toml")
+    front, side = load_clip_detections(synthetic_clip / "detections")
+    tracks = [track_from_detections(d, 64) for d in (front, side)]
+    inputs = build_inputs((tracks[0], tracks[1]), (cams["front"], cams["side"]))
+    for v, (det, cam) in enumerate(((front, cams["front"]), (side, cams["side"]))):
+        for i in (0, det.n_frames // 2, det.n_frames - 1):
+            box = crop_box(det.masks[i])
+            np.testing.assert_allclose(inputs.crops[i, v], box, rtol=1e-6)
+            expect = to_crop(cam.undistort_points(det.keypoints[i, :, :2]), box)
+            np.testing.assert_allclose(inputs.keypoints[i, v, :, :2], expect, rtol=1e-5, atol=1e-3)
+            _, crop = network_crop(det.masks[i], 64)
+            assert np.array_equal(inputs.masks[i, v], crop)
+
+
+@pytest.mark.slow
+def test_streamed_two_process_detection_equals_decoding_everything_first(shared_data):
+    """The real demo pair: the streamed path (both views at once in two processes) gives exactly
+    the frames, keypoints, crop boxes and crop masks of decode-all-then-detect, and the same sync."""
+    demo = shared_data / "video" / "pose2sim-demo-single"
+    paths = (demo / "cam01.mp4", demo / "cam04.mp4")
+    streamed = track_views((open_video(paths[0]), open_video(paths[1])), 64, processes=2)
+    reference = [track_from_detections(detect_view(decode_video(p)), 64) for p in paths]
+    for got, ref in zip(streamed, reference, strict=True):
+        track = got.track
+        assert track.n_frames == ref.n_frames == 100 and track.person_found.all()
+        assert np.array_equal(track.keypoints, ref.keypoints)
+        assert np.array_equal(track.boxes, ref.boxes)
+        assert np.array_equal(track.crop_masks, ref.crop_masks)
+        assert 0 < got.decode_s < got.wall_s
+    cams = load_calibration_toml(demo / "calibration.toml")
+    pair = (cams["cam01"], cams["cam04"])
+    assert synchronise(streamed[0].track, streamed[1].track, None, pair) == synchronise(*reference, None, pair)
