@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from app.api.routes import health, jobs
+from app.api.routes.web import mount_web
 from app.core.errors import install_error_handlers
 from worker.settings import get_settings
 
@@ -20,6 +21,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.include_router(jobs.router)
     app.include_router(health.router)
+    mount_web(app)  # the page at / and its files under /static
     return app
 
 

@@ -36,6 +36,13 @@ class JobPublic(BaseModel):
     results_zip: str | None = None
 
 
+class ModelPublic(BaseModel):
+    name: str = Field(examples=["Rajagopal2016"])
+    bodies: list[str] = Field(description="body names; joint_centers.trc has one point per body, in this order")
+    segments: list[tuple[str, str]] = Field(description="(parent, child) bodies joined by a joint")
+    angle_panels: dict[str, list[str]] = Field(description="plot panels → coordinates of kinematics.mot (degrees)")
+
+
 class JobList(BaseModel):
     items: list[JobPublic]
     total: int
