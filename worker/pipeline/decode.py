@@ -160,6 +160,8 @@ class VideoStream:
     n_frames: int  # frames at target_fps
     scale: float
     size: tuple[int, int]  # decoded (width, height), upright
+    max_side: int | None = None  # as asked of open_video
+    max_seconds: float = DEFAULT_MAX_SECONDS
 
     def frames(self) -> Iterator[tuple[int, np.ndarray]]:
         """``(target index, image uint8 [h, w, 3])`` for every target frame, in order."""
@@ -206,7 +208,7 @@ def open_video(
     long_side = max(info.width, info.height)
     scale = 1.0 if max_side is None or long_side <= max_side else long_side / max_side
     size = (int(round(info.width / scale)), int(round(info.height / scale)))
-    return VideoStream(path, info, target_fps, n_out, scale, size)
+    return VideoStream(path, info, target_fps, n_out, scale, size, max_side, max_seconds)
 
 
 def decode_video(

@@ -17,9 +17,12 @@ in two processes at once.
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import json
 import os
-import queue
+import selectors
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -32,7 +35,7 @@ import numpy as np
 from model_store.crops import network_crop
 from model_store.detections import N_LANDMARKS, ViewDetections, ViewTrack
 from worker.pipeline.contract import PipelineError
-from worker.pipeline.decode import DecodedVideo, VideoStream
+from worker.pipeline.decode import DecodedVideo, VideoStream, open_video
 
 ROI_MARGIN = 1.6  # tracked region = previous box enlarged by this factor
 YOLO_WEIGHTS_ENV = "KINEMATICS_YOLO_WEIGHTS"
@@ -227,25 +230,6 @@ def track_view(
     return TrackedView(sink.result(), round(decode_s, 3), round(time.perf_counter() - t0, 3))
 
 
-def _child(video: VideoStream, input_size: int, view: int, out: mp.Queue) -> None:  # pragma: no cover - subprocess
-    """One view in a child process: progress as ("progress", view, frames), then ("done", view,
-    TrackedView) or ("error", view, (code, message))."""
-    try:
-        last = [0.0]
-
-        def report(i: int) -> None:
-            now = time.perf_counter()
-            if now - last[0] > 0.25 or i == video.n_frames:
-                last[0] = now
-                out.put(("progress", view, i))
-
-        out.put(("done", view, track_view(video, input_size, progress=report)))
-    except PipelineError as exc:
-        out.put(("error", view, (exc.code, exc.message)))
-    except BaseException as exc:
-        out.put(("error", view, ("internal", f"detection failed: {exc.__class__.__name__}: {exc}")))
-
-
 def detect_processes() -> int:
     """How many views to detect at once: ``DETECT_PROCESSES`` (1 or 2) or, by default, 2 when the
     machine has at least two CPU cores."""
@@ -255,14 +239,54 @@ def detect_processes() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
+def _save_tracked(path: Path, tracked: TrackedView) -> None:
+    t = tracked.track
+    np.save(path.with_suffix(".crops.npy"), t.crop_masks)
+    np.savez(path, keypoints=t.keypoints, person_found=t.person_found, boxes=t.boxes, fps=t.fps,
+             image_size=np.array(t.image_size), seconds=np.array([tracked.decode_s, tracked.wall_s]))
+
+
+def _load_tracked(path: Path) -> TrackedView:
+    crops = np.load(path.with_suffix(".crops.npy"))
+    with np.load(path) as z:
+        size = z["image_size"].tolist()
+        track = ViewTrack(z["keypoints"], z["person_found"], z["boxes"], crops, float(z["fps"]),
+                          (int(size[0]), int(size[1])))
+        return TrackedView(track, float(z["seconds"][0]), float(z["seconds"][1]))
+
+
+def _child_main(argv: list[str]) -> int:  # pragma: no cover - runs in a subprocess (tested through track_views)
+    """``python -m worker.pipeline.detect VIDEO TARGET_FPS MAX_SIDE MAX_SECONDS INPUT_SIZE OUT.npz``:
+    one view, streamed; prints ``P <frames done>`` lines, then ``D`` once the track is saved, or
+    ``E <json code/message>`` with exit status 2 for an input problem."""
+    path, fps, max_side, max_seconds, input_size, out = argv
+    try:
+        video = open_video(path, float(fps), int(max_side) if max_side != "none" else None, float(max_seconds))
+        last = [0.0]
+
+        def report(i: int) -> None:
+            now = time.perf_counter()
+            if now - last[0] > 0.25 or i == video.n_frames:
+                last[0] = now
+                print(f"P {i}", flush=True)
+
+        _save_tracked(Path(out), track_view(video, int(input_size), progress=report))
+    except PipelineError as exc:
+        print("E " + json.dumps({"code": exc.code, "message": exc.message}), flush=True)
+        return 2
+    print("D", flush=True)
+    return 0
+
+
 def track_views(
     videos: tuple[VideoStream, VideoStream], input_size: int, progress: Callable[[float], None] | None = None,
     processes: int | None = None,
 ) -> list[TrackedView]:
     """Decode + detect both views; with ``processes`` = 2 (default: :func:`detect_processes`) each view
-    runs in its own process (spawned: no threads or locks inherited). ``progress`` gets the
-    fraction of frames done over both views; an exception it raises (a cancelled job) stops both
-    children."""
+    runs in its own Python subprocess (MediaPipe holds the GIL, so threads would not help; a
+    subprocess, unlike ``multiprocessing``, also works inside Celery's daemonic pool processes).
+    ``progress`` gets the fraction of frames done over both views; an exception it raises (a
+    cancelled job) stops both children."""
     processes = detect_processes() if processes is None else processes
     total = sum(v.n_frames for v in videos)
     if processes < 2:
@@ -272,40 +296,58 @@ def track_views(
             results.append(track_view(v, input_size, progress=None if progress is None else
                                       (lambda i, d=done_before: progress((d + i) / total))))
         return results
-    ctx = mp.get_context("spawn")
-    out: mp.Queue = ctx.Queue()
-    children = [ctx.Process(target=_child, args=(v, input_size, j, out), daemon=True) for j, v in enumerate(videos)]
-    done: dict[int, TrackedView] = {}
-    frames = [0, 0]
+    with tempfile.TemporaryDirectory(prefix="detect-") as tmp:
+        outs = [Path(tmp) / f"view{j}.npz" for j in range(len(videos))]
+        logs = [(Path(tmp) / f"view{j}.log").open("w") for j in range(len(videos))]
+        children: list[subprocess.Popen] = []
+        try:
+            for v, out, log in zip(videos, outs, logs, strict=True):
+                cmd = [sys.executable, "-m", "worker.pipeline.detect", str(v.path), repr(v.target_fps),
+                       str(v.max_side) if v.max_side else "none", repr(v.max_seconds), str(input_size), str(out)]
+                children.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1))
+            _follow(children, [v.n_frames for v in videos], progress)
+            return [_load_tracked(out) for out in outs]
+        finally:
+            for c in children:
+                if c.poll() is None:
+                    c.kill()
+                c.wait()
+                if c.stdout is not None:
+                    c.stdout.close()
+            for log in logs:
+                log.close()
+
+
+def _follow(children: list[subprocess.Popen], n_frames: list[int], progress: Callable[[float], None] | None) -> None:
+    """Read the children's progress lines until both are done; raise their input errors as
+    :class:`PipelineError` and a crash (no ``D`` line) as an internal error."""
+    sel = selectors.DefaultSelector()
+    for j, c in enumerate(children):
+        assert c.stdout is not None
+        sel.register(c.stdout, selectors.EVENT_READ, j)
+    frames = [0] * len(children)
+    finished: set[int] = set()
     try:
-        for c in children:
-            c.start()
-        while len(done) < len(videos):
-            try:
-                kind, view, payload = out.get(timeout=1.0)
-            except queue.Empty:
-                dead = [j for j, c in enumerate(children) if j not in done and not c.is_alive()]
-                if dead and out.empty():
-                    time.sleep(0.5)  # a result may still be in the pipe
-                    if out.empty():
-                        raise PipelineError("internal", f"detection of view {dead[0]} stopped unexpectedly "
-                                            f"(exit code {children[dead[0]].exitcode}; out of memory?)") from None
-                continue
-            if kind == "progress":
-                frames[view] = payload
-                if progress is not None:
-                    progress(sum(frames) / total)
-            elif kind == "done":
-                done[view] = payload
-            else:
-                raise PipelineError(*payload)
+        while len(finished) < len(children):
+            for key, _ in sel.select(timeout=1.0):
+                j = key.data
+                line = key.fileobj.readline()  # type: ignore[union-attr]
+                if line.startswith("P "):
+                    frames[j] = int(line[2:])
+                    if progress is not None:
+                        progress(sum(frames) / max(sum(n_frames), 1))
+                elif line.startswith("E "):
+                    err = json.loads(line[2:])
+                    raise PipelineError(err["code"], err["message"])
+                elif line.startswith("D"):
+                    finished.add(j)
+                    sel.unregister(key.fileobj)
+                elif line == "":  # closed without a result
+                    code = children[j].wait()
+                    raise PipelineError("internal", f"detection of the {('front', 'side')[j]} view stopped "
+                                        f"unexpectedly (exit status {code}; out of memory?)")
     finally:
-        for c in children:
-            if c.is_alive():
-                c.terminate()
-            c.join(timeout=5)
-        out.close()
-    return [done[j] for j in range(len(videos))]
+        sel.close()
 
 
 def make_detector() -> Callable:
@@ -319,3 +361,7 @@ def make_detector() -> Callable:
 
         return YoloDetector(Path(weights))
     return MediaPipeDetector()
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child_main(sys.argv[1:]))

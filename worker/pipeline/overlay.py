@@ -28,7 +28,7 @@ from model_store.biomech import load_definition
 from model_store.cameras import Camera
 from model_store.detections import PersonTrack
 from worker.pipeline.contract import OVERLAY_FILES
-from worker.pipeline.decode import _open, _upright
+from worker.pipeline.decode import _open, _upright, nearest_frames
 
 MAX_SIDE = 540
 OVERLAY_FPS = 30.0
@@ -46,29 +46,28 @@ def _segments() -> list[tuple[int, int]]:
             for j in md.joints if j.parent in md.body_names]
 
 
-def _frames_at(path: Path, times_s: np.ndarray, max_side: int) -> Iterator[tuple[np.ndarray, float]]:
-    """Upright RGB frames nearest to each of the increasing ``times_s`` (s from the first frame),
-    downscaled to ``max_side`` px on the long side; yields (image, full-res px per image px)."""
+def _frames_at(path: Path, indices: np.ndarray, fps: float, max_side: int) -> Iterator[tuple[np.ndarray, float]]:
+    """Upright RGB frames at the increasing frame ``indices`` of the video resampled to ``fps``
+    (nearest in time, as in the decode stage; the last frame is held past the end), downscaled to
+    ``max_side`` px on the long side; yields (image, full-res px per image px)."""
     container = _open(path)
     try:
         stream = container.streams.video[0]
-        frames = container.decode(stream)
-        prev = None  # (time, frame)
-        t0 = None
-        k = 0
-        for frame in frames:
-            t = float(frame.time) if frame.time is not None else 0.0
-            t0 = t if t0 is None else t0
-            t -= t0
-            while k < len(times_s) and prev is not None and abs(prev[0] - times_s[k]) <= abs(t - times_s[k]):
-                yield _image(prev[1], max_side)
-                k += 1
-            if k >= len(times_s):
+        stream.thread_type = "AUTO"
+        decoded = ((frame.time, frame) for frame in container.decode(stream))
+        wanted = iter(indices.tolist())
+        want = next(wanted, None)
+        last = None
+        for k, _, frame in nearest_frames(decoded, fps, float(stream.guessed_rate or 30)):
+            last = frame
+            while want is not None and k == want:
+                yield _image(frame, max_side)
+                want = next(wanted, None)
+            if want is None:
                 return
-            prev = (t, frame)
-        while prev is not None and k < len(times_s):  # past the end: hold the last frame
-            yield _image(prev[1], max_side)
-            k += 1
+        while want is not None and last is not None:  # past the end: hold the last frame
+            yield _image(last, max_side)
+            want = next(wanted, None)
     finally:
         container.close()
 
@@ -126,7 +125,7 @@ def write_overlay(
     projected = [cam.project_opensim(joint_centers.reshape(-1, 3)).reshape(n, -1, 2) for cam in cams]
     sheet_at = set(np.linspace(0, len(picks) - 1, SHEET_FRAMES).round().astype(int).tolist())
     sheet: list[np.ndarray] = []
-    streams = [_frames_at(v, (first + picks) / fps, MAX_SIDE) for v, first in zip(videos, first_frames, strict=True)]
+    streams = [_frames_at(v, first + picks, fps, MAX_SIDE) for v, first in zip(videos, first_frames, strict=True)]
     path = out_dir / "overlay.mp4"
     with av.open(str(path), "w") as container:
         stream = None

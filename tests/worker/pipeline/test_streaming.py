@@ -105,3 +105,35 @@ def test_streamed_two_process_detection_equals_decoding_everything_first(shared_
     cams = load_calibration_toml(demo / "calibration.toml")
     pair = (cams["cam01"], cams["cam04"])
     assert synchronise(streamed[0].track, streamed[1].track, None, pair) == synchronise(*reference, None, pair)
+
+
+def _track_in_daemon(path: str, out) -> None:  # runs in a daemonic process, as in Celery's pool
+    video = open_video(path)
+    tracked = track_views((video, video), 32, processes=2)
+    out.put([t.track.n_frames for t in tracked])
+
+
+def test_two_process_detection_works_inside_a_daemonic_process(tmp_path):
+    """Celery's prefork pool runs tasks in daemonic processes, which may not start multiprocessing
+    children: the detection subprocesses must start there all the same."""
+    import multiprocessing as mp
+
+    path = write_video(tmp_path / "a.mp4", seconds=0.5, fps=30, size=(96, 64))
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_track_in_daemon, args=(str(path), out), daemon=True)
+    proc.start()
+    counts = out.get(timeout=120)
+    proc.join(timeout=30)
+    assert counts == [29, 29] and proc.exitcode == 0
+
+
+def test_a_detection_subprocess_input_error_is_the_pipelines_error(tmp_path):
+    from worker.pipeline.contract import PipelineError
+
+    path = write_video(tmp_path / "a.mp4", seconds=0.5, fps=30, size=(96, 64))
+    video = open_video(path)
+    path.write_bytes(b"gone")  # the file changes under the worker: the child reports it, no hang
+    with pytest.raises(PipelineError) as err:
+        track_views((video, video), 32, processes=2)
+    assert err.value.code in ("video_undecodable", "video_empty")
