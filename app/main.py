@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from app.api.routes import health, jobs
 from app.api.routes.web import mount_web
+from app.core.connection import LingeringClose
 from app.core.errors import install_error_handlers
 from worker.settings import get_settings
 
@@ -19,6 +20,7 @@ def create_app() -> FastAPI:
     get_settings()  # validate configuration at start-up
     app = FastAPI(title="Video → OpenSim kinematics", version="0.1.0", description=DESCRIPTION)
     install_error_handlers(app)
+    app.add_middleware(LingeringClose)  # a refused upload is not read to its end
     app.include_router(jobs.router)
     app.include_router(health.router)
     mount_web(app)  # the page at / and its files under /static

@@ -1,10 +1,65 @@
-"""Response models of the API (request fields are multipart form fields, see the jobs route)."""
+"""Models of the API: the form fields of ``POST /jobs`` (``JobForm``) and the responses."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from worker.pipeline.contract import REFINE_MODES
+
+
+def _null_is_absent(value: object) -> object:
+    """Optional numeric form fields sent as a literal ``null`` mean "not given"."""
+    return None if isinstance(value, str) and value.strip().lower() in ("", "null") else value
+
+
+class JobForm(BaseModel):
+    """The text fields of ``POST /jobs`` (multipart form fields beside the ``front``/``side``/``calibration``
+    files). A field sent empty means "not given", as in an HTML form."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    front_camera: str | None = Field(None, max_length=200, examples=["cam01"],
+                                     description="the front view's camera in the calibration")
+    side_camera: str | None = Field(None, max_length=200, examples=["cam04"],
+                                    description="the side view's camera in the calibration")
+    offset_frames: Annotated[int | None, BeforeValidator(_null_is_absent)] = Field(
+        None, ge=-600, le=600, description="frame f of front = frame f+K of side")
+    height_m: Annotated[float | None, BeforeValidator(_null_is_absent)] = Field(
+        None, ge=0.5, le=2.5, description="subject height, metres")
+    mass_kg: Annotated[float | None, BeforeValidator(_null_is_absent)] = Field(
+        None, ge=10.0, le=300.0, description="subject mass, kilograms")
+    refine: str = Field("fit", json_schema_extra={"enum": list(REFINE_MODES)},
+                        description="'fit' (fit the model to both views' keypoints, default) or 'none' "
+                                    "(the network's answer only)")
+    overlay: bool = Field(True, description="also write overlay.mp4 and overlay.png (both views with the "
+                                            "detected keypoints and the model drawn on them)")
+
+    @field_validator("refine")
+    @classmethod
+    def _known_refine(cls, value: str) -> str:
+        if value not in REFINE_MODES:
+            raise ValueError(f"refine must be one of {', '.join(REFINE_MODES)}")
+        return value
+
+
+#: The files of ``POST /jobs`` (multipart parts with a filename), in the order they are documented.
+JOB_FILES = {
+    "front": "front-view video (.mp4, .mov, …)",
+    "side": "side-view video",
+    "calibration": "Pose2Sim calibration TOML (optional; at most 1 MiB)",
+}
+
+
+def job_form_openapi() -> dict[str, Any]:
+    """``openapi_extra`` for ``POST /jobs``: the multipart body (files as binary, then ``JobForm``'s fields)."""
+    form = JobForm.model_json_schema()
+    files = {name: {"type": "string", "format": "binary", "description": text} for name, text in JOB_FILES.items()}
+    schema = {"type": "object", "title": "JobUpload", "required": ["front", "side"],
+              "properties": {**files, **form["properties"]}}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
 
 
 class ErrorDetail(BaseModel):
@@ -54,7 +109,8 @@ ERROR_RESPONSES = {
     400: {"model": ErrorResponse, "description": "Invalid input (the message says what)"},
     401: {"model": ErrorResponse, "description": "Missing or wrong API key"},
     404: {"model": ErrorResponse, "description": "No such job for this key, or no such result"},
-    413: {"model": ErrorResponse, "description": "Upload too large"},
+    408: {"model": ErrorResponse, "description": "The upload stalled (no bytes for UPLOAD_IDLE_TIMEOUT_S)"},
+    413: {"model": ErrorResponse, "description": "Upload too large (refused as the bytes arrive)"},
     415: {"model": ErrorResponse, "description": "Not a supported video/container"},
     422: {"model": ErrorResponse, "description": "Missing or malformed field"},
     503: {"model": ErrorResponse, "description": "Queue or storage unavailable"},

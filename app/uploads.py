@@ -1,11 +1,10 @@
-"""Upload handling: stream to disk with a size limit, then check container, codec and duration."""
+"""Upload checks once the files are on disk (app.upload_stream receives them): name, container, codec,
+duration, calibration."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
-
-from fastapi import UploadFile
 
 from app.core.errors import ApiError
 from model_store.cameras import CalibrationError, load_calibration_toml
@@ -14,29 +13,14 @@ from worker.pipeline.decode import VideoInfo, probe_video
 from worker.settings import Settings
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")
-CHUNK = 1 << 20
 
 
-async def save_upload(upload: UploadFile, dest: Path, limit: int) -> int:
-    """Copy ``upload`` to ``dest`` in 1 MiB chunks; 413 past ``limit`` bytes. Returns the size."""
-    size = 0
-    with dest.open("wb") as out:
-        while chunk := await upload.read(CHUNK):
-            size += len(chunk)
-            if size > limit:
-                out.close()
-                dest.unlink(missing_ok=True)
-                raise ApiError(413, "payload_too_large",
-                               f"{upload.filename} is larger than the {limit // (1024 * 1024)} MB limit")
-            out.write(chunk)
-    return size
-
-
-def video_name(upload: UploadFile, field: str) -> str:
-    suffix = Path(upload.filename or "").suffix.lower()
+def video_name(filename: str, field: str) -> str:
+    """``front.mp4``-style name for an upload of ``field``; 415 unless the client's file name has a video suffix."""
+    suffix = Path(filename).suffix.lower()
     if suffix not in VIDEO_EXTENSIONS:
         raise ApiError(415, "unsupported_media_type",
-                       f"{field}: {upload.filename!r} is not a supported video file ({', '.join(VIDEO_EXTENSIONS)})")
+                       f"{field}: {filename!r} is not a supported video file ({', '.join(VIDEO_EXTENSIONS)})")
     return f"{field}{suffix}"
 
 

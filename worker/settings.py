@@ -8,7 +8,9 @@ API_KEYS             comma-separated API keys, each either the key itself or ``s
                      (recommended: only digests at rest); keys are never logged
 OPEN_MODE            true to accept requests without a key (development only; refused in production)
 ENVIRONMENT          development | test | staging | production (anything else is refused)
-MAX_UPLOAD_MB        per-file upload limit (500)
+MAX_UPLOAD_MB        per-file upload limit (500); a whole POST /jobs body may hold two such videos, a 1 MiB
+                     calibration and 64 KiB of form fields (``max_body_bytes``); both are enforced as bytes arrive
+UPLOAD_IDLE_TIMEOUT_S  an upload that sends no bytes for this long is answered 408 and dropped (30)
 MAX_VIDEO_SECONDS    longest accepted video (120)
 MAX_DURATION_MISMATCH_S  largest accepted difference between the two videos' durations (2.0)
 JOB_TTL_S            how long job records and files are kept (604800 = 7 days)
@@ -28,8 +30,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Largest calibration TOML accepted with a job (bytes).
+MAX_CALIBRATION_BYTES = 1 << 20
+#: Room in a ``POST /jobs`` body for the text fields, part headers and boundaries (bytes).
+MAX_FORM_OVERHEAD_BYTES = 64 << 10
 
 
 def hash_key(key: str) -> str:
@@ -56,6 +63,7 @@ class Settings(BaseSettings):
     pipeline_entrypoint: str = "worker.pipeline:run_pipeline"
     heartbeat_s: float = 5.0
     upload_grace_s: float = 900.0
+    upload_idle_timeout_s: float = Field(30.0, gt=0)
 
     @model_validator(mode="after")
     def _safe(self) -> Settings:
@@ -63,6 +71,8 @@ class Settings(BaseSettings):
             raise ValueError("OPEN_MODE cannot be enabled in production")
         if self.task_time_limit_s <= self.task_soft_time_limit_s:
             raise ValueError("TASK_TIME_LIMIT_S must exceed TASK_SOFT_TIME_LIMIT_S")
+        if self.upload_grace_s <= self.upload_idle_timeout_s:  # an upload in progress writes at least this often
+            raise ValueError("UPLOAD_GRACE_S must exceed UPLOAD_IDLE_TIMEOUT_S")
         return self
 
     @property
@@ -77,6 +87,11 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Largest ``POST /jobs`` body: two videos, the calibration and the form fields with part headers."""
+        return 2 * self.max_upload_bytes + MAX_CALIBRATION_BYTES + MAX_FORM_OVERHEAD_BYTES
 
     @property
     def jobs_dir(self) -> Path:

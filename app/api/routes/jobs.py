@@ -11,18 +11,18 @@ from pathlib import Path
 from typing import Annotated
 
 import redis
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, StreamingResponse
-from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import OwnerDep, SettingsDep, StoreDep
 from app.core.errors import ApiError
-from app.schemas import ERROR_RESPONSES, ErrorDetail, JobList, JobPublic, ResultFile
-from app.uploads import check_calibration, check_durations, check_video, remove_dir, save_upload, video_name
+from app.schemas import ERROR_RESPONSES, ErrorDetail, JobList, JobPublic, ResultFile, job_form_openapi
+from app.upload_stream import multipart_boundary, receive_job_upload
+from app.uploads import check_calibration, check_durations, check_video, remove_dir
 from worker.celery_app import celery_app
 from worker.jobs import ACTIVE, Job, JobStore
-from worker.pipeline.contract import REFINE_MODES
 from worker.tasks import enqueue, reap_job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -65,64 +65,32 @@ def _owned(store: JobStore, job_id: str, owner: str) -> Job:
     return job
 
 
-def _float_in(name: str, value: float | None, lo: float, hi: float) -> None:
-    if value is not None and not lo <= value <= hi:
-        raise ApiError(422, "invalid_request", f"{name} must be between {lo} and {hi}")
-
-
-def _null_is_absent(value: object) -> object:
-    """Optional numeric form fields sent empty or as a literal ``null`` mean "not given"."""
-    return None if isinstance(value, str) and value.strip().lower() in ("", "null") else value
-
-
 @router.post("", status_code=202, response_model=JobPublic, responses=ERROR_RESPONSES,
-             summary="Submit a front and a side video")
-async def create_job(
-    request: Request, response: Response, settings: SettingsDep, store: StoreDep, owner: OwnerDep,
-    front: Annotated[UploadFile, File(description="front-view video (.mp4, .mov, …)")],
-    side: Annotated[UploadFile, File(description="side-view video")],
-    calibration: Annotated[UploadFile | None, File(description="Pose2Sim calibration TOML")] = None,
-    front_camera: Annotated[str | None, Form(examples=["cam01"])] = None,
-    side_camera: Annotated[str | None, Form(examples=["cam04"])] = None,
-    offset_frames: Annotated[int | None, BeforeValidator(_null_is_absent),
-                             Form(description="frame f of front = frame f+K of side")] = None,
-    height_m: Annotated[float | None, BeforeValidator(_null_is_absent),
-                        Form(description="subject height, metres")] = None,
-    mass_kg: Annotated[float | None, BeforeValidator(_null_is_absent),
-                       Form(description="subject mass, kilograms")] = None,
-    refine: Annotated[str, Form(description="'fit' (fit the model to both views' keypoints, default) or "
-                                            "'none' (the network's answer only)")] = "fit",
-    overlay: Annotated[bool, Form(description="also write overlay.mp4 and overlay.png (both views with the "
-                                              "detected keypoints and the model drawn on them)")] = True,
-) -> JobPublic:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > 2 * settings.max_upload_bytes + (1 << 20):
-        raise ApiError(413, "payload_too_large", f"the upload exceeds the {settings.max_upload_mb} MB per-file limit")
-    _float_in("height_m", height_m, 0.5, 2.5)
-    _float_in("mass_kg", mass_kg, 10.0, 300.0)
-    if offset_frames is not None and abs(offset_frames) > 600:
-        raise ApiError(422, "invalid_request", "offset_frames must be within ±600")
-    if refine not in REFINE_MODES:
-        raise ApiError(422, "invalid_request", f"refine must be one of {', '.join(REFINE_MODES)}")
-    names = {"front": video_name(front, "front"), "side": video_name(side, "side")}
+             summary="Submit a front and a side video", openapi_extra=job_form_openapi())
+async def create_job(request: Request, response: Response, settings: SettingsDep, store: StoreDep,
+                     owner: OwnerDep) -> JobPublic:
+    """A multipart body (schema below), read as it arrives: each file is written straight to the job's
+    folder and refused with 413 as soon as it passes its limit (`MAX_UPLOAD_MB` per video, 1 MB for the
+    calibration), or the whole body passes two videos + 1 MB + 64 KB; a declared `Content-Length` over
+    that is refused before any byte is read. An upload that sends nothing for `UPLOAD_IDLE_TIMEOUT_S`
+    is answered 408. Unknown or repeated fields are 422. Nothing of a refused upload stays on disk."""
+    boundary = multipart_boundary(request, settings)
     job = Job(id=store.new_id(), owner=owner)
     inp = store.job_dir(job.id) / "input"
     inp.mkdir(parents=True, exist_ok=True)
     try:
-        for field, upload in (("front", front), ("side", side)):
-            await save_upload(upload, inp / names[field], settings.max_upload_bytes)
-        if calibration is not None:
-            await save_upload(calibration, inp / "calibration.toml", 1 << 20)
-            await run_in_threadpool(check_calibration, inp / "calibration.toml", front_camera, side_camera)
+        upload = await receive_job_upload(request, boundary, inp, settings)
+        form = upload.form
+        if upload.calibration:
+            await run_in_threadpool(check_calibration, inp / "calibration.toml", form.front_camera, form.side_camera)
         # off the event loop: polls stay fast while a long upload is checked
-        infos = [await run_in_threadpool(check_video, inp / names[f], f, settings) for f in ("front", "side")]
+        infos = [await run_in_threadpool(check_video, inp / upload.videos[f], f, settings) for f in ("front", "side")]
         check_durations(infos[0], infos[1], settings)
-        job.params = {"front_file": names["front"], "side_file": names["side"], "calibration": calibration is not None,
-                      "front_camera": front_camera, "side_camera": side_camera, "offset_frames": offset_frames,
-                      "height_m": height_m, "mass_kg": mass_kg, "refine": refine, "overlay": overlay}
+        job.params = {"front_file": upload.videos["front"], "side_file": upload.videos["side"],
+                      "calibration": upload.calibration, **form.model_dump()}
         store.create(job)
         enqueue(job.id)
-    except ApiError:
+    except (ApiError, RequestValidationError):
         remove_dir(store.job_dir(job.id))
         raise
     except redis.RedisError as exc:
@@ -130,7 +98,7 @@ async def create_job(
             store.delete(job)
         remove_dir(store.job_dir(job.id))
         raise ApiError(503, "unavailable", "the job queue is unavailable; please retry shortly") from exc
-    except Exception:  # a bug: answered 500 by the app's handler, but nothing of the upload stays behind
+    except BaseException:  # a bug (answered 500) or a cancelled request: nothing of the upload stays behind
         remove_dir(store.job_dir(job.id))
         raise
     response.headers["Location"] = f"/jobs/{job.id}"
