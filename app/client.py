@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--height-m", type=float)
     s.add_argument("--mass-kg", type=float)
     s.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4 / overlay.png")
+    s.add_argument("--subject", help="who to follow when several people are in view: largest, center or X,Y px")
     s.add_argument("--refine", choices=("fit", "none"), default="fit",
                    help="fit the model to both views' keypoints (default) or keep the network's answer")
     s.add_argument("--out", type=Path, required=True)
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         job = client.submit(args.front, args.side, args.calibration, front_camera=args.front_camera,
                             side_camera=args.side_camera, offset_frames=args.offset_frames,
                             height_m=args.height_m, mass_kg=args.mass_kg, refine=args.refine,
-                            overlay=None if not args.no_overlay else "false")
+                            overlay=None if not args.no_overlay else "false", subject=args.subject)
         print(f"job {job['id']} accepted")
         job = client.wait(job["id"])
         if job["status"] != "succeeded":

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from worker.pipeline.contract import REFINE_MODES
+from worker.pipeline.contract import REFINE_MODES, PipelineError
+from worker.pipeline.subject import parse_subject
 
 
 def _null_is_absent(value: object) -> object:
@@ -36,6 +37,19 @@ class JobForm(BaseModel):
                                     "(the network's answer only)")
     overlay: bool = Field(True, description="also write overlay.mp4 and overlay.png (both views with the "
                                             "detected keypoints and the model drawn on them)")
+    subject: Annotated[str | None, BeforeValidator(_null_is_absent)] = Field(
+        None, max_length=40, examples=["largest", "center", "540,900"],
+        description="who to follow when several people are in view: 'largest' (default), 'center', or a point "
+                    "'x,y' (full-resolution px) on the person in the front video's first frames")
+
+    @field_validator("subject")
+    @classmethod
+    def _known_subject(cls, value: str | None) -> str | None:
+        try:
+            parse_subject(value)
+        except PipelineError as exc:
+            raise ValueError(exc.message) from None
+        return value
 
     @field_validator("refine")
     @classmethod

@@ -2,7 +2,7 @@
 
     kinematics-estimate --front F.mp4 --side S.mp4 [--calibration C.toml --front-camera A --side-camera B]
                         [--offset-frames K] [--detections DIR] [--height-m H] [--mass-kg M]
-                        [--refine fit|none] [--no-overlay] --out DIR
+                        [--refine fit|none] [--no-overlay] [--subject RULE|X,Y] --out DIR
 
 Exit status 0 on success; otherwise a one-line reason on stderr and a non-zero status
 (2 for problems with the input, 1 for internal errors).
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "'none': the network's answer only")
     ap.add_argument("--no-overlay", action="store_true",
                     help="do not write overlay.mp4/overlay.png (both views with the keypoints and the model)")
+    ap.add_argument("--subject", metavar="RULE|X,Y",
+                    help="who to follow when several people are in view: 'largest' (default), 'center', or a point "
+                         "X,Y (full-resolution px) on the person in the front video's first frames")
     ap.add_argument("--out", type=Path, required=True, help="output directory")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     return ap
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         front_video=args.front, side_video=args.side, out_dir=args.out, calibration=args.calibration,
         front_camera=args.front_camera, side_camera=args.side_camera, offset_frames=args.offset_frames,
         detections_dir=args.detections, height_m=args.height_m, mass_kg=args.mass_kg, refine=args.refine,
-        overlay=not args.no_overlay,
+        overlay=not args.no_overlay, subject=args.subject,
     )
     bars = _Bars(enabled=not args.quiet)
     try:

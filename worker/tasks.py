@@ -58,7 +58,7 @@ def _request(job: Job, job_dir: Path) -> PipelineRequest:
         calibration=inp / "calibration.toml" if p.get("calibration") else None,
         front_camera=p.get("front_camera"), side_camera=p.get("side_camera"), offset_frames=p.get("offset_frames"),
         height_m=p.get("height_m"), mass_kg=p.get("mass_kg"), refine=p.get("refine", "fit"),
-        overlay=bool(p.get("overlay", True)),
+        overlay=bool(p.get("overlay", True)), subject=p.get("subject"),
     )
 
 

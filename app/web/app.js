@@ -373,7 +373,7 @@ function formData() {
     const file = form.elements[name].files[0];
     if (file) data.append(name, file);
   }
-  for (const name of ["front_camera", "side_camera", "height_m", "mass_kg", "offset_frames", "refine"]) {
+  for (const name of ["front_camera", "side_camera", "height_m", "mass_kg", "offset_frames", "refine", "subject"]) {
     const value = form.elements[name].value.trim();
     if (value) data.append(name, value);
   }

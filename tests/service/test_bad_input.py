@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import redis
 
 from tests.service.conftest import KEY_B, Client
 from tests.service.videos import write_video
@@ -181,3 +182,17 @@ def test_no_person_video_file_is_still_a_valid_upload(client, tmp_path):
     """A decodable video without anybody is accepted at upload; the pipeline reports no_person."""
     v = write_video(tmp_path / "empty_scene.mp4", 1.0)
     assert client.submit(v, v).status_code == 202
+
+
+@pytest.mark.parametrize("value", ["biggest", "12", "x,y", "-1,5"])
+def test_bad_subject_hint(client, videos, value):
+    body = _expect(client.submit(videos["a"], videos["b"], subject=value), 422, "invalid_request")
+    assert "subject" in body["error"]["message"] and "largest" in body["error"]["message"]
+
+
+def test_subject_hint_travels_to_the_job(client, videos, stack):
+    r = client.submit(videos["a"], videos["b"], subject="540,900")
+    assert r.status_code == 202, r.text
+    record = redis.Redis.from_url(stack.redis_url).hget(f"kin:job:{r.json()['id']}", "params")
+    assert record is not None and b'"subject": "540,900"' in record
+    client.wait(r.json()["id"])

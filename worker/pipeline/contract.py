@@ -50,6 +50,7 @@ class PipelineRequest:
     mass_kg: float | None = None
     refine: str = "fit"
     overlay: bool = True  # write overlay.mp4 / overlay.png (both views with keypoints and the model)
+    subject: str | None = None  # who to follow when several people are in view: largest | center | "x,y" px
 
 
 @dataclass
@@ -65,7 +66,7 @@ class PipelineError(Exception):
     """A failure the user can act on: stable ``code`` plus a one-line human ``message``.
 
     Codes in use: ``video_undecodable``, ``video_empty``, ``video_too_long``,
-    ``duration_mismatch``, ``calibration_invalid``, ``camera_not_found``, ``no_person``,
+    ``duration_mismatch``, ``calibration_invalid``, ``camera_not_found``, ``no_person``, ``subject_ambiguous``,
     ``no_checkpoint``, ``network_failed``, ``fit_no_keypoints``, ``fit_diverged``, ``fit_invalid_input``,
     ``invalid_request``, ``internal``.
     """

@@ -17,6 +17,7 @@ in two processes at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -36,6 +37,15 @@ from model_store.crops import network_crop
 from model_store.detections import N_LANDMARKS, ViewDetections, ViewTrack
 from worker.pipeline.contract import PipelineError
 from worker.pipeline.decode import DecodedVideo, VideoStream, open_video
+from worker.pipeline.subject import (
+    MAX_PEOPLE,
+    SURVEY_SECONDS,
+    SURVEY_STEP,
+    Person,
+    SubjectChoice,
+    Survey,
+    find_people,
+)
 
 ROI_MARGIN = 1.6  # tracked region = previous box enlarged by this factor
 YOLO_WEIGHTS_ENV = "KINEMATICS_YOLO_WEIGHTS"
@@ -142,46 +152,113 @@ def _roi(box: np.ndarray, w: int, h: int) -> tuple[int, int, int, int]:
     return (int(max(cx - half, 0)), int(max(cy - half, 0)), int(min(cx + half, w)), int(min(cy + half, h)))
 
 
+def _centre(box: np.ndarray) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+
+
+def _near(box: np.ndarray, anchor: np.ndarray, lost_frames: int) -> float:
+    """Distance between box centres in units of the anchor's size, relaxed by 1 per 30 frames lost."""
+    size = max(anchor[2] - anchor[0], anchor[3] - anchor[1], 1.0)
+    return float(np.linalg.norm(_centre(box) - _centre(anchor)) / size / (1.0 + lost_frames / 30.0))
+
+
 def detect_frames(
     frames: Iterable[np.ndarray], scale: float, full_size: tuple[int, int], sink: Sink,
     detector: Callable | None = None, progress: Callable[[int], None] | None = None,
+    seed: np.ndarray | None = None,
 ) -> None:
     """Run the detector over ``frames`` (upright RGB, ``scale`` full-resolution px per image px) with
     subject tracking and hand each frame's result (full-resolution mask and keypoints) to ``sink``;
-    ``progress`` gets the number of frames done."""
+    ``progress`` gets the number of frames done.
+
+    ``seed`` (a box, full-res px) starts tracking on the subject chosen among several people
+    (:mod:`worker.pipeline.subject`) and turns on the guard against swapping: a detection whose
+    centre is more than half a body size away from the subject's last box is not the subject, and
+    after a loss only a person near where it was last seen is taken back."""
     own = detector is None
     detector = detector or make_detector()
     full_w, full_h = full_size
-    prev: np.ndarray | None = None
+    prev: np.ndarray | None = None if seed is None else np.asarray(seed, np.float64) / scale
+    guard = seed is not None
+    lost = 0
     try:
         for i, image in enumerate(frames):
             h, w = image.shape[:2]
             x0, y0, x1, y1 = _roi(prev, w, h) if prev is not None else (0, 0, w, h)
             res = detector(np.ascontiguousarray(image[y0:y1, x0:x1]))
+            full: np.ndarray | None = None
+            box: np.ndarray | None = None
+            if res is not None:
+                full = np.zeros((h, w), np.float32)
+                full[y0:y1, x0:x1] = res[0]
+                box = _box(full)
+                if guard and box is not None and prev is not None and _near(box, prev, lost) > 0.5:
+                    res = None  # someone else stepped into the subject's region
             if res is None and prev is not None:  # lost: look at the whole frame again
                 x0, y0, x1, y1 = 0, 0, w, h
-                res = detector(image)
+                if guard:
+                    res, full, box = _reacquire(image, detector, prev, lost)
+                else:
+                    res = detector(image)
+                    full, box = (res[0], _box(res[0])) if res is not None else (None, None)
             added = False
-            if res is not None:
-                m, kp = res
-                full = np.zeros((h, w), np.float32)
-                full[y0:y1, x0:x1] = m
-                box = _box(full)
-                if box is not None:
-                    prev = box
-                    kp = kp.copy()
-                    kp[:, 0] += x0
-                    kp[:, 1] += y0
-                    kp[:, :2] *= scale
-                    sink.add(cv2.resize((full * 255).astype(np.uint8), (full_w, full_h)), kp)
-                    added = True
+            if res is not None and full is not None and box is not None:
+                kp = res[1]
+                prev = box
+                lost = 0
+                kp = kp.copy()
+                kp[:, 0] += x0
+                kp[:, 1] += y0
+                kp[:, :2] *= scale
+                sink.add(cv2.resize((full * 255).astype(np.uint8), (full_w, full_h)), kp)
+                added = True
             if not added:
+                lost += 1
                 sink.add(None, None)
             if progress is not None:
                 progress(i + 1)
     finally:
         if own and hasattr(detector, "close"):
             detector.close()
+
+
+def _reacquire(
+    image: np.ndarray, detector: Callable, anchor: np.ndarray, lost: int,
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, np.ndarray | None, np.ndarray | None]:
+    """After a loss with several people about: everyone in the frame, and the one nearest the
+    subject's last box if near enough; (result, full-frame mask, box) or Nones."""
+    work = image.copy()
+    h, w = image.shape[:2]
+    best: tuple[float, tuple[np.ndarray, np.ndarray], np.ndarray] | None = None
+    for _ in range(MAX_PEOPLE):
+        res = detector(work)
+        box = _box(res[0]) if res is not None else None
+        if res is None or box is None:
+            break
+        d = _near(box, anchor, lost)
+        if d <= 1.0 and (best is None or d < best[0]):
+            best = (d, res, box)
+        px, py = 0.05 * (box[2] - box[0]), 0.05 * (box[3] - box[1])
+        work[int(max(box[1] - py, 0)):int(min(box[3] + py, h)), int(max(box[0] - px, 0)):int(min(box[2] + px, w))] = 128
+    if best is None:
+        return None, None, None
+    return best[1], best[1][0], best[2]
+
+
+def survey_view(video: VideoStream, detector: Callable) -> Survey:
+    """The people on the view's first frame with anyone, trying every :data:`SURVEY_STEP`-th frame
+    for the first :data:`SURVEY_SECONDS` (see :mod:`worker.pipeline.subject`)."""
+    size = (video.info.width, video.info.height)
+    last = int(SURVEY_SECONDS * video.target_fps)
+    for k, image in video.frames():
+        if k > last:
+            break
+        if k % SURVEY_STEP:
+            continue
+        people = find_people(image, video.scale, detector, _box)
+        if people:
+            return Survey(k, people, size)
+    return Survey(-1, [], size)
 
 
 def detect_view(
@@ -208,9 +285,10 @@ class TrackedView:
 
 def track_view(
     video: VideoStream, input_size: int, detector: Callable | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, seed: np.ndarray | None = None,
 ) -> TrackedView:
-    """Decode and detect one view in one streamed pass; memory does not grow with frame size."""
+    """Decode and detect one view in one streamed pass (``seed``: see :func:`detect_frames`);
+    memory does not grow with frame size."""
     t0 = time.perf_counter()
     decode_s = 0.0
     sink = TrackSink(input_size, video.target_fps, (video.info.width, video.info.height))
@@ -226,7 +304,7 @@ def track_view(
                 return
             yield item[1]
 
-    detect_frames(timed_frames(), video.scale, (video.info.width, video.info.height), sink, detector, progress)
+    detect_frames(timed_frames(), video.scale, (video.info.width, video.info.height), sink, detector, progress, seed)
     return TrackedView(sink.result(), round(decode_s, 3), round(time.perf_counter() - t0, 3))
 
 
@@ -257,11 +335,20 @@ def _load_tracked(path: Path) -> TrackedView:
 
 def _child_main(argv: list[str]) -> int:  # pragma: no cover - runs in a subprocess (tested through track_views)
     """``python -m worker.pipeline.detect VIDEO TARGET_FPS MAX_SIDE MAX_SECONDS INPUT_SIZE OUT.npz``:
-    one view, streamed; prints ``P <frames done>`` lines, then ``D`` once the track is saved, or
-    ``E <json code/message>`` with exit status 2 for an input problem."""
+    one view. Prints ``C <json survey>`` and reads ``S <json seed box or null>`` from stdin, then
+    tracks, printing ``P <frames done>`` lines and ``D`` once the track is saved; an input problem
+    is ``E <json code/message>`` with exit status 2."""
     path, fps, max_side, max_seconds, input_size, out = argv
+    detector = None
     try:
         video = open_video(path, float(fps), int(max_side) if max_side != "none" else None, float(max_seconds))
+        detector = make_detector()
+        survey = survey_view(video, detector)
+        print("C " + json.dumps({"frame": survey.frame, "people": [p.to_json() for p in survey.people]}), flush=True)
+        answer = sys.stdin.readline()
+        if not answer.startswith("S "):
+            return 1  # the parent went away
+        seed = json.loads(answer[2:])
         last = [0.0]
 
         def report(i: int) -> None:
@@ -270,32 +357,49 @@ def _child_main(argv: list[str]) -> int:  # pragma: no cover - runs in a subproc
                 last[0] = now
                 print(f"P {i}", flush=True)
 
-        _save_tracked(Path(out), track_view(video, int(input_size), progress=report))
+        tracked = track_view(video, int(input_size), detector, report, None if seed is None else np.array(seed))
+        _save_tracked(Path(out), tracked)
     except PipelineError as exc:
         print("E " + json.dumps({"code": exc.code, "message": exc.message}), flush=True)
         return 2
+    finally:
+        if detector is not None and hasattr(detector, "close"):
+            detector.close()
     print("D", flush=True)
     return 0
 
 
+#: Chooses the subject from the two views' surveys (see :func:`worker.pipeline.subject.choose_subject`).
+Chooser = Callable[[tuple[Survey, Survey]], SubjectChoice]
+
+
 def track_views(
     videos: tuple[VideoStream, VideoStream], input_size: int, progress: Callable[[float], None] | None = None,
-    processes: int | None = None,
-) -> list[TrackedView]:
-    """Decode + detect both views; with ``processes`` = 2 (default: :func:`detect_processes`) each view
-    runs in its own Python subprocess (MediaPipe holds the GIL, so threads would not help; a
-    subprocess, unlike ``multiprocessing``, also works inside Celery's daemonic pool processes).
-    ``progress`` gets the fraction of frames done over both views; an exception it raises (a
-    cancelled job) stops both children."""
+    processes: int | None = None, choose: Chooser | None = None,
+) -> tuple[list[TrackedView], SubjectChoice]:
+    """Survey both views, choose the subject (``choose``; default: the detector's own choice in each
+    view), then decode + detect both views. With ``processes`` = 2 (default:
+    :func:`detect_processes`) each view runs in its own Python subprocess (MediaPipe holds the GIL,
+    so threads would not help; a subprocess, unlike ``multiprocessing``, also works inside Celery's
+    daemonic pool processes). ``progress`` gets the fraction of frames done over both views; an
+    exception it raises (a cancelled job) or from ``choose`` stops both children."""
     processes = detect_processes() if processes is None else processes
+    choose = choose or (lambda surveys: SubjectChoice((None, None)))
     total = sum(v.n_frames for v in videos)
     if processes < 2:
-        results = []
-        for j, v in enumerate(videos):
-            done_before = sum(x.n_frames for x in videos[:j])
-            results.append(track_view(v, input_size, progress=None if progress is None else
-                                      (lambda i, d=done_before: progress((d + i) / total))))
-        return results
+        detector = make_detector()
+        try:
+            surveys = (survey_view(videos[0], detector), survey_view(videos[1], detector))
+            choice = choose(surveys)
+            results = []
+            for j, v in enumerate(videos):
+                done_before = sum(x.n_frames for x in videos[:j])
+                results.append(track_view(v, input_size, detector, None if progress is None else
+                                          (lambda i, d=done_before: progress((d + i) / total)), choice.boxes[j]))
+        finally:
+            if hasattr(detector, "close"):
+                detector.close()
+        return results, choice
     with tempfile.TemporaryDirectory(prefix="detect-") as tmp:
         outs = [Path(tmp) / f"view{j}.npz" for j in range(len(videos))]
         logs = [(Path(tmp) / f"view{j}.log").open("w") for j in range(len(videos))]
@@ -304,35 +408,54 @@ def track_views(
             for v, out, log in zip(videos, outs, logs, strict=True):
                 cmd = [sys.executable, "-m", "worker.pipeline.detect", str(v.path), repr(v.target_fps),
                        str(v.max_side) if v.max_side else "none", repr(v.max_seconds), str(input_size), str(out)]
-                children.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1))
-            _follow(children, [v.n_frames for v in videos], progress)
-            return [_load_tracked(out) for out in outs]
+                children.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                                 text=True, bufsize=1))
+            choice = _follow(children, [v.n_frames for v in videos], progress, videos, choose)
+            return [_load_tracked(out) for out in outs], choice
         finally:
             for c in children:
                 if c.poll() is None:
                     c.kill()
                 c.wait()
-                if c.stdout is not None:
-                    c.stdout.close()
+                for pipe in (c.stdin, c.stdout):
+                    if pipe is not None:
+                        with contextlib.suppress(OSError):
+                            pipe.close()
             for log in logs:
                 log.close()
 
 
-def _follow(children: list[subprocess.Popen], n_frames: list[int], progress: Callable[[float], None] | None) -> None:
-    """Read the children's progress lines until both are done; raise their input errors as
-    :class:`PipelineError` and a crash (no ``D`` line) as an internal error."""
+def _follow(
+    children: list[subprocess.Popen], n_frames: list[int], progress: Callable[[float], None] | None,
+    videos: tuple[VideoStream, VideoStream], choose: Chooser,
+) -> SubjectChoice:
+    """Collect both surveys, send each child its seed, then read progress lines until both are
+    done; raise the children's input errors as :class:`PipelineError` and a crash (no ``D`` line)
+    as an internal error."""
     sel = selectors.DefaultSelector()
     for j, c in enumerate(children):
         assert c.stdout is not None
         sel.register(c.stdout, selectors.EVENT_READ, j)
     frames = [0] * len(children)
+    surveys: dict[int, Survey] = {}
+    choice: SubjectChoice | None = None
     finished: set[int] = set()
     try:
         while len(finished) < len(children):
             for key, _ in sel.select(timeout=1.0):
                 j = key.data
                 line = key.fileobj.readline()  # type: ignore[union-attr]
-                if line.startswith("P "):
+                if line.startswith("C "):
+                    data = json.loads(line[2:])
+                    surveys[j] = Survey(data["frame"], [Person.from_json(p) for p in data["people"]],
+                                        (videos[j].info.width, videos[j].info.height))
+                    if len(surveys) == len(children):
+                        choice = choose((surveys[0], surveys[1]))
+                        for c, box in zip(children, choice.boxes, strict=True):
+                            assert c.stdin is not None
+                            c.stdin.write("S " + json.dumps(None if box is None else [float(v) for v in box]) + "\n")
+                            c.stdin.flush()
+                elif line.startswith("P "):
                     frames[j] = int(line[2:])
                     if progress is not None:
                         progress(sum(frames) / max(sum(n_frames), 1))
@@ -348,6 +471,8 @@ def _follow(children: list[subprocess.Popen], n_frames: list[int], progress: Cal
                                         f"unexpectedly (exit status {code}; out of memory?)")
     finally:
         sel.close()
+    assert choice is not None
+    return choice
 
 
 def make_detector() -> Callable:

@@ -26,6 +26,7 @@ from worker.pipeline.fit import Refined, refine_motion, write_fit_files
 from worker.pipeline.infer import InferenceResult, build_inputs, run_windows
 from worker.pipeline.overlay import write_overlay
 from worker.pipeline.plots import write_plots
+from worker.pipeline.subject import choose_subject, parse_subject
 from worker.pipeline.sync import SyncResult, synchronise
 
 MIN_OVERLAP_FRAMES = 30
@@ -135,8 +136,10 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         predictor = Predictor()
     except CheckpointError as exc:
         raise PipelineError("no_checkpoint", str(exc)) from exc
+    hint = parse_subject(request.subject)
     out_dir = Path(request.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    subject: dict = {}
     with stages.stage("decode"):  # packet timestamps only: the frames are decoded while detecting
         videos = (open_video(request.front_video), open_video(request.side_video))
         infos = [v.info for v in videos]
@@ -154,7 +157,11 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
                 raise PipelineError("detections_invalid", str(exc)) from exc
             found = [int(d.person_found.sum()) for d in dets]
         else:
-            tracked = track_views(videos, predictor.config.input_size, progress=report)
+            cams = (rig.front, rig.side) if rig.source == "calibration" else None
+            tracked, choice = track_views(videos, predictor.config.input_size, progress=report,
+                                          choose=lambda surveys: choose_subject(surveys, cams, hint))
+            warnings += choice.warnings
+            subject = choice.summary
             dets = [t.track for t in tracked]
             for name, t in zip(("front", "side"), tracked, strict=True):
                 detect_detail.update({f"{name}_decode": t.decode_s, f"{name}_wall": t.wall_s})
@@ -196,6 +203,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         "sync": asdict(core.sync),
         "stage_seconds": stages.seconds,
         "detect_seconds_by_view": detect_detail,
+        "subject": subject,
         "frames_without_person": missing,
         "frames_interpolated": result.filled_frames,
         "frames_held": result.held_frames,

@@ -93,7 +93,8 @@ def test_streamed_two_process_detection_equals_decoding_everything_first(shared_
     the frames, keypoints, crop boxes and crop masks of decode-all-then-detect, and the same sync."""
     demo = shared_data / "video" / "pose2sim-demo-single"
     paths = (demo / "cam01.mp4", demo / "cam04.mp4")
-    streamed = track_views((open_video(paths[0]), open_video(paths[1])), 64, processes=2)
+    streamed, choice = track_views((open_video(paths[0]), open_video(paths[1])), 64, processes=2)
+    assert choice.boxes == (None, None)  # one person: the detector's own choice, as before
     reference = [track_from_detections(detect_view(decode_video(p)), 64) for p in paths]
     for got, ref in zip(streamed, reference, strict=True):
         track = got.track
@@ -109,7 +110,7 @@ def test_streamed_two_process_detection_equals_decoding_everything_first(shared_
 
 def _track_in_daemon(path: str, out) -> None:  # runs in a daemonic process, as in Celery's pool
     video = open_video(path)
-    tracked = track_views((video, video), 32, processes=2)
+    tracked, _ = track_views((video, video), 32, processes=2)
     out.put([t.track.n_frames for t in tracked])
 
 

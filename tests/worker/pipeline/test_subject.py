@@ -1,0 +1,111 @@
+"""Choosing the same person in both views (worker.pipeline.subject) on projected skeletons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model_store.cameras import load_calibration_toml
+from worker.pipeline.contract import PipelineError
+from worker.pipeline.subject import Person, Survey, choose_subject, pair_error, parse_subject
+
+
+@pytest.fixture(scope="module")
+def rig(shared_data):
+    cams = load_calibration_toml(shared_data / "video" / "pose2sim-demo-single" / "calibration.toml")
+    return cams["cam01"], cams["cam04"]
+
+
+def _meeting_point(cams) -> np.ndarray:
+    """Where the two optical axes pass closest: a point both cameras see."""
+    c = [cam.center for cam in cams]
+    d = [cam.R[2] for cam in cams]  # optical axis in world coordinates
+    a = np.array([[d[0] @ d[0], -d[0] @ d[1]], [d[0] @ d[1], -d[1] @ d[1]]])
+    s, t = np.linalg.solve(a, [(c[1] - c[0]) @ d[0], (c[1] - c[0]) @ d[1]])
+    return (c[0] + s * d[0] + c[1] + t * d[1]) / 2
+
+
+def _body(centre: np.ndarray, seed: int) -> np.ndarray:
+    """33 points in a person-sized box (0.4 × 0.3 × 1.7 m) around ``centre`` (world, Z up)."""
+    rng = np.random.default_rng(seed)
+    return centre + rng.uniform([-0.2, -0.15, -0.85], [0.2, 0.15, 0.85], (33, 3))
+
+
+def _person(cam, points: np.ndarray, shift=(0.0, 0.0), zoom: float = 1.0) -> Person:
+    px = cam.project(points)
+    mid = px.mean(0)
+    px = (px - mid) * zoom + mid + np.asarray(shift)
+    kp = np.concatenate([px, np.ones((33, 1))], 1).astype(np.float32)
+    return Person(np.array([*px.min(0), *px.max(0)]), kp)
+
+
+def _survey(people, cam) -> Survey:
+    return Survey(0, people, cam.image_size)
+
+
+def test_pairs_of_one_person_line_up_and_pairs_of_two_do_not(rig):
+    centre = _meeting_point(rig)
+    a, b = _body(centre, 0), _body([*centre, 0.9, -0.6, 0.0], 1)
+    assert pair_error(_person(rig[0], a), _person(rig[1], a), rig) < 0.01
+    assert pair_error(_person(rig[0], a), _person(rig[1], b), rig) > 0.1
+
+
+def test_a_bigger_bystander_who_does_not_line_up_is_not_chosen(rig):
+    centre = _meeting_point(rig)
+    a = _body(centre, 0)
+    true = [_person(cam, a) for cam in rig]
+    # a pasted copy: bigger and shifted the same way in both views, which no 3-D person explains here
+    # (opposite sideways shifts would be: a real body further along the cameras' baseline)
+    fake = [_person(rig[0], a, (300, 0), 1.3), _person(rig[1], a, (300, 0), 1.3)]
+    surveys = (_survey([fake[0], true[0]], rig[0]), _survey([true[1], fake[1]], rig[1]))
+    choice = choose_subject(surveys, rig)
+    assert np.array_equal(choice.boxes[0], true[0].box) and np.array_equal(choice.boxes[1], true[1].box)
+    assert choice.summary["chosen"] == {"front": 1, "side": 0, "pair_error": pytest.approx(0.0, abs=0.01)}
+    assert choice.warnings and "2 people" in choice.warnings[0]
+    # without a calibration nothing ties the views: the largest in each view, with a warning
+    blind = choose_subject(surveys, None)
+    assert np.array_equal(blind.boxes[0], fake[0].box) and "cannot be matched" in blind.warnings[0]
+
+
+def test_two_real_people_the_rule_and_the_point_hint(rig):
+    centre = _meeting_point(rig)
+    near, far = _body([*centre, 0.3, 0.3, 0.0], 0), _body([*centre, -0.6, -0.5, 0.0], 1)
+    fronts, sides = [_person(rig[0], p) for p in (near, far)], [_person(rig[1], p) for p in (far, near)]
+    surveys = (_survey(fronts, rig[0]), _survey(sides, rig[1]))
+    largest = choose_subject(surveys, rig)
+    i = int(np.argmax([(p.box[2] - p.box[0]) * (p.box[3] - p.box[1]) for p in fronts]))
+    assert np.array_equal(largest.boxes[0], fronts[i].box)
+    assert np.array_equal(largest.boxes[1], sides[1 - i].box)  # the same body in the side view
+    other = 1 - i
+    x, y = fronts[other].keypoints[0, :2]
+    pointed = choose_subject(surveys, rig, parse_subject(f"{x:.1f},{y:.1f}"))
+    assert np.array_equal(pointed.boxes[0], fronts[other].box) and np.array_equal(pointed.boxes[1], sides[i].box)
+
+
+def test_no_consistent_pair_among_several_people_is_ambiguous(rig):
+    centre = _meeting_point(rig)
+    a, b = _body(centre, 0), _body([*centre, 0.9, -0.6, 0.0], 1)
+    surveys = (_survey([_person(rig[0], a, (300, 0)), _person(rig[0], b, (300, 0))], rig[0]),
+               _survey([_person(rig[1], a, (300, 0))], rig[1]))
+    with pytest.raises(PipelineError) as err:
+        choose_subject(surveys, rig)
+    assert err.value.code == "subject_ambiguous" and "subject=x,y" in err.value.message
+
+
+def test_one_person_each_is_left_to_the_detector(rig):
+    centre = _meeting_point(rig)
+    a = _body(centre, 0)
+    choice = choose_subject((_survey([_person(rig[0], a)], rig[0]), _survey([_person(rig[1], a)], rig[1])), rig)
+    assert choice.boxes == (None, None) and choice.warnings == []
+
+
+@pytest.mark.parametrize("value", ["biggest", "1,2,3", "x,y", "-5,10", "nan,1"])
+def test_bad_subject_values_are_refused(value):
+    with pytest.raises(PipelineError) as err:
+        parse_subject(value)
+    assert err.value.code == "invalid_request"
+
+
+def test_subject_values_parse():
+    assert parse_subject(None).rule == "largest" and parse_subject(" Center ").rule == "center"
+    assert parse_subject("100,200.5").point == (100.0, 200.5)

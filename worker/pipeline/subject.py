@@ -1,0 +1,239 @@
+"""Which person is the subject, the same one in both views.
+
+Each view is *surveyed* first: frames 0, 10, 20, … (at most :data:`SURVEY_SECONDS`) until someone
+is found, and on that frame every person is listed by running the detector again with the people
+already found painted over (MediaPipe Pose reports one person per call; :func:`find_people`).
+When a view shows more than one person, the subject is chosen and tracking starts from its box:
+
+- **with a calibration**, each front/side pair of people is triangulated and scored by its
+  reprojection error relative to body height (:func:`pair_error`); only pairs under
+  :data:`MAX_PAIR_ERROR` can be the same person. Among those, the ``subject`` rule picks:
+  ``largest`` (default: the biggest boxes, as a share of each frame), ``center`` (boxes nearest
+  the frame centres) or a point ``x,y`` (full-resolution px) on the person in the front view's
+  surveyed frame. No consistent pair while a view shows several people → ``subject_ambiguous``.
+- **without a calibration** nothing ties the views together: the rule is applied in each view on
+  its own and the result carries a warning.
+
+A view with one person is left as before (the detector's own choice), so single-person clips give
+exactly the results they gave without this stage. After the start, the tracker follows the chosen
+box (:mod:`worker.pipeline.detect`): when it loses the subject it takes back only a person near
+where the subject was last seen, not whoever else is in view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model_store.cameras import Camera
+from model_store.triangulation import triangulate
+from worker.pipeline.contract import PipelineError
+
+SURVEY_SECONDS = 5.0
+SURVEY_STEP = 10  # frames between surveyed frames (at the pipeline rate)
+MAX_PEOPLE = 4
+#: Largest median reprojection error (share of body height) for two detections to be one person.
+MAX_PAIR_ERROR = 0.08
+SUBJECT_RULES = ("largest", "center")
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person in one frame: ``box`` (x0, y0, x1, y1) and ``keypoints`` [33, 3] (x, y, visibility),
+    full-resolution px."""
+
+    box: np.ndarray
+    keypoints: np.ndarray
+
+    @property
+    def height(self) -> float:
+        return float(self.box[3] - self.box[1])
+
+    def to_json(self) -> dict:
+        return {"box": [round(float(v), 2) for v in self.box],
+                "keypoints": [[round(float(v), 2) for v in row] for row in self.keypoints]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Person:
+        return cls(np.array(data["box"], np.float64), np.array(data["keypoints"], np.float32))
+
+
+@dataclass
+class Survey:
+    """A view's people on its first frame with anyone (``frame`` at the pipeline rate; -1: nobody)."""
+
+    frame: int
+    people: list[Person]
+    image_size: tuple[int, int]  # (w, h) full-resolution px
+
+
+@dataclass(frozen=True)
+class SubjectHint:
+    """The user's ``subject`` parameter: a rule, or a point (full-res px) in the front view."""
+
+    rule: str = "largest"
+    point: tuple[float, float] | None = None
+
+
+def parse_subject(value: str | None) -> SubjectHint:
+    """``None``/``largest``/``center``/``x,y`` → hint; anything else is an ``invalid_request``."""
+    if value is None or value.strip() == "":
+        return SubjectHint()
+    text = value.strip().lower()
+    if text in SUBJECT_RULES:
+        return SubjectHint(rule=text)
+    parts = text.split(",")
+    try:
+        x, y = (float(p) for p in parts)
+    except ValueError:
+        x = y = float("nan")
+    if len(parts) != 2 or not (np.isfinite(x) and np.isfinite(y) and x >= 0 and y >= 0):
+        raise PipelineError("invalid_request", f"subject must be 'largest', 'center' or a point 'x,y' in "
+                            f"full-resolution pixels of the front video, got {value!r}")
+    return SubjectHint(point=(x, y))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def find_people(
+    image: np.ndarray, scale: float, detector: Callable, box_of: Callable[[np.ndarray], np.ndarray | None],
+    max_people: int = MAX_PEOPLE,
+) -> list[Person]:
+    """Every person the detector finds in ``image`` (upright RGB; ``scale`` full-res px per image px):
+    detect, paint the person found over (its box, 10 % larger, in mid grey), detect again.
+    ``box_of`` turns a detector mask into a box (image px) or None."""
+    work = image.copy()
+    h, w = image.shape[:2]
+    people: list[Person] = []
+    for _ in range(max_people):
+        res = detector(work)
+        if res is None:
+            break
+        mask, kp = res
+        box = box_of(mask)
+        if box is None:
+            break
+        full_box = box * scale
+        if any(_iou(full_box, p.box) > 0.3 for p in people):  # found the same one again
+            break
+        kp = kp.copy()
+        kp[:, :2] *= scale
+        people.append(Person(full_box, kp))
+        pad_x, pad_y = 0.05 * (box[2] - box[0]), 0.05 * (box[3] - box[1])
+        x0, y0 = int(max(box[0] - pad_x, 0)), int(max(box[1] - pad_y, 0))
+        x1, y1 = int(min(box[2] + pad_x, w)), int(min(box[3] + pad_y, h))
+        work[y0:y1, x0:x1] = 128
+    return people
+
+
+def pair_error(front: Person, side: Person, cams: tuple[Camera, Camera], min_visibility: float = 0.5) -> float:
+    """Median reprojection error of the pair's triangulated keypoints, as a share of their mean
+    box height; ``inf`` when fewer than six landmarks are seen in both or the points fall behind a
+    camera."""
+    px = np.stack([front.keypoints[:, :2], side.keypoints[:, :2]])
+    conf = np.stack([front.keypoints[:, 2], side.keypoints[:, 2]])
+    both = (conf >= min_visibility).all(0)
+    if both.sum() < 6:
+        return float("inf")
+    pts, err = triangulate(px[:, both], conf[:, both], cams, min_confidence=min_visibility)
+    ok = np.isfinite(err)
+    if ok.sum() < 6 or any((c.to_camera(pts[ok])[:, 2] <= 0).mean() > 0.5 for c in cams):
+        return float("inf")
+    return float(np.median(err[ok]) / max((front.height + side.height) / 2, 1.0))
+
+
+def _size_score(p: Person, size: tuple[int, int]) -> float:
+    return float((p.box[2] - p.box[0]) * (p.box[3] - p.box[1]) / (size[0] * size[1]))
+
+
+def _centre_distance(p: Person, size: tuple[int, int]) -> float:
+    c = np.array([(p.box[0] + p.box[2]) / 2 / size[0], (p.box[1] + p.box[3]) / 2 / size[1]])
+    return float(np.linalg.norm(c - 0.5))
+
+
+def _pick(people: Sequence[Person], size: tuple[int, int], hint: SubjectHint) -> int:
+    if hint.point is not None:
+        x, y = hint.point
+        inside = [i for i, p in enumerate(people) if p.box[0] <= x <= p.box[2] and p.box[1] <= y <= p.box[3]]
+        pool = inside or range(len(people))
+        return min(pool, key=lambda i: float(np.hypot((people[i].box[0] + people[i].box[2]) / 2 - x,
+                                                       (people[i].box[1] + people[i].box[3]) / 2 - y)))
+    if hint.rule == "center":
+        return min(range(len(people)), key=lambda i: _centre_distance(people[i], size))
+    return max(range(len(people)), key=lambda i: _size_score(people[i], size))
+
+
+@dataclass
+class SubjectChoice:
+    """Where tracking starts in each view: a full-res box, or None (one person: the detector's own
+    choice). ``summary`` goes into summary.json."""
+
+    boxes: tuple[np.ndarray | None, np.ndarray | None]
+    warnings: list[str] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+
+
+def choose_subject(
+    surveys: tuple[Survey, Survey], cams: tuple[Camera, Camera] | None, hint: SubjectHint | None = None,
+) -> SubjectChoice:
+    """The subject in both views (see the module docstring for the rule); raises
+    ``subject_ambiguous`` when several people are in view and no pair of them lines up in 3-D."""
+    hint = hint or SubjectHint()
+    front, side = surveys
+    counts = [len(front.people), len(side.people)]
+    summary: dict = {"people": {"front": counts[0], "side": counts[1]},
+                     "survey_frames": {"front": front.frame, "side": side.frame},
+                     "rule": "point" if hint.point is not None else hint.rule}
+    if max(counts) <= 1 and hint.point is None:
+        return SubjectChoice((None, None), [], summary)
+    if min(counts) == 0:  # somebody in one view only: the later no_person check decides
+        return SubjectChoice((None, None), [], summary)
+    warnings: list[str] = []
+    if cams is None:
+        i = _pick(front.people, front.image_size, hint)
+        j = _pick(side.people, side.image_size, SubjectHint(rule=hint.rule if hint.point is None else "largest"))
+        warnings.append(f"{counts[0]} people in the front view and {counts[1]} in the side view; without a calibration "
+                        f"they cannot be matched across views, so each view follows its {summary['rule']} person "
+                        "(pass a calibration, or check the overlay)")
+        summary["matched_by"] = "rule in each view"
+        return SubjectChoice((front.people[i].box, side.people[j].box), warnings, summary)
+    errors = np.array([[pair_error(f, s, cams) for s in side.people] for f in front.people])
+    summary["pair_errors"] = [[round(float(e), 3) if np.isfinite(e) else None for e in row] for row in errors]
+    good = np.argwhere(errors < MAX_PAIR_ERROR)
+    if good.size == 0:
+        if max(counts) == 1:  # one person each: keep them, the fit's residuals will tell
+            return SubjectChoice((None, None), warnings, summary)
+        raise PipelineError(
+            "subject_ambiguous",
+            f"found {counts[0]} people in the front view and {counts[1]} in the side view, and no pair of them lines "
+            "up in 3-D with the calibration; check that front_camera and side_camera name the right cameras, or "
+            "pass subject=x,y (a point on the person in the front video's first frames, full-resolution pixels)")
+    if hint.point is not None:
+        i = _pick(front.people, front.image_size, hint)
+        pairs = [(int(a), int(b)) for a, b in good if a == i]
+        if not pairs:
+            raise PipelineError("subject_ambiguous", "the person at the subject point has no match in the side view; "
+                                "check the calibration and camera names, or point at another part of the person")
+        i, j = min(pairs, key=lambda ab: errors[ab])
+    else:
+        def score(ab: tuple[int, int]) -> float:
+            a, b = front.people[ab[0]], side.people[ab[1]]
+            if hint.rule == "center":
+                return -(_centre_distance(a, front.image_size) + _centre_distance(b, side.image_size))
+            return _size_score(a, front.image_size) + _size_score(b, side.image_size)
+
+        i, j = max(((int(a), int(b)) for a, b in good), key=score)
+    summary["matched_by"] = "calibration"
+    summary["chosen"] = {"front": i, "side": j, "pair_error": round(float(errors[i, j]), 3)}
+    if max(counts) > 1:
+        warnings.append(f"{counts[0]} people in the front view and {counts[1]} in the side view; followed the "
+                        f"{summary['rule']} person seen consistently in both (check the overlay)")
+    return SubjectChoice((front.people[i].box, side.people[j].box), warnings, summary)
