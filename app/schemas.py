@@ -119,7 +119,8 @@ class JobList(BaseModel):
     limit: int
 
 
-ERROR_RESPONSES = {
+#: Error answers every route may give, for the OpenAPI spec (FastAPI's ``responses`` type).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Invalid input (the message says what)"},
     401: {"model": ErrorResponse, "description": "Missing or wrong API key"},
     404: {"model": ErrorResponse, "description": "No such job for this key, or no such result"},

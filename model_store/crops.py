@@ -36,7 +36,7 @@ def crop_image(image: np.ndarray, box: np.ndarray, size: int = CROP_SIZE) -> np.
     x0, y0, s = box
     affine = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s]])
     return cv2.warpAffine(image, affine, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0,))
 
 
 def to_crop(points: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -58,7 +58,7 @@ def network_crop(
     box = crop_box(mask, size=size)
     if box is None:
         return None, None
-    crop = crop_image(mask, box, size).astype(np.float32) / np.float32(255.0)
+    crop: np.ndarray = crop_image(mask, box, size).astype(np.float32) / np.float32(255.0)
     if input_size != size:
         crop = cv2.resize(crop, (input_size, input_size), interpolation=cv2.INTER_AREA)
     return box, crop

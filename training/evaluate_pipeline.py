@@ -24,6 +24,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,6 +81,7 @@ def evaluate_clip(clip: HeldOutClip, predictor: Predictor, floor: tuple[np.ndarr
         return {**res, "fit_seconds": 0.0, "within_2sd": None}
     res["fit"] = _score(core.refined.coords, core.refined.scales, truth, clip.scales)
     res["fit_seconds"] = core.refined.report["solver"]["seconds"]
+    assert core.refined.sigma is not None  # the fit always reports its uncertainty
     sig = core.refined.sigma[:, rot]
     err = np.radians(angle_errors_deg(core.refined.coords[:, rot], truth[:, rot]))
     ok = np.isfinite(sig) & (sig > 0)
@@ -92,7 +94,7 @@ def _aggregate(rows: list[dict]) -> dict:
     for r in rows:
         by_kind[r["kind"]].append(r)
     by_kind["all"] = rows
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     modes = ("none", "fit", "floor") if rows and "fit" in rows[0] else ("none", "floor")
     for kind, rs in by_kind.items():
         out[kind] = {"clips": len(rs)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -29,7 +31,7 @@ def predict_sequences(net: KinematicsNet, data: SequenceArrays, batch: int = 4) 
     return a, s
 
 
-def evaluate_network(net: KinematicsNet, data: SequenceArrays) -> dict[str, object]:
+def evaluate_network(net: KinematicsNet, data: SequenceArrays) -> dict[str, Any]:
     angles, scales = predict_sequences(net, data)
     return _metrics(angles, scales, data)
 
@@ -46,12 +48,12 @@ def mean_pose_of(coords: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np
     return mean_angles, scales.mean(0)
 
 
-def evaluate_constant(angles: np.ndarray, scales: np.ndarray, data: SequenceArrays) -> dict[str, object]:
+def evaluate_constant(angles: np.ndarray, scales: np.ndarray, data: SequenceArrays) -> dict[str, Any]:
     n, f = data.n_sequences, data.n_frames
     return _metrics(np.broadcast_to(angles, (n, f, 36)), np.broadcast_to(scales, (n, f, 22, 3)), data)
 
 
-def _metrics(angles: np.ndarray, scales: np.ndarray, data: SequenceArrays) -> dict[str, object]:
+def _metrics(angles: np.ndarray, scales: np.ndarray, data: SequenceArrays) -> dict[str, Any]:
     f = angles.shape[1]
     truth = data.coords[:, :f, rotational_indices()]
     valid = data.valid[:, :f].reshape(-1)

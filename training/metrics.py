@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -37,7 +39,7 @@ def summarize(
     pred_scales: np.ndarray,
     true_scales: np.ndarray,
     fk: ForwardKinematics,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Metrics over N frames: angles [N, 36] rad; scales [N, 22, 3] (per frame's sequence)."""
     err = angle_errors_deg(pred_angles, true_angles)
     col = {n: i for i, n in enumerate(ROTATIONAL_COORDINATES)}

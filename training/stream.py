@@ -17,6 +17,7 @@ import multiprocessing as mp
 import queue as queue_mod
 import time
 from dataclasses import dataclass
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ def _mix_for(cache: str, split: str):
 
 
 def _worker(wid: int, workers: int, seed: int, frames: int, mask_size: int, cache: str, split: str,
-            out: mp.Queue, stop: mp.Event, limit: int | None) -> None:
+            out: mp.Queue, stop: EventType, limit: int | None) -> None:
     torch.set_num_threads(1)
     mix = _mix_for(cache, split)
     i = wid
@@ -105,7 +106,7 @@ class SequenceStream:
 
     def drain(self, max_items: int) -> list[dict[str, np.ndarray]]:
         """Up to ``max_items`` sequences that are ready now (never waits)."""
-        items = []
+        items: list[dict[str, np.ndarray]] = []
         while len(items) < max_items:
             try:
                 _, item = self._queue.get_nowait()

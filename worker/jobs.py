@@ -11,11 +11,13 @@ import json
 import shutil
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from worker.settings import Settings
 
@@ -44,13 +46,19 @@ class Job:
     worker: str | None = None
     task_id: str | None = None
 
-    def to_redis(self) -> dict[str, str]:
+    def to_redis(self) -> dict[FieldT, EncodableT]:
         raw = {k: v for k, v in self.__dict__.items() if v is not None}
         return {k: json.dumps(v) for k, v in raw.items()}
 
     @classmethod
-    def from_redis(cls, data: dict[bytes, bytes]) -> Job:
-        return cls(**{k.decode(): json.loads(v) for k, v in data.items() if k.decode() in cls.__dataclass_fields__})
+    def from_redis(cls, data: Mapping[bytes | str, bytes | str]) -> Job:
+        fields = {_text(k): v for k, v in data.items()}
+        return cls(**{k: json.loads(v) for k, v in fields.items() if k in cls.__dataclass_fields__})
+
+
+def _text(value: bytes | str) -> str:
+    """A Redis reply item as text (the client returns bytes unless built with decode_responses)."""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _newest_mtime(folder: Path) -> float:
@@ -99,12 +107,14 @@ class JobStore:
         if not self.r.exists(key):
             return None
         fields["updated_at"] = time.time()
-        self.r.hset(key, mapping={k: json.dumps(v) for k, v in fields.items()})
+        encoded: dict[FieldT, EncodableT] = {k: json.dumps(v) for k, v in fields.items()}
+        self.r.hset(key, mapping=encoded)
         return self.get(job_id)
 
-    def list(self, owner: str, offset: int = 0, limit: int = 20) -> tuple[list[Job], int]:
+    def list_for_owner(self, owner: str, offset: int = 0, limit: int = 20) -> tuple[list[Job], int]:
         key = f"{PREFIX}:owner:{owner}"
-        ids = [i.decode() for i in self.r.zrevrange(key, offset, offset + limit - 1)]
+        members = cast("list[bytes]", self.r.zrevrange(key, offset, offset + limit - 1))  # no scores asked
+        ids = [_text(i) for i in members]
         jobs = [j for j in (self.get(i) for i in ids) if j is not None]
         return jobs, int(self.r.zcard(key))
 
@@ -116,7 +126,7 @@ class JobStore:
         shutil.rmtree(self.job_dir(job.id), ignore_errors=True)
 
     def all_ids(self) -> list[str]:
-        return [k.decode().rsplit(":", 1)[1] for k in self.r.scan_iter(f"{PREFIX}:job:*", count=500)]
+        return [_text(k).rsplit(":", 1)[1] for k in self.r.scan_iter(f"{PREFIX}:job:*", count=500)]
 
     def count_by_status(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
@@ -127,7 +137,7 @@ class JobStore:
         return counts
 
     def stats(self) -> dict[str, float]:
-        return {k.decode(): float(v) for k, v in self.r.hgetall(f"{PREFIX}:stats").items()}
+        return {_text(k): float(v) for k, v in self.r.hgetall(f"{PREFIX}:stats").items()}
 
     def record_stage_seconds(self, seconds: dict[str, float]) -> None:
         pipe = self.r.pipeline()

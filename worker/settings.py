@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     pipeline_entrypoint: str = "worker.pipeline:run_pipeline"
     heartbeat_s: float = 5.0
     upload_grace_s: float = 900.0
-    upload_idle_timeout_s: float = Field(30.0, gt=0)
+    upload_idle_timeout_s: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _safe(self) -> Settings:

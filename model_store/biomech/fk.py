@@ -102,6 +102,9 @@ class _Function:
 class ForwardKinematics(nn.Module):
     """Forward kinematics for a :class:`ModelDefinition`. Device/dtype follow the inputs."""
 
+    coordinate_ranges: torch.Tensor  # [n_coordinates, 2] buffer (rad or m)
+    default_coordinates: torch.Tensor  # [n_coordinates] buffer (rad or m)
+
     def __init__(self, definition: ModelDefinition) -> None:
         super().__init__()
         self.definition = definition
@@ -144,7 +147,8 @@ class ForwardKinematics(nn.Module):
                 splines.append(ev.spline)
             return ev, slot
 
-        rot, trans = [], []
+        rot: list[tuple[torch.Tensor, tuple[_Function, int | None]]] = []
+        trans: list[tuple[torch.Tensor, tuple[_Function, int | None]]] = []
         if j.type == "CustomJoint":
             for ax in j.spatial_transform:
                 entry = (torch.tensor(ax.axis, dtype=torch.float64), fn(ax.function, ax.coordinates))

@@ -64,10 +64,18 @@ def point_jacobians(
     # (term, point) pairs where the point lies below the joint, weighted by d angle / d coordinate
     jq = pos.new_zeros(b, n_c * p, 3)
     for kind in ("rotations", "translations"):
-        rows, vecs, origins, dfs, cols = [], [], [], [], []
+        rows: list[int] = []
+        cols: list[int] = []
+        vecs: list[torch.Tensor] = []
+        origins: list[torch.Tensor] = []
+        dfs: list[torch.Tensor] = []
         for j, fr in enumerate(out.frames):
             for c, vec, df in getattr(fr, kind):
-                rows.append(j), vecs.append(vec), origins.append(fr.o_gm), dfs.append(df), cols.append(c)
+                rows.append(j)
+                vecs.append(vec)
+                origins.append(fr.o_gm)
+                dfs.append(df)
+                cols.append(c)
         if not rows:
             continue
         term, point = torch.nonzero(mask[rows] > 0, as_tuple=True)  # pairs

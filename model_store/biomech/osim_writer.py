@@ -162,7 +162,7 @@ def build_scaled_model(
         sc.setApply(True)
         scale_set.cloneAndAppend(sc)
     preserve = mass_kg is not None
-    if not model.scale(state, scale_set, preserve, float(mass_kg) if preserve else -1.0):
+    if not model.scale(state, scale_set, preserve, float(mass_kg) if mass_kg is not None else -1.0):
         raise RuntimeError("OpenSim failed to scale the model")
     return model
 

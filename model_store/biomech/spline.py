@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def _third_divided_difference(x: np.ndarray, y: np.ndarray) -> float:
     return float((d2[1] - d2[0]) / (x[3] - x[0]))
 
 
-def simm_spline_coefficients(x_knots: np.ndarray, y_knots: np.ndarray) -> SplineCoefficients:
+def simm_spline_coefficients(x_knots: ArrayLike, y_knots: ArrayLike) -> SplineCoefficients:
     """Compute SimmSpline coefficients for strictly increasing knots ``x`` (float64)."""
     x = np.asarray(x_knots, dtype=np.float64)
     y = np.asarray(y_knots, dtype=np.float64)

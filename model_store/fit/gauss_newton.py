@@ -153,8 +153,9 @@ def linearize(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: to
         j_h = grad / (obj.height_m * s_cfg.height_sigma)
         g_s = g_s + e_h * j_h
         h_ss = h_ss + torch.outer(j_h, j_h)
-    arrays = (x.detach().cpu().numpy() for x in (g_x, h_tt, smooth, h_ts, g_s, h_ss, diag))
-    return Linearization(*arrays, residual_variance=variance)
+    g_x_, h_tt_, smooth_, h_ts_, g_s_, h_ss_, diag_ = (
+        x.detach().cpu().numpy() for x in (g_x, h_tt, smooth, h_ts, g_s, h_ss, diag))
+    return Linearization(g_x_, h_tt_, smooth_, h_ts_, g_s_, h_ss_, diag_, residual_variance=variance)
 
 
 def frame_sigmas(lin: Linearization, min_variance: float = 1e-2) -> np.ndarray:

@@ -26,6 +26,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -129,7 +130,7 @@ class ClipObjective:
         self.settings = settings
         self.keypoint_sigma = settings.keypoint_sigma  # the solver may re-estimate it from the residuals
         self.fps = float(evidence.fps)
-        opts = {"dtype": dtype, "device": device}
+        opts: dict[str, Any] = {"dtype": dtype, "device": device}
         self.rig = CameraRig.from_cameras(evidence.cameras, **opts)
         conf = np.nan_to_num(np.asarray(evidence.confidence, np.float64))
         kp = np.asarray(evidence.keypoints, np.float64)

@@ -79,6 +79,9 @@ def render_heatmaps(keypoints: torch.Tensor, size: int, crop_size: int, sigma: f
 
 
 class KinematicsNet(nn.Module):
+    hull_grid: torch.Tensor  # [M, 3] buffer: candidate hull points around the centre (m)
+    tie_break: torch.Tensor  # [M] buffer: fixed jitter that makes top-k selection deterministic
+
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
         self.config = config

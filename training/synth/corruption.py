@@ -41,7 +41,7 @@ def corrupt_view(
                 if ys.size:
                     j = rng.integers(ys.size)
                     axes = (int(rng.integers(1, max(s // 16, 2))), int(rng.integers(1, max(s // 16, 2))))
-                    cv2.ellipse(m, (int(xs[j]), int(ys[j])), axes, float(rng.uniform(0, 180)), 0, 360, 0, -1)
+                    cv2.ellipse(m, (int(xs[j]), int(ys[j])), axes, float(rng.uniform(0, 180)), 0, 360, (0,), -1)
         masks[i] = m
     found = rng.random(f) >= p_missed
     masks[~found] = 0

@@ -291,6 +291,7 @@ def _arms(rng: np.random.Generator, pose: _Pose, t: np.ndarray, depth: np.ndarra
     goes down), ``cross`` (arms crossed on the chest). Returns the style."""
     style = str(rng.choice(["hang", "hips", "forward", "cross"]))
     forward_peak = rng.uniform(65.0, 88.0)
+    flex: float | np.ndarray  # deg; a trajectory when it follows the squat depth
     for s in _SIDES:
         w = _wiggle(rng, t, 3.0)
         if style == "hang":

@@ -119,10 +119,10 @@ def draw_mask(
         ia, ib = tuple(np.round(a * f).astype(int)), tuple(np.round(b * f).astype(int))
         thick = max(int(round(2 * r)), 1)
         if thick < 32767:
-            cv2.line(canvas, ia, ib, 255, thick, cv2.LINE_AA, shift)
+            cv2.line(canvas, ia, ib, (255,), thick, cv2.LINE_AA, shift)
             rr = int(round(r * f))
-            cv2.circle(canvas, ia, rr, 255, -1, cv2.LINE_AA, shift)
-            cv2.circle(canvas, ib, rr, 255, -1, cv2.LINE_AA, shift)
+            cv2.circle(canvas, ia, rr, (255,), -1, cv2.LINE_AA, shift)
+            cv2.circle(canvas, ib, rr, (255,), -1, cv2.LINE_AA, shift)
     if ss == 1:
         return canvas
     return cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA)

@@ -369,6 +369,11 @@ def _child_main(argv: list[str]) -> int:  # pragma: no cover - runs in a subproc
     return 0
 
 
+def _frames_done(progress: Callable[[float], None], done_before: int, total: int) -> Callable[[int], None]:
+    """A per-view frame counter feeding ``progress`` with the fraction done over both views."""
+    return lambda i: progress((done_before + i) / total)
+
+
 #: Chooses the subject from the two views' surveys (see :func:`worker.pipeline.subject.choose_subject`).
 Chooser = Callable[[tuple[Survey, Survey]], SubjectChoice]
 
@@ -394,8 +399,8 @@ def track_views(
             results = []
             for j, v in enumerate(videos):
                 done_before = sum(x.n_frames for x in videos[:j])
-                results.append(track_view(v, input_size, detector, None if progress is None else
-                                          (lambda i, d=done_before: progress((d + i) / total)), choice.boxes[j]))
+                view_progress = None if progress is None else _frames_done(progress, done_before, total)
+                results.append(track_view(v, input_size, detector, view_progress, choice.boxes[j]))
         finally:
             if hasattr(detector, "close"):
                 detector.close()

@@ -42,7 +42,7 @@ class YoloDetector:
             if ys.size == 0:
                 continue
             dist = np.linalg.norm(np.array([xs.mean(), ys.mean()]) - centre) / max(w, h)
-            score = ys.size * (1.0 - dist)
+            score = float(ys.size * (1.0 - dist))
             if score > best_score:
                 best, best_score = m, score
         if best is None:

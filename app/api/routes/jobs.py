@@ -50,7 +50,8 @@ def to_public(job: Job) -> JobPublic:
     base = f"/jobs/{job.id}"
     return JobPublic(
         id=job.id, status=job.status, stage=job.stage, progress=job.progress,
-        created_at=_ts(job.created_at), updated_at=_ts(job.updated_at), started_at=_ts(job.started_at),
+        created_at=datetime.fromtimestamp(job.created_at, tz=UTC),
+        updated_at=datetime.fromtimestamp(job.updated_at, tz=UTC), started_at=_ts(job.started_at),
         finished_at=_ts(job.finished_at),
         error=ErrorDetail(code=job.error_code, message=job.error_message or "") if job.error_code else None,
         results=[ResultFile(name=r["name"], size=r["size"], url=f"{base}/results/{r['name']}") for r in job.results],
@@ -116,7 +117,7 @@ def list_jobs(
     store: StoreDep, owner: OwnerDep,
     offset: Annotated[int, Query(ge=0, le=MAX_LIST_OFFSET)] = 0, limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> JobList:
-    jobs, total = store.list(owner, offset, limit)
+    jobs, total = store.list_for_owner(owner, offset, limit)
     return JobList(items=[to_public(j) for j in jobs], total=total, offset=offset, limit=limit)
 
 
