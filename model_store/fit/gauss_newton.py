@@ -58,11 +58,16 @@ def _second_difference_gram(t: int) -> np.ndarray:
     return out
 
 
-def linearize(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: torch.Tensor) -> Linearization:
-    """Gradient and Hessian blocks of the objective at (``q`` [T, 39], ``log_s`` [22, 3])."""
-    s_cfg = obj.settings
+#: Frames linearised at once (bounds the memory of the per-point Jacobians on long clips).
+LINEARIZE_CHUNK = 256
+
+
+def _keypoint_block(
+    obj: ClipObjective, q: torch.Tensor, s: torch.Tensor, free: torch.Tensor, a: int, b: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float, float]:
+    """The robust keypoint term of frames ``a:b`` (``q`` holds those frames): g_x, h_tt, h_ts for
+    them, their contributions to g_s and h_ss, and the sums of the IRLS weights w and of w·u."""
     t = q.shape[0]
-    s = torch.exp(log_s)
     s_b = s[None].expand(t, -1, -1)
     out = obj.fk(q, s_b, with_frames=True)
     active = obj.scale_index
@@ -75,10 +80,10 @@ def linearize(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: to
     px, _ = obj.rig.project_views(pts)
     dproj = torch.stack([torch.autograd.grad(px[..., i].sum(), pts, retain_graph=i == 0)[0] for i in range(2)], -2)
     px = px.detach()
-    norm = obj.height_px[..., None, None] * obj.keypoint_sigma  # [V, T, 1, 1]
-    e = (px - obj.keypoints) / norm  # [V, T, P, 2]
+    norm = obj.height_px[:, a:b, None, None] * obj.keypoint_sigma  # [V, T, 1, 1]
+    e = (px - obj.keypoints[:, a:b]) / norm  # [V, T, P, 2]
     u = (e * e).sum(-1)
-    w = 2.0 * obj.weight / (1.0 + u)  # IRLS weights [V, T, P]
+    w = 2.0 * obj.weight[:, a:b] / (1.0 + u)  # IRLS weights [V, T, P]
     # Chain rule through the 3-D points: per point, the weighted residual pulled back to 3-D and the
     # 3 × 3 information matrix Σ_views,axes w Jπᵀ Jπ; then the coordinate and scale Jacobians.
     dproj = dproj / norm[..., None]  # [V, T, P, 2, 3] d e / d point
@@ -92,6 +97,32 @@ def linearize(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: to
     h_tt = jq_rows.transpose(1, 2) @ m_q
     h_ts = jq_rows.transpose(1, 2) @ m_s
     h_ss = js.reshape(-1, js.shape[-1]).T @ m_s.reshape(-1, js.shape[-1])
+    return g_x, h_tt, h_ts, g_s, h_ss, float(w.sum()), float((w * u).sum())
+
+
+def linearize(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: torch.Tensor) -> Linearization:
+    """Gradient and Hessian blocks of the objective at (``q`` [T, 39], ``log_s`` [22, 3])."""
+    s_cfg = obj.settings
+    t = q.shape[0]
+    s = torch.exp(log_s)
+    active = obj.scale_index
+    m, k = int(free.sum()) if free.dtype == torch.bool else int(free.numel()), int(active.numel())
+    g_x = q.new_zeros(t, m)
+    h_tt = q.new_zeros(t, m, m)
+    h_ts = q.new_zeros(t, m, k)
+    g_s = q.new_zeros(k)
+    h_ss = q.new_zeros(k, k)
+    wsum, wu_sum = 0.0, 0.0
+    # The keypoint term couples nothing across frames: it is linearised LINEARIZE_CHUNK frames at a
+    # time, so memory stays bounded on long clips (the per-point Jacobians are ~100 KB per frame).
+    for a in range(0, t, LINEARIZE_CHUNK):
+        b = min(a + LINEARIZE_CHUNK, t)
+        gx_c, htt_c, hts_c, gs_c, hss_c, w_c, wu_c = _keypoint_block(obj, q[a:b], s, free, a, b)
+        g_x[a:b], h_tt[a:b], h_ts[a:b] = gx_c, htt_c, hts_c
+        g_s += gs_c
+        h_ss += hss_c
+        wsum += w_c
+        wu_sum += wu_c
     # prior and ranges: diagonal per frame
     qf = q[:, free]
     d = qf - obj.prior_q[:, free]
@@ -107,8 +138,7 @@ def linearize(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: to
     g_x = g_x + inv_r2 * (over - under)
     diag = diag + inv_r2 * ((over > 0) | (under > 0)).to(q.dtype)
     h_tt = h_tt + torch.diag_embed(diag)
-    wsum = float(w.sum())
-    variance = float((w * u).sum()) / max(wsum, 1e-12) if wsum > 0 else 1.0  # assumed: ½ per axis → u = 1
+    variance = wu_sum / max(wsum, 1e-12) if wsum > 0 else 1.0  # assumed: ½ per axis → u = 1
     # smoothness: second differences per coordinate
     inv_a2 = obj.inv_acc[free] ** 2
     smooth = torch.as_tensor(_second_difference_gram(t), dtype=q.dtype, device=q.device)[..., None] * inv_a2
