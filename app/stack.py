@@ -35,6 +35,8 @@ class Stack:
     start_redis: bool = True
     env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
+    #: the Celery app the workers load (``module:attribute``); tests name a module that substitutes the pipeline
+    worker_app: str = "worker.celery_app:celery_app"
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -85,7 +87,7 @@ class Stack:
         self.stop("redis")
 
     def start_worker(self, name: str = "worker", concurrency: int = 1) -> subprocess.Popen:
-        return self._spawn(name, [sys.executable, "-m", "celery", "-A", "worker.celery_app:celery_app", "worker",
+        return self._spawn(name, [sys.executable, "-m", "celery", "-A", self.worker_app, "worker",
                                   "-Q", "cpu,gpu", "-c", str(concurrency), "-n", f"{name}@%h", "--loglevel", "INFO"])
 
     def start_api(self) -> subprocess.Popen:

@@ -11,6 +11,7 @@ from model_store.network import get_config
 from tests.training.toy_data import toy_sequences
 from training.configs import get_train_config
 from training.train import train
+from worker.settings import get_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -49,7 +50,17 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     return Path(summary["checkpoint"]).with_suffix(".json")
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Each test reads the environment afresh (``get_settings`` is cached per process), so a test's
+    ``monkeypatch.setenv`` reaches :class:`~worker.settings.Settings` and does not leak."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture()
 def use_tiny_checkpoint(monkeypatch, tiny_checkpoint):
+    """The service's checkpoint (``KINEMATICS_CHECKPOINT``) is the tiny test network."""
     monkeypatch.setenv("KINEMATICS_CHECKPOINT", str(tiny_checkpoint))
     return tiny_checkpoint

@@ -20,9 +20,11 @@ from training.synth.real_motion import load_walk_motion
 
 
 def split_dir(recipe: DataRecipe, split: str, cache: Path) -> Path:
+    """The split's cache directory, named by every recipe field that changes its contents."""
     n = recipe.train_sequences if split == "train" else recipe.test_sequences
     seed = recipe.train_seed if split == "train" else recipe.test_seed
-    return Path(cache) / "synth" / f"{split}_n{n}_f{recipe.frames}_s{seed}_m{recipe.mask_size}"
+    walk = "" if recipe.use_real_walk else "_nowalk"  # the default keeps the names caches already have
+    return Path(cache) / "synth" / f"{split}_n{n}_f{recipe.frames}_s{seed}_m{recipe.mask_size}{walk}"
 
 
 def ensure_split(recipe: DataRecipe, split: str, cache: Path, progress: bool = True) -> Path:

@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", type=Path, default=Path("data_cache"), help="where detections are cached")
     ap.add_argument("--json", type=Path, help="write the figures here")
+    ap.add_argument("--checkpoint", type=Path, help="network checkpoint manifest (default: the bundled one)")
     args = ap.parse_args(argv)
     from worker.pipeline.cameras import select_cameras
     from worker.pipeline.contract import PipelineRequest
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the demo recording is not at {demo_dir()}", file=sys.stderr)
         return 2
     try:
-        predictor = Predictor()
+        predictor = Predictor(args.checkpoint)
     except CheckpointError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import platform
 import shutil
 import sys
 import time
@@ -37,6 +35,7 @@ from training.configs import TrainConfig, get_train_config
 from training.data import SequenceArrays, sample_windows
 from training.evaluation import evaluate_constant, evaluate_network, mean_pose
 from training.losses import kinematics_loss
+from training.manifest import brief_metrics, checkpoint_manifest, cosine_decay
 
 
 def _lr(cfg: TrainConfig, step: int) -> float:
@@ -46,18 +45,6 @@ def _lr(cfg: TrainConfig, step: int) -> float:
     else:
         base, frac = cfg.lr_stage2, (step - cfg.stage1_steps) / max(cfg.stage2_steps, 1)
     return cosine_decay(base, frac)
-
-
-def cosine_decay(base: float, frac: float) -> float:
-    """``base`` decayed along a half cosine to 5 % of itself as ``frac`` goes 0 → 1."""
-    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
-
-
-def _hardware() -> str:
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)} (CUDA)"
-    cpu = platform.processor() or platform.machine()
-    return f"CPU {cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
 
 
 def _save_state(path: Path, net: KinematicsNet, opt: torch.optim.Optimizer, step: int, elapsed: float) -> None:
@@ -134,29 +121,10 @@ def train(
         summary["metrics"] = evaluate_network(net, test_data)
         mean_a, mean_s = mean_pose(train_data)
         summary["baseline_mean_pose"] = evaluate_constant(mean_a, mean_s, test_data)
-        record = save_checkpoint(net.cpu(), run_dir / "model.safetensors", _manifest(cfg, summary, mean_a, mean_s))
+        manifest = checkpoint_manifest(cfg, summary, mean_a, mean_s)
+        record = save_checkpoint(net.cpu(), run_dir / "model.safetensors", manifest)
         summary["checkpoint"] = str(record.weights)
     return summary
-
-
-def _manifest(cfg: TrainConfig, summary: dict[str, Any], mean_a: np.ndarray, mean_s: np.ndarray) -> dict[str, Any]:
-    return {
-        "training": cfg.to_dict(),
-        "data_recipe": cfg.data.__dict__,
-        "seed": cfg.seed,
-        "steps": summary["steps"],
-        "wall_time_s": summary["wall_time_s"],
-        "hardware": _hardware(),
-        "torch": torch.__version__,
-        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "metrics": _brief(summary["metrics"]),
-        "baseline_mean_pose": {"metrics": _brief(summary["baseline_mean_pose"]),
-                               "angles_rad": mean_a.round(6).tolist(), "scales": mean_s.round(6).tolist()},
-    }
-
-
-def _brief(m: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in m.items() if k != "mae_deg_by_coordinate"}
 
 
 def export_to_bundle(run_dir: Path) -> Path:
@@ -202,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             print("error: streamed configs are not resumable (they are bounded by wall time)", file=sys.stderr)
             return 2
         summary = train_streaming(cfg, run_dir, args.cache, device=args.device, init_from=args.init)
-        print(json.dumps({k: (_brief(v) if isinstance(v, dict) else v) for k, v in summary.items()
+        print(json.dumps({k: (brief_metrics(v) if isinstance(v, dict) else v) for k, v in summary.items()
                           if k not in ("losses",)}))
         if args.export:
             print(f"installed {export_to_bundle(run_dir)}")
@@ -216,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = {k: v for k, v in summary.items() if k != "losses"}
-    print(json.dumps({k: (_brief(v) if isinstance(v, dict) else v) for k, v in out.items()}))
+    print(json.dumps({k: (brief_metrics(v) if isinstance(v, dict) else v) for k, v in out.items()}))
     if args.export and "checkpoint" in summary:
         print(f"installed {export_to_bundle(run_dir)}")
     return 0

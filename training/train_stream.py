@@ -26,9 +26,8 @@ from training.configs import TrainConfig
 from training.data import SequenceArrays
 from training.evaluation import evaluate_constant, evaluate_network, mean_pose_of
 from training.losses import kinematics_loss
+from training.manifest import checkpoint_manifest, cosine_decay
 from training.stream import DeviceBuffer, SequenceStream, collect
-from training.train import _manifest as cached_data_manifest
-from training.train import cosine_decay
 
 
 def _progress(cfg: TrainConfig, step: int, elapsed: float) -> float:
@@ -175,7 +174,7 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
 
 def _manifest(cfg: TrainConfig, summary: dict[str, Any], mean_a: np.ndarray, mean_s: np.ndarray, hardware: str,
               cache: Path) -> dict[str, Any]:
-    """The cached-data manifest (:func:`training.train._manifest`) with the streamed recipe, the motion
+    """The cached-data manifest (:func:`training.manifest.checkpoint_manifest`) with the streamed recipe, the motion
     sources (with licences and splits), the data made, the hardware and the run it started from."""
     library = Path(cache) / "motion_library" / "manifest.json"
     motion_sources: list[dict[str, Any]] = []
@@ -186,7 +185,7 @@ def _manifest(cfg: TrainConfig, summary: dict[str, Any], mean_a: np.ndarray, mea
                            "licence": t["licence"], "seconds": t["seconds"]} for t in lib["trials"]]
         minutes = lib["minutes"]
     return {
-        **cached_data_manifest(cfg, summary, mean_a, mean_s),
+        **checkpoint_manifest(cfg, summary, mean_a, mean_s),
         "data_recipe": {"stream": cfg.stream.__dict__ if cfg.stream else None,
                         "mixture": "real library trials (train split) / procedural kinds / random = 0.5 / 0.3 / 0.2",
                         "library_minutes": minutes},

@@ -20,7 +20,10 @@ MAX_ATTEMPTS         how many times a job may start before it is failed as lost 
 JOB_QUEUE            queue new jobs go to: ``gpu`` or ``cpu`` (cpu)
 UPLOAD_GRACE_S       a job folder without a record is kept this long after its last write (900), so the
                      cleanup never removes an upload still being received
-PIPELINE_ENTRYPOINT  ``module:function`` the worker runs (worker.pipeline:run_pipeline)
+KINEMATICS_CHECKPOINT  network checkpoint manifest (or weights file) the pipeline uses (the bundled one)
+KINEMATICS_YOLO_WEIGHTS  optional YOLOv8-seg weights file; detection uses it instead of MediaPipe's mask
+                     (needs the ``yolo`` extra; nothing is downloaded)
+DETECT_PROCESSES     how many views are detected at once, 1 or 2 (2 when the machine has two cores)
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ def hash_key(key: str) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore")
+    # empty variables count as unset (docker-compose passes ``${NAME:-}`` through as "")
+    model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True)
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     data_dir: Path = Path("var/data")
@@ -60,10 +64,12 @@ class Settings(BaseSettings):
     stale_job_s: int = 120
     max_attempts: int = 2
     job_queue: Literal["cpu", "gpu"] = "cpu"
-    pipeline_entrypoint: str = "worker.pipeline:run_pipeline"
     heartbeat_s: float = 5.0
     upload_grace_s: float = 900.0
     upload_idle_timeout_s: float = Field(default=30.0, gt=0)
+    kinematics_checkpoint: Path | None = None
+    kinematics_yolo_weights: Path | None = None
+    detect_processes: int | None = Field(default=None, ge=1, le=2)
 
     @model_validator(mode="after")
     def _safe(self) -> Settings:

@@ -9,7 +9,6 @@ the reaper, or failed with ``worker_lost`` once ``MAX_ATTEMPTS`` starts have bee
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import socket
 import threading
@@ -21,6 +20,7 @@ import redis
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 
+from worker import pipeline
 from worker.celery_app import celery_app
 from worker.jobs import Job, JobStore
 from worker.pipeline.contract import PipelineError, PipelineRequest
@@ -43,11 +43,6 @@ def enqueue(job_id: str) -> str:
     task_id = celery_app.send_task(TASK_NAME, args=[job_id], queue=get_settings().job_queue).id
     _store().update(job_id, task_id=task_id)
     return task_id
-
-
-def _resolve(entrypoint: str) -> Any:
-    module, _, name = entrypoint.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def _request(job: Job, job_dir: Path) -> PipelineRequest:
@@ -110,7 +105,8 @@ def run_job(self: Any, job_id: str) -> str:
         return "failed"
 
     try:
-        result = _resolve(settings.pipeline_entrypoint)(_request(job, store.job_dir(job_id)), progress)
+        # looked up on the package at call time (it loads the network's libraries on first use)
+        result = pipeline.run_pipeline(_request(job, store.job_dir(job_id)), progress)
     except JobCanceled:
         return "canceled"
     except PipelineError as exc:

@@ -138,9 +138,6 @@ class ModelDefinition:
     def body_index(self, name: str) -> int:
         return self.body_names.index(name)
 
-    def coordinate_index(self, name: str) -> int:
-        return self.coordinate_names.index(name)
-
 
 def _frame(d: dict[str, Any]) -> FrameDef:
     return FrameDef(d["name"], d["body"], tuple(d["translation"]), tuple(d["orientation"]))  # type: ignore[arg-type]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 
@@ -29,7 +27,3 @@ def body_fixed_xyz(angles: tuple[float, float, float]) -> torch.Tensor:
         out = out @ axis_angle_matrix(axis, torch.tensor(float(a), dtype=torch.float64))
     return out
 
-
-def wrap_angle(x: torch.Tensor) -> torch.Tensor:
-    """Wrap radians into (-π, π]."""
-    return torch.remainder(x + math.pi, 2 * math.pi) - math.pi

@@ -3,15 +3,15 @@
 A checkpoint named ``NAME`` is two files side by side: ``NAME.safetensors`` (tensors only — no
 pickled objects) and ``NAME.json`` (the manifest: network config, data recipe and seeds, training
 steps, wall time, hardware, sha256 of the weights file, evaluation metrics). The bundled checkpoint
-lives in ``model_store/checkpoints/``; ``KINEMATICS_CHECKPOINT`` (a path to a manifest or weights
-file) overrides it.
+lives in ``model_store/checkpoints/``; callers pass another path to use another one (the service
+reads it from ``KINEMATICS_CHECKPOINT`` through ``worker.settings.Settings``; nothing here reads the
+environment).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -24,7 +24,6 @@ from model_store.network.config import NetworkConfig
 from model_store.network.model import KinematicsNet
 
 DEFAULT_CHECKPOINT = "default"
-ENV_VAR = "KINEMATICS_CHECKPOINT"
 
 
 class CheckpointError(RuntimeError):
@@ -90,15 +89,15 @@ def read_record(path: str | Path) -> CheckpointRecord:
 
 
 def find_checkpoint(path: str | Path | None = None) -> CheckpointRecord:
-    """Locate a checkpoint: explicit ``path``, else ``$KINEMATICS_CHECKPOINT``, else the bundled one."""
-    candidate = path or os.environ.get(ENV_VAR) or bundled_dir() / f"{DEFAULT_CHECKPOINT}.json"
+    """Locate a checkpoint: ``path`` (a manifest or the weights beside it), else the bundled one."""
+    candidate = path or bundled_dir() / f"{DEFAULT_CHECKPOINT}.json"
     try:
         return read_record(candidate)
     except CheckpointNotFound:
         raise CheckpointNotFound(
             f"no trained network checkpoint at {candidate}. Train one with "
-            "`python -m training.train --config small` (see README), or set "
-            f"{ENV_VAR} to a checkpoint manifest."
+            "`python -m training.train --config small` (see README), or point "
+            "KINEMATICS_CHECKPOINT (the service and CLI) at a checkpoint manifest."
         ) from None
 
 

@@ -7,7 +7,7 @@ points, 64-frame window); it is our speed reference and is not trained here. ``s
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 
@@ -31,7 +31,6 @@ class NetworkConfig:
     temporal_heads: int = 4
     window: int = 64
     n_landmarks: int = 33
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def in_channels(self) -> int:
@@ -43,6 +42,8 @@ class NetworkConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NetworkConfig:
         d = dict(d)
+        if d.pop("extra", None):  # an unused field older manifests carry, always empty
+            raise ValueError("unknown network options under 'extra'")
         for key in ("hull_grid", "hull_box_m", "point_mlp"):
             if key in d:
                 d[key] = tuple(d[key])

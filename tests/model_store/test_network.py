@@ -94,10 +94,9 @@ def test_checkpoint_round_trip_and_integrity(tmp_path):
         load_network(tmp_path / "ck.json")
 
 
-def test_missing_checkpoint_names_the_training_command(tmp_path, monkeypatch):
-    monkeypatch.setenv("KINEMATICS_CHECKPOINT", str(tmp_path / "none.json"))
+def test_missing_checkpoint_names_the_training_command(tmp_path):
     with pytest.raises(CheckpointNotFound, match=r"training\.train --config small"):
-        load_network()
+        load_network(tmp_path / "none.json")
 
 
 def test_onnx_matches_torch(tmp_path):

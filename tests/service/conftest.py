@@ -17,22 +17,26 @@ from worker.settings import hash_key
 KEY_A = "alpha-test-key"
 KEY_B = "beta-test-key"
 REDIS_PORT = 6390
+#: Celery app of a worker that runs the stand-in pipeline (tests.service.slow_pipeline) instead of the real one.
+STAND_IN_WORKER = "tests.service.worker_app:celery_app"
 
 
-def make_stack(tmp: Path, port: int, env: dict[str, str], redis_port: int = REDIS_PORT) -> Stack:
+def make_stack(tmp: Path, port: int, env: dict[str, str], redis_port: int = REDIS_PORT,
+               worker_app: str = "worker.celery_app:celery_app") -> Stack:
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is required for the service tests (.ci/run installs it)")
     base = {
         "API_KEYS": f"{KEY_A},sha256:{hash_key(KEY_B)}", "STALE_JOB_S": "4", "HEARTBEAT_S": "1",
         "MAX_UPLOAD_MB": "2", "MAX_VIDEO_SECONDS": "20", "MAX_DURATION_MISMATCH_S": "1.0",
     }
-    return Stack(data_dir=tmp, port=port, redis_port=redis_port, redis_db=13, env={**base, **env})
+    return Stack(data_dir=tmp, port=port, redis_port=redis_port, redis_db=13, env={**base, **env},
+                 worker_app=worker_app)
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """The service with the stand-in pipeline (tests.service.slow_pipeline)."""
-    s = make_stack(tmp_path_factory.mktemp("stack"), 8765, {"PIPELINE_ENTRYPOINT": "tests.service.slow_pipeline:run"})
+    s = make_stack(tmp_path_factory.mktemp("stack"), 8765, {}, worker_app=STAND_IN_WORKER)
     try:
         s.start()
         yield s

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.service.conftest import KEY_A, Client, make_stack
+from tests.service.conftest import KEY_A, STAND_IN_WORKER, Client, make_stack
 from worker.jobs import PREFIX
 
 pytestmark = pytest.mark.slow
@@ -30,9 +30,8 @@ BOUNDARY = "limits-test-boundary"
 
 @pytest.fixture(scope="module")
 def limits_stack(tmp_path_factory):
-    s = make_stack(tmp_path_factory.mktemp("limits"), PORT, {
-        "PIPELINE_ENTRYPOINT": "tests.service.slow_pipeline:run", "MAX_UPLOAD_MB": str(MAX_MB),
-        "UPLOAD_IDLE_TIMEOUT_S": str(IDLE_S)}, redis_port=REDIS_PORT)
+    s = make_stack(tmp_path_factory.mktemp("limits"), PORT, {"MAX_UPLOAD_MB": str(MAX_MB),
+                   "UPLOAD_IDLE_TIMEOUT_S": str(IDLE_S)}, redis_port=REDIS_PORT, worker_app=STAND_IN_WORKER)
     try:
         s.start()
         yield s

@@ -28,7 +28,8 @@ def test_heldout_clips_are_deterministic_and_the_splits_apart():
 
 def test_evaluation_reports_network_fit_and_floor(use_tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "report.json"
-    assert evaluate_main(["--kinds", "squat", "--clips", "1", "--seconds", "1.5", "--exact", "--json", str(out)]) == 0
+    assert evaluate_main(["--kinds", "squat", "--clips", "1", "--seconds", "1.5", "--exact", "--json", str(out),
+                          "--checkpoint", str(use_tiny_checkpoint)]) == 0
     report = json.loads(out.read_text())
     agg = report["aggregate"]
     assert set(agg) == {"squat", "all"} and report["exact"] is True

@@ -9,6 +9,7 @@ import pytest
 
 from model_store.biomech import read_mot
 from worker.cli import main as cli_main
+from worker.settings import get_settings
 
 
 def _run(args, capsys):
@@ -78,6 +79,7 @@ def test_cli_errors_are_one_line_with_codes(use_tiny_checkpoint, synthetic_clip,
                    capsys)
     assert rc == 2 and "video_empty" in cap.err
     monkeypatch.setenv("KINEMATICS_CHECKPOINT", str(tmp_path / "missing.json"))
+    get_settings.cache_clear()  # as a new process would read it
     rc, cap = _run(base, capsys)
     assert rc == 2 and "no_checkpoint" in cap.err and "training.train" in cap.err
 

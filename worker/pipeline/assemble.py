@@ -1,4 +1,4 @@
-"""Initial motion from the network (fill gaps, pelvis translation from the cameras, one scale set)
+"""Stage ``assemble`` — initial motion from the network (fill gaps, pelvis translation from the cameras, one scale set)
 and the final OpenSim results: ``kinematics.mot`` (degrees), ``model_scaled.osim``,
 ``joint_centers.trc`` (mm).
 

@@ -1,4 +1,4 @@
-"""Stage 4 — cameras: the two calibrated cameras by name, or a documented default rig.
+"""Stage ``cameras`` — the two calibrated cameras by name, or a documented default rig.
 
 Default rig (no calibration): the subject stands at the world origin; the front camera is 4 m in
 front of them, the side camera 4 m to their right, both 1.0 m high aiming at 0.9 m, with a focal

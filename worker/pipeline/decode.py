@@ -1,4 +1,4 @@
-"""Stage 1 — decode and resample: video file → frames at the model rate (60 fps).
+"""Stage ``decode`` — decode and resample: video file → frames at the model rate (60 fps).
 
 Frames are picked by presentation time (nearest source frame to each target instant), which
 handles variable frame rates; rotation metadata is applied so frames are upright. Frames may be

@@ -1,4 +1,4 @@
-"""Stage 3 — person detection: a mask and 33 keypoints per frame for the subject, streamed.
+"""Stage ``detect`` — person detection: a mask and 33 keypoints per frame for the subject, streamed.
 
 Default detector: MediaPipe 0.10.21 Pose with segmentation (models inside the wheel, offline).
 Subject choice: on the first frame where anyone is found, MediaPipe's pick is kept if it is the
@@ -37,6 +37,7 @@ from model_store.crops import network_crop
 from model_store.detections import N_LANDMARKS, ViewDetections, ViewTrack
 from worker.pipeline.contract import PipelineError
 from worker.pipeline.decode import DecodedVideo, VideoStream, open_video
+from worker.pipeline.mediapipe_pose import MediaPipeDetector
 from worker.pipeline.subject import (
     MAX_PEOPLE,
     SURVEY_SECONDS,
@@ -46,32 +47,9 @@ from worker.pipeline.subject import (
     Survey,
     find_people,
 )
+from worker.settings import get_settings
 
 ROI_MARGIN = 1.6  # tracked region = previous box enlarged by this factor
-YOLO_WEIGHTS_ENV = "KINEMATICS_YOLO_WEIGHTS"
-
-
-class MediaPipeDetector:
-    """MediaPipe Pose (+ segmentation) on one image; returns (mask float [h, w], keypoints [33, 3]) or None."""
-
-    def __init__(self, model_complexity: int = 1) -> None:
-        import mediapipe as mp
-
-        self._pose = mp.solutions.pose.Pose(
-            static_image_mode=True, model_complexity=model_complexity, enable_segmentation=True,
-            min_detection_confidence=0.5,
-        )
-
-    def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        res = self._pose.process(rgb)
-        if res.pose_landmarks is None or res.segmentation_mask is None:
-            return None
-        h, w = rgb.shape[:2]
-        kp = np.array([[p.x * w, p.y * h, p.visibility] for p in res.pose_landmarks.landmark], np.float32)
-        return res.segmentation_mask.astype(np.float32), kp
-
-    def close(self) -> None:
-        self._pose.close()
 
 
 class Sink(Protocol):
@@ -309,11 +287,11 @@ def track_view(
 
 
 def detect_processes() -> int:
-    """How many views to detect at once: ``DETECT_PROCESSES`` (1 or 2) or, by default, 2 when the
-    machine has at least two CPU cores."""
-    value = os.environ.get("DETECT_PROCESSES")
-    if value in ("1", "2"):
-        return int(value)
+    """How many views to detect at once: ``DETECT_PROCESSES`` (1 or 2, see :class:`~worker.settings.Settings`)
+    or, by default, 2 when the machine has at least two CPU cores."""
+    value = get_settings().detect_processes
+    if value is not None:
+        return value
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
@@ -483,13 +461,13 @@ def _follow(
 def make_detector() -> Callable:
     """YOLOv8-seg when ``KINEMATICS_YOLO_WEIGHTS`` names an existing file (and ultralytics is
     installed); otherwise the embedded MediaPipe detector. Nothing is ever downloaded."""
-    weights = os.environ.get(YOLO_WEIGHTS_ENV)
-    if weights:
-        if not Path(weights).is_file():
-            raise PipelineError("internal", f"{YOLO_WEIGHTS_ENV}={weights} does not exist")
+    weights = get_settings().kinematics_yolo_weights
+    if weights is not None:
+        if not weights.is_file():
+            raise PipelineError("internal", f"KINEMATICS_YOLO_WEIGHTS={weights} does not exist")
         from worker.pipeline.yolo import YoloDetector
 
-        return YoloDetector(Path(weights))
+        return YoloDetector(weights)
     return MediaPipeDetector()
 
 

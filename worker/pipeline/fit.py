@@ -1,4 +1,4 @@
-"""Stage — fit the biomechanical model to the keypoints of both views, starting from the network.
+"""Stage ``fit`` — fit the biomechanical model to the keypoints of both views, starting from the network.
 
 ``refine="fit"`` (default) runs :func:`model_store.fit.fit_clip`: every frame's 39 coordinates and
 one scale set, against the detected keypoints of both calibrated views (lens distortion included),

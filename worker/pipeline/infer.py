@@ -1,4 +1,4 @@
-"""Stage 5 — network inference over overlapping windows, blended.
+"""Stage ``infer`` — network inference over overlapping windows, blended.
 
 Network inputs per frame and view: the mask crop around the person (margin 1.1, resampled to the
 network's input size), the 33 keypoints undistorted and mapped into crop px (visibility kept), the

@@ -28,6 +28,7 @@ from worker.pipeline.overlay import write_overlay
 from worker.pipeline.plots import write_plots
 from worker.pipeline.subject import choose_subject, parse_subject
 from worker.pipeline.sync import SyncResult, synchronise
+from worker.settings import get_settings
 
 MIN_OVERLAP_FRAMES = 30
 
@@ -133,7 +134,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
     stages = _Stages(progress)
     warnings: list[str] = []
     try:
-        predictor = Predictor()
+        predictor = Predictor(get_settings().kinematics_checkpoint)
     except CheckpointError as exc:
         raise PipelineError("no_checkpoint", str(exc)) from exc
     hint = parse_subject(request.subject)

@@ -1,4 +1,4 @@
-"""Stage 2 — synchronise the two views.
+"""Stage ``synchronise`` — align the two views in time.
 
 Convention: offset K means frame f of the front video shows the same instant as frame f + K of
 the side video (frames at the pipeline rate, 60 fps). Without a given offset it is estimated:

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from worker.pipeline.contract import PipelineError
+from worker.pipeline.mediapipe_pose import MediaPipeDetector
 
 
 class YoloDetector:
@@ -23,8 +24,6 @@ class YoloDetector:
             raise PipelineError(
                 "internal", "YOLO weights are configured but ultralytics is not installed (pip install '.[yolo]')"
             ) from exc
-        from worker.pipeline.detect import MediaPipeDetector
-
         self._model = YOLO(str(weights))
         self._keypoints = MediaPipeDetector()
 

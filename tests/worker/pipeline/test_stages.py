@@ -126,7 +126,7 @@ def test_frames_without_the_person_do_not_poison_their_window(synthetic_clip, us
     gone[5:12] = True  # the person leaves the side view for a moment
     side = ViewDetections(np.where(gone[:, None, None], 0, side.masks).astype(np.uint8), side.keypoints,
                           side.person_found & ~gone, side.fps, side.image_size)
-    predictor = Predictor()
+    predictor = Predictor(use_tiny_checkpoint)
     size = predictor.config.input_size
     inputs = build_inputs((track_from_detections(front, size), track_from_detections(side, size)),
                           (cams["front"], cams["side"]))
