@@ -60,15 +60,19 @@ class Sink(Protocol):
 
 class TrackSink:
     """Keeps a :class:`ViewTrack`: per frame the keypoints, the crop box of the full-frame mask and
-    the mask crop resampled to ``input_size`` px (the network's input)."""
+    the mask crop resampled to ``input_size`` px (the network's input). With ``spill`` the crops
+    (float32, 16 KB a frame at 64 px) are appended to that file as they come instead of being kept
+    (the detection subprocesses: their memory then stays flat however long the clip)."""
 
-    def __init__(self, input_size: int, fps: float, image_size: tuple[int, int]) -> None:
+    def __init__(self, input_size: int, fps: float, image_size: tuple[int, int], spill: Path | None = None) -> None:
         self.input_size, self.fps, self.image_size = input_size, fps, image_size
         self._kps: list[np.ndarray] = []
         self._found: list[bool] = []
         self._boxes: list[np.ndarray] = []
         self._crops: list[np.ndarray] = []
         self._empty = np.zeros((input_size, input_size), np.float32)
+        self._spill = spill.open("wb") if spill is not None else None
+        self._spill_path = spill
 
     def add(self, mask: np.ndarray | None, keypoints: np.ndarray | None) -> None:
         box, crop = network_crop(mask, self.input_size) if mask is not None else (None, None)
@@ -76,14 +80,35 @@ class TrackSink:
         self._kps.append(keypoints if keypoints is not None else np.zeros((N_LANDMARKS, 3), np.float32))
         self._boxes.append(box if box is not None else np.full(3, np.nan))
         self._crops.append(crop if crop is not None else self._empty)
+        if self._spill is not None and len(self._crops) >= SPILL_FRAMES:
+            self._flush()
+
+    def _flush(self) -> None:
+        assert self._spill is not None
+        for crop in self._crops:
+            self._spill.write(np.ascontiguousarray(crop, np.float32).tobytes())
+        self._crops.clear()
 
     def result(self) -> ViewTrack:
         s = self.input_size
+        if self._spill is not None:
+            self._flush()
+            self._spill.close()
+            assert self._spill_path is not None
+            n = len(self._found)
+            crops = (np.memmap(self._spill_path, np.float32, "r", shape=(n, s, s)) if n else
+                     np.zeros((0, s, s), np.float32))
+        else:
+            crops = np.array(self._crops, np.float32).reshape(-1, s, s)
         return ViewTrack(
             keypoints=np.array(self._kps, np.float32).reshape(-1, N_LANDMARKS, 3),
             person_found=np.array(self._found, bool), boxes=np.array(self._boxes, np.float64).reshape(-1, 3),
-            crop_masks=np.array(self._crops, np.float32).reshape(-1, s, s), fps=self.fps, image_size=self.image_size,
+            crop_masks=crops, fps=self.fps, image_size=self.image_size,
         )
+
+
+#: Crops a spilling :class:`TrackSink` holds before writing them out.
+SPILL_FRAMES = 64
 
 
 class DetectionsSink:
@@ -263,13 +288,13 @@ class TrackedView:
 
 def track_view(
     video: VideoStream, input_size: int, detector: Callable | None = None,
-    progress: Callable[[int], None] | None = None, seed: np.ndarray | None = None,
+    progress: Callable[[int], None] | None = None, seed: np.ndarray | None = None, spill: Path | None = None,
 ) -> TrackedView:
     """Decode and detect one view in one streamed pass (``seed``: see :func:`detect_frames`);
     memory does not grow with frame size."""
     t0 = time.perf_counter()
     decode_s = 0.0
-    sink = TrackSink(input_size, video.target_fps, (video.info.width, video.info.height))
+    sink = TrackSink(input_size, video.target_fps, (video.info.width, video.info.height), spill)
 
     def timed_frames() -> Iterable[np.ndarray]:
         nonlocal decode_s
@@ -295,16 +320,22 @@ def detect_processes() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
+def _crops_path(path: Path) -> Path:
+    return path.with_suffix(".crops.f32")
+
+
 def _save_tracked(path: Path, tracked: TrackedView) -> None:
+    """Everything but the crops, which a spilling sink has already written to :func:`_crops_path`."""
     t = tracked.track
-    np.save(path.with_suffix(".crops.npy"), t.crop_masks)
     np.savez(path, keypoints=t.keypoints, person_found=t.person_found, boxes=t.boxes, fps=t.fps,
-             image_size=np.array(t.image_size), seconds=np.array([tracked.decode_s, tracked.wall_s]))
+             image_size=np.array(t.image_size), input_size=t.crop_masks.shape[-1],
+             seconds=np.array([tracked.decode_s, tracked.wall_s]))
 
 
 def _load_tracked(path: Path) -> TrackedView:
-    crops = np.load(path.with_suffix(".crops.npy"))
     with np.load(path) as z:
+        s = int(z["input_size"])
+        crops = np.fromfile(_crops_path(path), np.float32).reshape(-1, s, s)
         size = z["image_size"].tolist()
         track = ViewTrack(z["keypoints"], z["person_found"], z["boxes"], crops, float(z["fps"]),
                           (int(size[0]), int(size[1])))
@@ -335,7 +366,8 @@ def _child_main(argv: list[str]) -> int:  # pragma: no cover - runs in a subproc
                 last[0] = now
                 print(f"P {i}", flush=True)
 
-        tracked = track_view(video, int(input_size), detector, report, None if seed is None else np.array(seed))
+        tracked = track_view(video, int(input_size), detector, report, None if seed is None else np.array(seed),
+                             spill=_crops_path(Path(out)))
         _save_tracked(Path(out), tracked)
     except PipelineError as exc:
         print("E " + json.dumps({"code": exc.code, "message": exc.message}), flush=True)

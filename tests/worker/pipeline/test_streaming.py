@@ -84,7 +84,7 @@ def test_vectorised_inputs_equal_per_frame_crops(synthetic_clip):
             expect = to_crop(cam.undistort_points(det.keypoints[i, :, :2]), box)
             np.testing.assert_allclose(inputs.keypoints[i, v, :, :2], expect, rtol=1e-5, atol=1e-3)
             _, crop = network_crop(det.masks[i], 64)
-            assert np.array_equal(inputs.masks[i, v], crop)
+            assert np.array_equal(inputs.masks(np.array([i]))[0, v], crop)
 
 
 @pytest.mark.slow
