@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-N_LANDMARKS = 33
+from model_store.sizes import N_LANDMARKS
 
 
 class DetectionsError(ValueError):

@@ -33,6 +33,7 @@ from model_store.biomech import load_fullbody_model
 from model_store.network import CheckpointError
 from model_store.network.outputs import rotational_indices
 from model_store.network.predictor import Predictor
+from model_store.sizes import N_BODIES, N_ROTATIONAL
 from training.heldout_clips import KINDS, RESERVED_RUN, HeldOutClip, library_kinds, make_clip
 from training.metrics import angle_errors_deg, summarize
 
@@ -42,8 +43,8 @@ HEADLINE = ("ll_mae_deg", "mae_deg", "scale_err_pct", "mpjpe_mm")
 def _score(coords: np.ndarray, scales: np.ndarray, truth: np.ndarray, true_scales: np.ndarray) -> dict:
     rot = rotational_indices()
     n = len(coords)
-    m = summarize(coords[:, rot], truth[:, rot], np.broadcast_to(scales, (n, 22, 3)),
-                  np.broadcast_to(true_scales, (n, 22, 3)), load_fullbody_model())
+    m = summarize(coords[:, rot], truth[:, rot], np.broadcast_to(scales, (n, N_BODIES, 3)),
+                  np.broadcast_to(true_scales, (n, N_BODIES, 3)), load_fullbody_model())
     out = {k: round(float(m[k]), 2) for k in HEADLINE}
     names = load_fullbody_model().coordinate_names
     knees = [names.index("knee_angle_r"), names.index("knee_angle_l")]
@@ -143,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     base = predictor.checkpoint.manifest.get("baseline_mean_pose") or {}
-    floor = (np.array(base.get("angles_rad", np.zeros(36))), np.array(base.get("scales", np.ones((22, 3)))))
+    floor = (np.array(base.get("angles_rad", np.zeros(N_ROTATIONAL))),
+             np.array(base.get("scales", np.ones((N_BODIES, 3)))))
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     rows = []
     for kind in kinds:

@@ -27,6 +27,7 @@ from model_store.landmarks import load_landmarks
 from model_store.network import CheckpointError
 from model_store.network.outputs import rotational_indices
 from model_store.network.predictor import Predictor
+from model_store.sizes import N_BODIES, N_ROTATIONAL
 from training.real.pose2sim_demo import aligned, demo_dir
 from training.real.reference import four_camera_reference, segment_lengths, three_point_angles, with_frames
 
@@ -85,14 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     ref = four_camera_reference(sub, core.refined.coords, core.inferred.angles, core.initial.scales)
     base = predictor.checkpoint.manifest.get("baseline_mean_pose") or {}
     floor = np.tile(core.initial.coords[:1], (n, 1))
-    floor[:, rotational_indices()] = np.array(base.get("angles_rad", np.zeros(36)))
+    floor[:, rotational_indices()] = np.array(base.get("angles_rad", np.zeros(N_ROTATIONAL)))
     report = {
         "frames": n, "offsets_4cam": data.offsets, "pipeline_sync_offset": core.sync.offset_frames,
         "triangulation_median_px": round(float(np.nanmedian(ref.reprojection_px)), 2),
         "residuals": core.refined.report["residuals"],
         "none": compare(core.initial.coords, core.initial.scales, ref.coords, ref.points),
         "fit": compare(core.refined.coords, core.refined.scales, ref.coords, ref.points),
-        "floor": compare(floor, np.array(base.get("scales", np.ones((22, 3)))), ref.coords, ref.points),
+        "floor": compare(floor, np.array(base.get("scales", np.ones((N_BODIES, 3)))), ref.coords, ref.points),
         "reference_4view_fit_segment_error_pct": {
             k: round(float((v / segment_lengths(ref.points)[k] - 1) * 100), 2)
             for k, v in segment_lengths(landmark_positions(ref.coords, ref.scales)).items()},

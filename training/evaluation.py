@@ -10,6 +10,7 @@ import torch
 from model_store.biomech import load_fullbody_model
 from model_store.network import KinematicsNet
 from model_store.network.outputs import rotational_indices
+from model_store.sizes import N_BODIES, N_ROTATIONAL
 from training.data import SequenceArrays, iter_windows
 from training.metrics import summarize
 
@@ -26,8 +27,8 @@ def predict_sequences(net: KinematicsNet, data: SequenceArrays, batch: int = 4) 
         angles.append(out.angles.cpu().numpy())
         scales.append(out.scales[:, None].expand(-1, length, -1, -1).cpu().numpy())
     n = data.n_sequences
-    a = np.concatenate(angles).reshape(n, -1, 36)
-    s = np.concatenate(scales).reshape(n, -1, 22, 3)
+    a = np.concatenate(angles).reshape(n, -1, N_ROTATIONAL)
+    s = np.concatenate(scales).reshape(n, -1, N_BODIES, 3)
     return a, s
 
 
@@ -43,22 +44,22 @@ def mean_pose(train: SequenceArrays) -> tuple[np.ndarray, np.ndarray]:
 
 def mean_pose_of(coords: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`mean_pose` of coordinates [..., 39] (rad / m) and scales [N, 22, 3]."""
-    a = coords[..., rotational_indices()].reshape(-1, 36)
+    a = coords[..., rotational_indices()].reshape(-1, N_ROTATIONAL)
     mean_angles = np.arctan2(np.sin(a).mean(0), np.cos(a).mean(0))
     return mean_angles, scales.mean(0)
 
 
 def evaluate_constant(angles: np.ndarray, scales: np.ndarray, data: SequenceArrays) -> dict[str, Any]:
     n, f = data.n_sequences, data.n_frames
-    return _metrics(np.broadcast_to(angles, (n, f, 36)), np.broadcast_to(scales, (n, f, 22, 3)), data)
+    return _metrics(np.broadcast_to(angles, (n, f, N_ROTATIONAL)), np.broadcast_to(scales, (n, f, N_BODIES, 3)), data)
 
 
 def _metrics(angles: np.ndarray, scales: np.ndarray, data: SequenceArrays) -> dict[str, Any]:
     f = angles.shape[1]
     truth = data.coords[:, :f, rotational_indices()]
     valid = data.valid[:, :f].reshape(-1)
-    true_scales = np.broadcast_to(data.scales[:, None], (data.n_sequences, f, 22, 3))
+    true_scales = np.broadcast_to(data.scales[:, None], (data.n_sequences, f, N_BODIES, 3))
     return summarize(
-        angles.reshape(-1, 36)[valid], truth.reshape(-1, 36)[valid],
-        scales.reshape(-1, 22, 3)[valid], true_scales.reshape(-1, 22, 3)[valid], load_fullbody_model(),
+        angles.reshape(-1, N_ROTATIONAL)[valid], truth.reshape(-1, N_ROTATIONAL)[valid],
+        scales.reshape(-1, N_BODIES, 3)[valid], true_scales.reshape(-1, N_BODIES, 3)[valid], load_fullbody_model(),
     )

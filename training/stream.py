@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model_store.sizes import N_BODIES, N_COORDINATES, N_LANDMARKS
 from training.data import SequenceArrays, WindowBatch
 
 _FIELDS = ("masks", "keypoints", "crops", "k", "r", "t", "coords", "scales", "valid")
@@ -141,9 +142,10 @@ class DeviceBuffer:
         self.capacity, self.frames, self.device = capacity, frames, device
         z = lambda *shape, dtype=torch.float32: torch.zeros(capacity, *shape, dtype=dtype, device=device)  # noqa: E731
         self.data = {
-            "masks": z(frames, 2, mask_size, mask_size, dtype=torch.uint8), "keypoints": z(frames, 2, 33, 3),
-            "crops": z(frames, 2, 3), "k": z(2, 3, 3), "r": z(2, 3, 3), "t": z(2, 3), "coords": z(frames, 39),
-            "scales": z(22, 3), "valid": z(frames, dtype=torch.bool),
+            "masks": z(frames, 2, mask_size, mask_size, dtype=torch.uint8),
+            "keypoints": z(frames, 2, N_LANDMARKS, 3), "crops": z(frames, 2, 3), "k": z(2, 3, 3), "r": z(2, 3, 3),
+            "t": z(2, 3), "coords": z(frames, N_COORDINATES), "scales": z(N_BODIES, 3),
+            "valid": z(frames, dtype=torch.bool),
         }
         self.size = 0
         self._next = 0

@@ -39,6 +39,7 @@ from model_store.fit.projection import CameraRig
 from model_store.fit.settings import FitSettings
 from model_store.landmarks import load_landmarks, standing_height_m
 from model_store.network.outputs import rotational_indices
+from model_store.sizes import N_LANDMARKS
 
 
 @cache
@@ -87,7 +88,7 @@ class ClipEvidence:
 
     def __post_init__(self) -> None:
         v, t = self.confidence.shape[:2]
-        if self.keypoints.shape != (v, t, 33, 2) or len(self.cameras) != v:
+        if self.keypoints.shape != (v, t, N_LANDMARKS, 2) or len(self.cameras) != v:
             raise ValueError(f"keypoints {self.keypoints.shape}, confidence {self.confidence.shape} and "
                              f"{len(self.cameras)} cameras do not agree")
 

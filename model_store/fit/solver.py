@@ -20,6 +20,7 @@ import torch
 from model_store.fit.gauss_newton import Linearization, frame_sigmas, linearize, solve_step
 from model_store.fit.objective import ClipEvidence, ClipObjective, NetworkPrior
 from model_store.fit.settings import FitSettings
+from model_store.sizes import N_BODIES
 
 
 class FitError(RuntimeError):
@@ -57,7 +58,7 @@ class FitResult:
 
 def _check_inputs(evidence: ClipEvidence, prior: NetworkPrior, init_coords: np.ndarray) -> None:
     scales = np.asarray(prior.scales, np.float64)
-    if scales.shape != (22, 3) or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
+    if scales.shape != (N_BODIES, 3) or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
         raise FitError("fit_invalid_input", "the network's body scales are not finite positive numbers")
     if not np.all(np.isfinite(init_coords)):
         raise FitError("fit_invalid_input", "the initial coordinates are not finite")

@@ -10,12 +10,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from model_store.crops import CROP_SIZE
+from model_store.sizes import N_LANDMARKS
+
 
 @dataclass(frozen=True)
 class NetworkConfig:
     name: str
     input_size: int = 64  # per-view network input (px); crops are 256² and are resized to this
-    crop_size: int = 256  # size of the person crop the keypoints' pixel coordinates refer to
+    crop_size: int = CROP_SIZE  # size of the person crop the keypoints' pixel coordinates refer to
     use_rgb: bool = False  # extra RGB channels (needs real training images; off by default)
     heatmap_sigma_px: float = 2.0  # Gaussian keypoint heatmap width at ``input_size`` resolution
     hourglass_stacks: int = 1
@@ -30,7 +33,7 @@ class NetworkConfig:
     temporal_layers: int = 2
     temporal_heads: int = 4
     window: int = 64
-    n_landmarks: int = 33
+    n_landmarks: int = N_LANDMARKS
 
     @property
     def in_channels(self) -> int:

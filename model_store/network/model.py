@@ -31,9 +31,8 @@ from model_store.network.config import NetworkConfig
 from model_store.network.geometry import crop_to_full, crop_to_grid, full_to_crop, project_full, triangulate
 from model_store.network.hourglass import StackedHourglass
 from model_store.network.temporal import TemporalStack
+from model_store.sizes import N_BODIES, N_ROTATIONAL
 
-N_ROTATIONAL = 36
-N_BODIES = 22
 SCALE_SPAN = 0.35  # predicted scales lie in 1 ± SCALE_SPAN
 
 

@@ -43,3 +43,15 @@ def test_export_script_reports_missing_model(tmp_path):
         cwd=REPO_ROOT, capture_output=True, text=True,
     )
     assert res.returncode == 2 and "not found" in res.stderr
+
+
+def test_named_sizes_match_the_model_and_landmarks():
+    from model_store import sizes
+    from model_store.landmarks import load_landmarks
+    from model_store.network.outputs import ROTATIONAL_COORDINATES
+
+    md = load_definition()
+    assert len(md.coordinate_names) == sizes.N_COORDINATES
+    assert len(ROTATIONAL_COORDINATES) == sizes.N_ROTATIONAL
+    assert len(md.body_names) == sizes.N_BODIES
+    assert len(load_landmarks().names) == sizes.N_LANDMARKS

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from model_store.crops import CROP_SIZE
 from training.synth.motion_mix import MotionMix
 from training.synth.sequence import FPS, build_sequence, render_views
 
@@ -78,7 +79,7 @@ def write_dataset(
     bar.close()
     manifest = {
         "format_version": FORMAT_VERSION, "sequences": sequences, "frames": frames, "fps": FPS, "seed": seed,
-        "mask_size": mask_size, "crop_size": 256, "views": ["front", "side"], "real_walk": walk is not None,
+        "mask_size": mask_size, "crop_size": CROP_SIZE, "views": ["front", "side"], "real_walk": walk is not None,
         "walk_mirrored": walk_mirror,
         "shards": shards,
     }
