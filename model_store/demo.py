@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model_store import results
 from model_store.biomech import load_fullbody_model, write_mot, write_scaled_osim, write_trc
 
 RATE_HZ = 60.0
@@ -52,9 +53,9 @@ def run(out_dir: Path) -> list[Path]:
     scales = np.full((len(fk.body_names), 3), 1.05)
     fk_out = fk(torch.tensor(q), torch.tensor(scales).expand(t.size, -1, -1))
     return [
-        write_mot(out_dir / "kinematics.mot", t, q),
-        write_scaled_osim(out_dir / "model_scaled.osim", scales, mass_kg=72.0),
-        write_trc(out_dir / "joint_centers.trc", t, fk_out.joint_centers.numpy(), fk.body_names, RATE_HZ),
+        write_mot(out_dir / results.KINEMATICS, t, q),
+        write_scaled_osim(out_dir / results.SCALED_MODEL, scales, mass_kg=72.0),
+        write_trc(out_dir / results.JOINT_CENTERS, t, fk_out.joint_centers.numpy(), fk.body_names, RATE_HZ),
     ]
 
 

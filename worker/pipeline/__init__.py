@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from model_store.results import RESULT_FILES
 from worker.pipeline.contract import (
-    RESULT_FILES,
     STAGES,
     PipelineError,
     PipelineRequest,

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model_store import results
 from model_store.biomech import load_fullbody_model, write_mot, write_scaled_osim, write_trc
 from model_store.cameras import OPENSIM_FROM_WORLD, Camera
 from model_store.detections import PersonTrack
@@ -163,7 +164,7 @@ def assemble(coords: np.ndarray, scales: np.ndarray, fps: float, initial: Initia
 def write_results(result: Assembled, out_dir: Path, mass_kg: float | None, fps: float) -> list[str]:
     """Write the OpenSim files; returns their names relative to ``out_dir``."""
     fk = load_fullbody_model()
-    write_mot(out_dir / "kinematics.mot", result.times_s, result.coords)
-    write_scaled_osim(out_dir / "model_scaled.osim", result.scales, mass_kg=mass_kg)
-    write_trc(out_dir / "joint_centers.trc", result.times_s, result.joint_centers, fk.body_names, fps)
-    return ["kinematics.mot", "model_scaled.osim", "joint_centers.trc"]
+    write_mot(out_dir / results.KINEMATICS, result.times_s, result.coords)
+    write_scaled_osim(out_dir / results.SCALED_MODEL, result.scales, mass_kg=mass_kg)
+    write_trc(out_dir / results.JOINT_CENTERS, result.times_s, result.joint_centers, fk.body_names, fps)
+    return [results.KINEMATICS, results.SCALED_MODEL, results.JOINT_CENTERS]

@@ -22,16 +22,7 @@ REFINE_MODES: tuple[str, ...] = ("fit", "none")
 #: ``progress(stage, fraction)`` with ``fraction`` in [0, 1] of that stage.
 ProgressCallback = Callable[[str, float], None]
 
-#: Files a successful run writes into ``out_dir`` (plots live in ``plots/``).
-RESULT_FILES: tuple[str, ...] = (
-    "kinematics.mot",
-    "model_scaled.osim",
-    "joint_centers.trc",
-    "summary.json",
-    "fit_residuals.csv",
-)
-#: Written too unless the request turns them off (``overlay``): visual checks of the result.
-OVERLAY_FILES: tuple[str, ...] = ("overlay.mp4", "overlay.png")
+# The files a run writes into ``out_dir`` are named in :mod:`model_store.results`.
 
 
 @dataclass(frozen=True)

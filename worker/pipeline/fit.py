@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model_store import results
 from model_store.biomech import write_mot
 from model_store.cameras import Camera
 from model_store.detections import PersonTrack
@@ -153,7 +154,7 @@ def write_fit_files(refined: Refined, out_dir: Path, fps: float) -> list[str]:
     ``kinematics_sd.sto`` (per-frame standard deviations, degrees / metres; 0 for the coordinates the
     fit does not estimate: locked ones, held at their defaults, and coupled ones). Returns the names."""
     names = []
-    path = out_dir / "fit_residuals.csv"
+    path = out_dir / results.FIT_RESIDUALS
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["frame", "time_s", "front_median_px", "front_p95_px", "side_median_px", "side_p95_px",
@@ -164,6 +165,6 @@ def write_fit_files(refined: Refined, out_dir: Path, fps: float) -> list[str]:
     names.append(path.name)
     if refined.sigma is not None:
         sd = np.nan_to_num(refined.sigma, nan=0.0)
-        write_mot(out_dir / "kinematics_sd.sto", np.arange(sd.shape[0]) / fps, sd, name="kinematics_sd")
-        names.append("kinematics_sd.sto")
+        write_mot(out_dir / results.KINEMATICS_SD, np.arange(sd.shape[0]) / fps, sd, name="kinematics_sd")
+        names.append(results.KINEMATICS_SD)
     return names

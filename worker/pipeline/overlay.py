@@ -27,7 +27,7 @@ import numpy as np
 from model_store.biomech import load_definition
 from model_store.cameras import Camera
 from model_store.detections import PersonTrack
-from worker.pipeline.contract import OVERLAY_FILES
+from model_store.results import OVERLAY_FILES, OVERLAY_SHEET, OVERLAY_VIDEO
 from worker.pipeline.decode import _open, _upright, nearest_frames
 
 MAX_SIDE = 540
@@ -126,7 +126,7 @@ def write_overlay(
     sheet_at = set(np.linspace(0, len(picks) - 1, SHEET_FRAMES).round().astype(int).tolist())
     sheet: list[np.ndarray] = []
     streams = [_frames_at(v, first + picks, fps, MAX_SIDE) for v, first in zip(videos, first_frames, strict=True)]
-    path = out_dir / "overlay.mp4"
+    path = out_dir / OVERLAY_VIDEO
     with av.open(str(path), "w") as container:
         stream = None
         for j, (i, (fa, sa), (fb, sb)) in enumerate(zip(picks, *streams, strict=False)):
@@ -151,7 +151,7 @@ def write_overlay(
     f = SHEET_MAX_SIDE / max(grid.shape[:2])
     if f < 1.0:  # photos make large PNGs: keep the sheet small
         grid = cv2.resize(grid, (int(grid.shape[1] * f), int(grid.shape[0] * f)), interpolation=cv2.INTER_AREA)
-    cv2.imwrite(str(out_dir / "overlay.png"), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(out_dir / OVERLAY_SHEET), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
     return list(OVERLAY_FILES)
 
 

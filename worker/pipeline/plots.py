@@ -11,24 +11,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from model_store.biomech import load_definition
-
-PANELS: dict[str, tuple[str, ...]] = {
-    "hip_flexion": ("hip_flexion_r", "hip_flexion_l"),
-    "knee_angle": ("knee_angle_r", "knee_angle_l"),
-    "ankle_angle": ("ankle_angle_r", "ankle_angle_l"),
-    "pelvis": ("pelvis_tilt", "pelvis_list", "pelvis_rotation"),
-    "lumbar": ("lumbar_extension", "lumbar_bending", "lumbar_rotation"),
-    "shoulders": ("arm_flex_r", "arm_flex_l"),
-}
+from model_store.results import OVERVIEW_PLOT, PLOT_PANELS
 
 
 def write_plots(times_s: np.ndarray, coords: np.ndarray, out_dir: Path) -> list[str]:
-    """One PNG per panel plus ``overview.png``; returns paths relative to ``out_dir.parent``."""
+    """One PNG per panel of :data:`~model_store.results.PLOT_PANELS` plus ``overview.png``; returns
+    paths relative to ``out_dir.parent``."""
     names = load_definition().coordinate_names
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     fig_all, axes = plt.subplots(2, 3, figsize=(14, 7), sharex=True)
-    for ax_all, (panel, coords_in) in zip(axes.flat, PANELS.items(), strict=True):
+    for ax_all, (panel, coords_in) in zip(axes.flat, PLOT_PANELS.items(), strict=True):
         fig, ax = plt.subplots(figsize=(7, 3.5))
         for n in coords_in:
             deg = np.degrees(np.unwrap(coords[:, names.index(n)]))
@@ -45,7 +38,7 @@ def write_plots(times_s: np.ndarray, coords: np.ndarray, out_dir: Path) -> list[
         plt.close(fig)
         written.append(f"{out_dir.name}/{panel}.png")
     fig_all.tight_layout()
-    fig_all.savefig(out_dir / "overview.png", dpi=80)
+    fig_all.savefig(out_dir / f"{OVERVIEW_PLOT}.png", dpi=80)
     plt.close(fig_all)
-    written.append(f"{out_dir.name}/overview.png")
+    written.append(f"{out_dir.name}/{OVERVIEW_PLOT}.png")
     return written

@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from model_store import results
 from model_store.biomech import load_definition
 from model_store.cameras import Camera
 from model_store.detections import DetectionsError, ViewDetections, ViewTrack, load_clip_detections
@@ -217,6 +218,6 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         "fit": refined.report,
         "warnings": warnings,
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    files.append("summary.json")
+    (out_dir / results.SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+    files.append(results.SUMMARY)
     return PipelineResult(out_dir=out_dir, files=files, summary=summary)

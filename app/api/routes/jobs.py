@@ -21,6 +21,7 @@ from app.core.errors import ApiError
 from app.schemas import ERROR_RESPONSES, ErrorDetail, JobList, JobPublic, ResultFile, job_form_openapi
 from app.upload_stream import multipart_boundary, receive_job_upload
 from app.uploads import check_calibration, check_durations, check_video, remove_dir
+from model_store import results
 from worker.celery_app import celery_app
 from worker.jobs import ACTIVE, Job, JobStore
 from worker.tasks import enqueue, reap_job
@@ -28,18 +29,7 @@ from worker.tasks import enqueue, reap_job
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 #: Downloadable result names → content types (a fixed set: never a path from the user).
-RESULT_TYPES = {
-    "kinematics.mot": "text/plain; charset=utf-8",
-    "model_scaled.osim": "application/xml",
-    "joint_centers.trc": "text/plain; charset=utf-8",
-    "summary.json": "application/json",
-    "fit_residuals.csv": "text/csv; charset=utf-8",
-    "kinematics_sd.sto": "text/plain; charset=utf-8",
-    "overlay.mp4": "video/mp4",
-    "overlay.png": "image/png",
-    **{f"plots/{p}.png": "image/png"
-       for p in ("overview", "hip_flexion", "knee_angle", "ankle_angle", "pelvis", "lumbar", "shoulders")},
-}
+RESULT_TYPES = results.CONTENT_TYPES
 
 
 def _ts(t: float | None) -> datetime | None:

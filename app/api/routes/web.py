@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.schemas import ModelPublic
 from model_store.biomech import load_definition
+from model_store.results import PLOT_PANELS
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
@@ -31,13 +32,11 @@ def page() -> FileResponse:
 
 @lru_cache(maxsize=1)
 def _model() -> ModelPublic:
-    from worker.pipeline.plots import PANELS  # imports matplotlib: only when first asked
-
     md = load_definition()
     return ModelPublic(
         name=md.name, bodies=list(md.body_names),
         segments=[(j.parent, j.child) for j in md.joints if j.parent in md.body_names],
-        angle_panels={k: list(v) for k, v in PANELS.items()},
+        angle_panels={k: list(v) for k, v in PLOT_PANELS.items()},
     )
 
 
