@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from app.core.errors import ApiError
-from model_store.cameras import CalibrationError, load_calibration_toml
+from model_store.cameras import CalibrationError, CameraNotFound, choose_cameras, load_calibration_toml
 from worker.pipeline.contract import PipelineError
 from worker.pipeline.decode import VideoInfo, probe_video
 from worker.settings import Settings
@@ -45,17 +45,10 @@ def check_calibration(path: Path, front_camera: str | None, side_camera: str | N
         cams = load_calibration_toml(path)
     except CalibrationError as exc:
         raise ApiError(400, "calibration_invalid", str(exc).replace(str(path.parent) + "/", "")) from exc
-    names = ", ".join(cams)
-    if front_camera is None and side_camera is None:
-        if len(cams) != 2:
-            raise ApiError(400, "camera_not_found", f"the calibration has {len(cams)} cameras ({names}); "
-                           "name them with front_camera and side_camera")
-        return
-    for field, name in (("front_camera", front_camera), ("side_camera", side_camera)):
-        if name is None:
-            raise ApiError(400, "camera_not_found", f"{field} is required when the other camera is named")
-        if name not in cams:
-            raise ApiError(400, "camera_not_found", f"{field} {name!r} is not in the calibration (available: {names})")
+    try:
+        choose_cameras(cams, front_camera, side_camera)
+    except CameraNotFound as exc:
+        raise ApiError(400, "camera_not_found", str(exc)) from exc
 
 
 def remove_dir(path: Path) -> None:

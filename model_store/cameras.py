@@ -138,6 +138,33 @@ def load_calibration_toml(path: str | Path) -> dict[str, Camera]:
     return cams
 
 
+class CameraNotFound(ValueError):
+    """The front and side cameras named for a job are not two different cameras of its calibration."""
+
+
+def choose_cameras(cameras: dict[str, Camera], front_camera: str | None,
+                   side_camera: str | None) -> tuple[Camera, Camera]:
+    """The (front, side) cameras of a calibration by name — the one rule for the API's upload check
+    and the pipeline. With neither named, a calibration of exactly two cameras gives them in file
+    order. Raises :class:`CameraNotFound` with a message naming the field and the available cameras."""
+    names = ", ".join(cameras)
+    if front_camera is None and side_camera is None:
+        if len(cameras) != 2:
+            raise CameraNotFound(f"the calibration has {len(cameras)} cameras ({names}); "
+                                 "name them with front_camera and side_camera")
+        front_camera, side_camera = cameras
+    chosen = []
+    for field, name in (("front_camera", front_camera), ("side_camera", side_camera)):
+        if name is None:
+            raise CameraNotFound(f"{field} is required when the other camera is named (available: {names})")
+        if name not in cameras:
+            raise CameraNotFound(f"{field} {name!r} is not in the calibration (available: {names})")
+        chosen.append(cameras[name])
+    if front_camera == side_camera:
+        raise CameraNotFound(f"front_camera and side_camera must be different cameras (both are {front_camera!r})")
+    return chosen[0], chosen[1]
+
+
 def _fmt(values: Iterable[float]) -> str:
     return "[ " + ", ".join(repr(float(v)) for v in values) + "]"
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_store.cameras import OPENSIM_FROM_WORLD, CalibrationError, load_calibration_toml, save_calibration_toml
+from model_store.cameras import (
+    OPENSIM_FROM_WORLD,
+    CalibrationError,
+    CameraNotFound,
+    choose_cameras,
+    load_calibration_toml,
+    save_calibration_toml,
+)
 
 
 @pytest.fixture()
@@ -62,3 +69,34 @@ def test_malformed_calibrations_are_clear_errors(tmp_path, text, message):
     p.write_text(text)
     with pytest.raises(CalibrationError, match=message):
         load_calibration_toml(p)
+
+
+@pytest.mark.parametrize(
+    ("front", "side", "message"),
+    [
+        (None, None, "has 3 cameras"),
+        ("a", None, "side_camera is required"),
+        ("a", "z", "side_camera 'z' is not in the calibration \\(available: a, b, c\\)"),
+        ("b", "b", "must be different"),
+    ],
+)
+def test_camera_names_one_rule(tmp_path, front, side, message):
+    """The API's upload check and the pipeline both apply :func:`choose_cameras`."""
+    from app.core.errors import ApiError
+    from app.uploads import check_calibration
+    from worker.pipeline.cameras import select_cameras
+    from worker.pipeline.contract import PipelineError
+
+    base = _CAM.format(size="[640.0, 480.0]", dist="[0.0, 0.0, 0.0, 0.0]")
+    path = tmp_path / "c.toml"
+    path.write_text("".join(base.replace("[a]", f"[{n}]") for n in "abc"))
+    cams = load_calibration_toml(path)
+    with pytest.raises(CameraNotFound, match=message):
+        choose_cameras(cams, front, side)
+    with pytest.raises(ApiError, match=message) as api:
+        check_calibration(path, front, side)
+    assert api.value.code == "camera_not_found"
+    with pytest.raises(PipelineError, match=message) as pipe:
+        select_cameras(path, front, side, (640, 480), (640, 480))
+    assert pipe.value.code == "camera_not_found"
+    assert [c.name for c in choose_cameras(cams, "c", "a")] == ["c", "a"]

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from model_store.cameras import OPENSIM_FROM_WORLD, CalibrationError, Camera, load_calibration_toml
+from model_store.cameras import (
+    OPENSIM_FROM_WORLD,
+    CalibrationError,
+    Camera,
+    CameraNotFound,
+    choose_cameras,
+    load_calibration_toml,
+)
 from worker.pipeline.contract import PipelineError
 
 DEFAULT_DISTANCE_M = 4.0
@@ -74,20 +81,11 @@ def select_cameras(
         cams = load_calibration_toml(calibration)
     except CalibrationError as exc:
         raise PipelineError("calibration_invalid", str(exc)) from exc
-    names = list(cams)
-    if front_name is None and side_name is None and len(names) == 2:
-        front_name, side_name = names
-    for role, name in (("front", front_name), ("side", side_name)):
-        if name is None:
-            raise PipelineError("camera_not_found", f"name the {role} camera; the calibration has {', '.join(names)}")
-        if name not in cams:
-            raise PipelineError(
-                "camera_not_found", f"{role} camera {name!r} is not in the calibration (available: {', '.join(names)})"
-            )
-    if front_name == side_name:
-        raise PipelineError("camera_not_found", "front and side cameras must be different")
-    assert front_name is not None and side_name is not None
+    try:
+        front, side = choose_cameras(cams, front_name, side_name)
+    except CameraNotFound as exc:
+        raise PipelineError("camera_not_found", str(exc)) from exc
     warnings: list[str] = []
-    _check_size(cams[front_name], front_size, warnings)
-    _check_size(cams[side_name], side_size, warnings)
-    return RigCameras(cams[front_name], cams[side_name], "calibration", warnings)
+    _check_size(front, front_size, warnings)
+    _check_size(side, side_size, warnings)
+    return RigCameras(front, side, "calibration", warnings)

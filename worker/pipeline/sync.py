@@ -17,11 +17,11 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from model_store.cameras import Camera
 from model_store.detections import PersonTrack
+from model_store.triangulation import dlt_points
 
 MIN_OVERLAP = 20  # frames
 LAG_PENALTY = 0.003  # correlation units per frame of shift
@@ -104,8 +104,7 @@ def estimate_offset_geometric(
         if ok.sum() < MIN_OVERLAP:
             continue
         a, b = und[0][f][ok], und[1][s][ok]
-        x = cv2.triangulatePoints(proj[0], proj[1], a.T.astype(np.float64), b.T.astype(np.float64))
-        x = (x[:3] / x[3]).T
+        x = dlt_points(np.stack([a, b]), np.ones((2, len(a))), np.stack(proj))
         err = []
         for p, uv in ((proj[0], a), (proj[1], b)):
             h = x @ p[:, :3].T + p[:, 3]
