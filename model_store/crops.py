@@ -1,6 +1,12 @@
 """Person crops as in the seed: a square around the silhouette's bounding box, side = margin × the
 longer box side, resampled to ``size``² px. Metadata ``(x0, y0, scale)`` maps full-frame pixels to
-crop pixels: ``crop_px = (full_px − (x0, y0)) × scale`` (scale = size / side)."""
+crop pixels: ``crop_px = (full_px − (x0, y0)) × scale`` (scale = size / side).
+
+The one home of this geometry: the pipeline (:func:`crop_box` on a detected mask) and the synthetic
+renderer (``training.synth.render``, on the pixel extent of the silhouette it draws) both place their
+crops with :func:`box_from_extent`, so a network trained on rendered crops sees the person where the
+pipeline will put them. Pixel centres sit at integer coordinates in full frames and crops alike.
+"""
 
 from __future__ import annotations
 
@@ -25,10 +31,22 @@ def crop_box(
     rows = np.flatnonzero(inside[:, cols[0]:cols[-1] + 1].any(1))
     lo = np.array([cols[0], rows[0]], np.float64)
     hi = np.array([cols[-1] + 1, rows[-1] + 1], np.float64)
+    return box_from_extent(lo, hi, margin, size)
+
+
+def box_from_extent(lo: np.ndarray, hi: np.ndarray, margin: float = CROP_MARGIN, size: int = CROP_SIZE) -> np.ndarray:
+    """(x0, y0, scale) [..., 3] of the crop around a silhouette whose pixels span columns
+    ``lo[..., 0]`` … ``hi[..., 0] − 1`` and rows ``lo[..., 1]`` … ``hi[..., 1] − 1`` (full-frame px).
+
+    The square is centred on the pixels' extent; its edges map onto the crop's outer edges, so crop
+    pixel centres sit at integer crop coordinates.
+    """
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     centre = (lo + hi) / 2.0 - 0.5  # pixel-centre convention
-    side = max(float((hi - lo).max()) * margin, 1.0)
+    side = np.maximum((hi - lo).max(-1) * margin, 1.0)
     scale = size / side
-    return np.array([centre[0] - side / 2.0 + 0.5 / scale, centre[1] - side / 2.0 + 0.5 / scale, scale])
+    x0y0 = centre - (side / 2.0)[..., None] + (0.5 / scale)[..., None]
+    return np.concatenate([x0y0, np.asarray(scale)[..., None]], -1)
 
 
 def crop_image(image: np.ndarray, box: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:

@@ -2,9 +2,10 @@
 
 Projection uses ideal pinhole cameras in the OpenSim ground frame (synthetic cameras have no lens
 distortion). Masks are anti-aliased: capsules are drawn with OpenCV's anti-aliased primitives on a
-``supersample``× canvas and area-averaged down. Crops follow the seed: a square around the person's
-silhouette, side = ``margin`` × the larger bounding-box side, resized to ``crop_size``; metadata
-``(x0, y0, scale)`` maps ``crop_px = (full_px − (x0, y0)) × scale``.
+``supersample``× canvas and area-averaged down. Crops are the pipeline's (:mod:`model_store.crops`):
+the square around the pixels the full-resolution silhouette covers (mask > 127, as
+:func:`~model_store.crops.crop_box` measures a detected mask), metadata ``(x0, y0, scale)`` with
+``crop_px = (full_px − (x0, y0)) × scale``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-CROP_SIZE = 256
-CROP_MARGIN = 1.1
+from model_store.crops import CROP_SIZE, box_from_extent
+
+#: Bands (full px) drawn beside each side of the geometric box to find the silhouette's pixel extent.
+EXTENT_BAND = 4
 
 
 @dataclass(frozen=True)
@@ -91,11 +94,64 @@ def silhouette_box(px: np.ndarray, r_px: np.ndarray) -> tuple[np.ndarray, np.nda
     return lo, hi
 
 
-def crop_boxes(lo: np.ndarray, hi: np.ndarray, crop_size: int = CROP_SIZE, margin: float = CROP_MARGIN) -> np.ndarray:
-    """Square crops around boxes → [T, 3] (x0, y0, scale)."""
-    centre = (lo + hi) / 2.0
-    side = np.maximum((hi - lo).max(-1), 1.0) * margin
-    return np.concatenate([centre - side[:, None] / 2.0, (crop_size / side)[:, None]], axis=1)
+def _inside(px: np.ndarray, r_px: np.ndarray, cap_lo: np.ndarray, cap_hi: np.ndarray,
+            x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """``draw_mask`` at full resolution over the region [x0, x1) × [y0, y1) (px) > 127, drawing only
+    the capsules whose boxes ``cap_lo``/``cap_hi`` [C, 2] reach it: exactly those pixels of the
+    full-frame mask (the offset is whole pixels)."""
+    near = (cap_hi[:, 0] >= x0 - 2) & (cap_lo[:, 0] <= x1 + 2) & (cap_hi[:, 1] >= y0 - 2) & (cap_lo[:, 1] <= y1 + 2)
+    if not near.any() or x1 <= x0 or y1 <= y0:
+        return np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), bool)
+    return draw_mask(px[near], r_px[near], np.array([x0, y0], np.float64), 1.0, (x1 - x0, y1 - y0)) > 127
+
+
+def pixel_extent(px: np.ndarray, r_px: np.ndarray, image_size: tuple[int, int],
+                 band: int = EXTENT_BAND) -> tuple[np.ndarray, np.ndarray] | None:
+    """One frame's silhouette (capsule pixels [C, 2, 2], radii [C] px) drawn at full resolution:
+    (first column, first row) and (last + 1) of the pixels over half covered, inside the image —
+    what :func:`~model_store.crops.crop_box` measures on the full-frame mask. None when no pixel is.
+
+    Only bands of ``band`` px beside each side of the geometric box are drawn (a pixel more than
+    ~0.2 px beyond the geometry is never covered); the whole box when a band finds nothing."""
+    w, h = image_size
+    cap_lo = (px - r_px[:, None, None]).min(1)  # [C, 2]
+    cap_hi = (px + r_px[:, None, None]).max(1)
+    finite = np.isfinite(cap_lo).all(1) & np.isfinite(cap_hi).all(1)
+    if not finite.any():
+        return None
+    lo, hi = cap_lo[finite].min(0), cap_hi[finite].max(0)
+    x0, y0 = int(np.clip(np.floor(lo[0]) - band, 0, w)), int(np.clip(np.floor(lo[1]) - band, 0, h))
+    x1, y1 = int(np.clip(np.ceil(hi[0]) + band + 1, 0, w)), int(np.clip(np.ceil(hi[1]) + band + 1, 0, h))
+    b = 2 * band + 1
+    box = (px, r_px, cap_lo, cap_hi)
+    strips = (_inside(*box, x0, y0, min(x0 + b, x1), y1).any(0),  # columns from the left
+              _inside(*box, max(x1 - b, x0), y0, x1, y1).any(0),  # columns up to the right edge
+              _inside(*box, x0, y0, x1, min(y0 + b, y1)).any(1),  # rows from the top
+              _inside(*box, x0, max(y1 - b, y0), x1, y1).any(1))  # rows up to the bottom edge
+    if all(s.any() for s in strips):
+        left, right, top, bottom = (np.flatnonzero(s) for s in strips)
+        return (np.array([x0 + left[0], y0 + top[0]], np.float64),
+                np.array([max(x1 - b, x0) + right[-1] + 1, max(y1 - b, y0) + bottom[-1] + 1], np.float64))
+    inside = _inside(*box, x0, y0, x1, y1)
+    cols, rows = np.flatnonzero(inside.any(0)), np.flatnonzero(inside.any(1))
+    if cols.size == 0:
+        return None
+    return (np.array([x0 + cols[0], y0 + rows[0]], np.float64),
+            np.array([x0 + cols[-1] + 1, y0 + rows[-1] + 1], np.float64))
+
+
+def crop_boxes(cam: PinholeCamera, px: np.ndarray, r_px: np.ndarray, crop_size: int = CROP_SIZE) -> np.ndarray:
+    """The pipeline's crop boxes [T, 3] (x0, y0, scale) of each frame's silhouette (capsule pixels
+    [T, C, 2, 2], radii [T, C] px): :func:`~model_store.crops.box_from_extent` of :func:`pixel_extent`,
+    or of the geometric box for a frame whose silhouette covers no pixel."""
+    lo, hi = silhouette_box(px, r_px)
+    for i in range(px.shape[0]):
+        extent = pixel_extent(px[i], r_px[i], cam.image_size)
+        if extent is not None:
+            lo[i], hi[i] = extent
+        else:
+            lo[i], hi[i] = lo[i] + 0.5, hi[i] + 0.5  # geometry in pixel-centre coordinates → pixel-edge extent
+    return box_from_extent(lo, hi, size=crop_size)
 
 
 def draw_mask(
@@ -113,16 +169,15 @@ def draw_mask(
     # output pixel j covers canvas pixels ss·j … ss·j + ss − 1 (pixel centres at integers)
     pts = (px - offset) * scale * ss + (ss - 1) / 2.0
     rad = r_px * scale * ss
-    for (a, b), r in zip(pts, rad, strict=True):
-        if not np.all(np.isfinite([*a, *b, r])):
-            continue
-        ia, ib = tuple(np.round(a * f).astype(int)), tuple(np.round(b * f).astype(int))
-        thick = max(int(round(2 * r)), 1)
-        if thick < 32767:
-            cv2.line(canvas, ia, ib, (255,), thick, cv2.LINE_AA, shift)
-            rr = int(round(r * f))
-            cv2.circle(canvas, ia, rr, (255,), -1, cv2.LINE_AA, shift)
-            cv2.circle(canvas, ib, rr, (255,), -1, cv2.LINE_AA, shift)
+    ok = np.isfinite(pts).all((1, 2)) & np.isfinite(rad)
+    ends = np.round(pts[ok] * f).astype(int).tolist()  # fixed-point end points [C, 2, 2]
+    thick = np.maximum(np.round(2 * rad[ok]), 1)
+    radius = np.round(rad[ok] * f)
+    for (ia, ib), t, rr in zip(ends, thick.tolist(), radius.tolist(), strict=True):
+        if t < 32767:
+            cv2.line(canvas, tuple(ia), tuple(ib), (255,), int(t), cv2.LINE_AA, shift)
+            cv2.circle(canvas, tuple(ia), int(rr), (255,), -1, cv2.LINE_AA, shift)
+            cv2.circle(canvas, tuple(ib), int(rr), (255,), -1, cv2.LINE_AA, shift)
     if ss == 1:
         return canvas
     return cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA)
@@ -139,8 +194,7 @@ def render_crops(
     may be smaller than ``crop_size`` (the mask is the crop resampled).
     """
     px, r_px, _ = project_capsules(cam, endpoints, radii)
-    lo, hi = silhouette_box(px, r_px)
-    crops = crop_boxes(lo, hi, crop_size)
+    crops = crop_boxes(cam, px, r_px, crop_size)
     masks = np.empty((px.shape[0], out_size, out_size), np.uint8)
     k = out_size / crop_size  # mask px per crop px; pixel centres: mask = (crop + 0.5)·k − 0.5
     for i in range(px.shape[0]):
