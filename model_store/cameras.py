@@ -78,6 +78,30 @@ class Camera:
     def project_opensim(self, x_osim: np.ndarray) -> np.ndarray:
         return self.project(np.asarray(x_osim) @ OPENSIM_FROM_WORLD)
 
+    def project_pinhole(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Points [..., 3] (m, in this camera's world) → ideal pinhole pixels [..., 2] (lens distortion
+        and skew ignored: the synthetic cameras have none) and depths [...] (m). Vectorised numpy,
+        for the renderer's many points."""
+        cam = np.asarray(x) @ self.R.T + self.t
+        z = cam[..., 2]
+        uv = cam[..., :2] / np.maximum(z, 1e-6)[..., None]
+        return uv * np.diag(self.K)[:2] + self.K[:2, 2], z
+
+
+def look_at(centre: np.ndarray, target: np.ndarray, roll: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """World→camera ``R`` [3, 3], ``t`` [3] (m) of a camera at ``centre`` aiming at ``target`` in a
+    Y-up world (OpenSim ground), OpenCV axes (x right, y down, z forward), turned by ``roll`` (rad)
+    about its optical axis. Used by the default rig and the synthetic rigs alike."""
+    fwd = target - centre
+    fwd = fwd / np.linalg.norm(fwd)
+    right = np.cross(fwd, np.array([0.0, 1.0, 0.0]))
+    right /= np.linalg.norm(right)
+    down = np.cross(fwd, right)
+    r = np.stack([right, down, fwd])
+    c, s = np.cos(roll), np.sin(roll)
+    r = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) @ r
+    return r, -r @ centre
+
 
 def _matrix(value: object, shape: tuple[int, ...], where: str) -> np.ndarray:
     try:

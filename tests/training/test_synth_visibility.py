@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from model_store.biomech import load_fullbody_model
+from model_store.cameras import Camera, look_at
 from model_store.landmarks import load_landmarks
 from training.synth.body import build_capsules
-from training.synth.render import PinholeCamera, keypoint_visibility
-from training.synth.rig import look_at
+from training.synth.render import keypoint_visibility
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +24,11 @@ def standing():
     return caps.endpoints(out, s).numpy(), radii, load_landmarks().positions(out, s).numpy()
 
 
-def _camera(position) -> PinholeCamera:
+def _camera(position) -> Camera:
     """1280×720 camera at ``position`` (ground, m) aimed at the standing body's middle."""
     r, t = look_at(np.asarray(position, float), np.array([0.0, 0.9, 0.0]))
     k = np.array([[900.0, 0, 639.5], [0, 900.0, 359.5], [0, 0, 1]])
-    return PinholeCamera(K=k, R=r, t=t, image_size=(720, 1280))
+    return Camera(name="test", K=k, dist=np.zeros(5), R=r, t=t, image_size=(720, 1280))
 
 
 def _vis(standing, position) -> dict[str, float]:
@@ -60,7 +60,7 @@ def test_landmarks_outside_the_image_have_zero_visibility(standing):
     caps, radii, lms = standing
     cam = _camera((1.2, 1.0, 0.0))  # close up: head and feet leave the 720×1280 image
     v = keypoint_visibility(cam, caps, radii, lms)[0]
-    px, _ = cam.project(lms[0])
+    px, _ = cam.project_pinhole(lms[0])
     outside = (px[:, 1] < 0) | (px[:, 1] > 1279) | (px[:, 0] < 0) | (px[:, 0] > 719)
     assert outside.any() and (~outside).any()
     assert np.all(v[outside] == 0.0) and np.all(v[~outside] > 0.0)

@@ -19,7 +19,7 @@ import numpy as np
 from model_store.biomech import Motion, load_definition, resample_motion, write_mot
 from model_store.cameras import Camera, save_calibration_toml
 from model_store.detections import ViewDetections, save_view_detections
-from training.synth.render import PinholeCamera, draw_mask, keypoint_visibility, project_capsules
+from training.synth.render import draw_mask, keypoint_visibility, project_capsules
 from training.synth.rig import to_calibration_camera
 from training.synth.sequence import VIEWS, SyntheticSequence, build_sequence
 from training.synth.subjects import Subject, sample_subject
@@ -28,7 +28,7 @@ BACKGROUND = 40
 FOREGROUND = 215
 
 
-def _scaled_camera(cam: PinholeCamera, max_side: int) -> PinholeCamera:
+def _scaled_camera(cam: Camera, max_side: int) -> Camera:
     w, h = cam.image_size
     f = min(1.0, max_side / max(w, h))
     new_size = (int(round(w * f / 2) * 2), int(round(h * f / 2) * 2))
@@ -76,7 +76,7 @@ def render_clip(
         cam = _scaled_camera(cam, max_side)
         px, r_px, _ = project_capsules(cam, seq.capsules, seq.radii)
         masks = np.stack([draw_mask(px[i], r_px[i], np.zeros(2), 1.0, cam.image_size) for i in range(len(times))])
-        kp_px, _ = cam.project(seq.landmarks)
+        kp_px, _ = cam.project_pinhole(seq.landmarks)
         vis = keypoint_visibility(cam, seq.capsules, seq.radii, seq.landmarks)
         kps = np.concatenate([kp_px, vis[..., None]], -1).astype(np.float32)
         dets.append(ViewDetections(masks, kps, np.ones(len(times), bool), fps, cam.image_size))

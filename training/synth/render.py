@@ -1,7 +1,8 @@
 """Silhouette and keypoint rendering of the capsule body from calibrated perspective cameras.
 
-Projection uses ideal pinhole cameras in the OpenSim ground frame (synthetic cameras have no lens
-distortion). Masks are anti-aliased: capsules are drawn with OpenCV's anti-aliased primitives on a
+Projection uses ideal pinhole cameras (:class:`~model_store.cameras.Camera` with the OpenSim ground
+frame as their world, :meth:`~model_store.cameras.Camera.project_pinhole`: synthetic cameras have
+no lens distortion). Masks are anti-aliased: capsules are drawn with OpenCV's anti-aliased primitives on a
 ``supersample``× canvas and area-averaged down. Crops are the pipeline's (:mod:`model_store.crops`):
 the square around the pixels the full-resolution silhouette covers (mask > 127, as
 :func:`~model_store.crops.crop_box` measures a detected mask), metadata ``(x0, y0, scale)`` with
@@ -10,45 +11,27 @@ the square around the pixels the full-resolution silhouette covers (mask > 127, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
+from model_store.cameras import Camera
 from model_store.crops import CROP_SIZE, box_from_extent
 
 #: Bands (full px) drawn beside each side of the geometric box to find the silhouette's pixel extent.
 EXTENT_BAND = 4
 
 
-@dataclass(frozen=True)
-class PinholeCamera:
-    """Ideal camera in the OpenSim ground frame: ``x_cam = R X + t``; ``K`` px; image (w, h)."""
-
-    K: np.ndarray
-    R: np.ndarray
-    t: np.ndarray
-    image_size: tuple[int, int]
-
-    def project(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Points [..., 3] (m) → pixels [..., 2] and depths [...] (m)."""
-        cam = x @ self.R.T + self.t
-        z = cam[..., 2]
-        uv = cam[..., :2] / np.maximum(z, 1e-6)[..., None]
-        return uv * np.diag(self.K)[:2] + self.K[:2, 2], z
-
-
 def project_capsules(
-    cam: PinholeCamera, endpoints: np.ndarray, radii: np.ndarray
+    cam: Camera, endpoints: np.ndarray, radii: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Capsules [T, C, 2, 3] (m) with radii [C] (m) → end pixels [T, C, 2, 2], radii px [T, C], min depth [T]."""
-    px, z = cam.project(endpoints)
+    px, z = cam.project_pinhole(endpoints)
     r_px = cam.K[0, 0] * radii[None, :] / np.maximum(z.mean(-1), 1e-6)
     return px, r_px, z.min(axis=(1, 2))
 
 
 def keypoint_visibility(
-    cam: PinholeCamera, endpoints: np.ndarray, radii: np.ndarray, landmarks: np.ndarray,
+    cam: Camera, endpoints: np.ndarray, radii: np.ndarray, landmarks: np.ndarray,
     tolerance_m: float = 0.03, occluded: float = 0.5,
 ) -> np.ndarray:
     """Visibility [T, 33] of landmarks [T, 33, 3] (m) behind the capsule body [T, C, 2, 3] / [C] (m).
@@ -81,7 +64,7 @@ def keypoint_visibility(
     allowance = tolerance_m + np.where(contains, radii[None, None, :], 0.0)
     hidden = (inside & (surface < zl[..., None] - allowance)).any(-1)
     vis = np.where(hidden, occluded, 1.0)
-    px, _ = cam.project(landmarks)
+    px, _ = cam.project_pinhole(landmarks)
     w, h = cam.image_size
     out = (lm_cam[..., 2] <= 0) | (px[..., 0] < 0) | (px[..., 1] < 0) | (px[..., 0] > w - 1) | (px[..., 1] > h - 1)
     return np.where(out, 0.0, vis).astype(np.float32)
@@ -140,7 +123,7 @@ def pixel_extent(px: np.ndarray, r_px: np.ndarray, image_size: tuple[int, int],
             np.array([x0 + cols[-1] + 1, y0 + rows[-1] + 1], np.float64))
 
 
-def crop_boxes(cam: PinholeCamera, px: np.ndarray, r_px: np.ndarray, crop_size: int = CROP_SIZE) -> np.ndarray:
+def crop_boxes(cam: Camera, px: np.ndarray, r_px: np.ndarray, crop_size: int = CROP_SIZE) -> np.ndarray:
     """The pipeline's crop boxes [T, 3] (x0, y0, scale) of each frame's silhouette (capsule pixels
     [T, C, 2, 2], radii [T, C] px): :func:`~model_store.crops.box_from_extent` of :func:`pixel_extent`,
     or of the geometric box for a frame whose silhouette covers no pixel."""
@@ -184,7 +167,7 @@ def draw_mask(
 
 
 def render_crops(
-    cam: PinholeCamera, endpoints: np.ndarray, radii: np.ndarray, landmarks: np.ndarray,
+    cam: Camera, endpoints: np.ndarray, radii: np.ndarray, landmarks: np.ndarray,
     out_size: int, crop_size: int = CROP_SIZE,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame person crops of one view.
@@ -200,7 +183,7 @@ def render_crops(
     for i in range(px.shape[0]):
         offset = crops[i, :2] - (0.5 * k - 0.5) / (crops[i, 2] * k)
         masks[i] = draw_mask(px[i], r_px[i], offset, crops[i, 2] * k, (out_size, out_size))
-    kp_px, _ = cam.project(landmarks)
+    kp_px, _ = cam.project_pinhole(landmarks)
     kps = (kp_px - crops[:, None, :2]) * crops[:, None, 2:3]
     vis = keypoint_visibility(cam, endpoints, radii, landmarks)
     return masks, np.concatenate([kps, vis[..., None]], -1), crops

@@ -7,28 +7,17 @@ image sizes vary; the rig is pushed back until every frame's silhouette stays in
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from model_store.cameras import OPENSIM_FROM_WORLD, Camera
-from training.synth.render import PinholeCamera, project_capsules, silhouette_box
+from model_store.cameras import OPENSIM_FROM_WORLD, Camera, look_at
+from training.synth.render import project_capsules, silhouette_box
 
 IMAGE_SIZES = ((1920, 1080), (1080, 1920), (1280, 720), (720, 1280), (1088, 1920))
 
 
-def look_at(centre: np.ndarray, target: np.ndarray, roll: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """World(ground)→camera ``R, t`` for a camera at ``centre`` looking at ``target`` (OpenCV axes)."""
-    fwd = target - centre
-    fwd = fwd / np.linalg.norm(fwd)
-    right = np.cross(fwd, np.array([0.0, 1.0, 0.0]))
-    right /= np.linalg.norm(right)
-    down = np.cross(fwd, right)
-    r = np.stack([right, down, fwd])
-    c, s = np.cos(roll), np.sin(roll)
-    r = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) @ r
-    return r, -r @ centre
-
-
-def _camera(rng: np.random.Generator, azimuth: float, target: np.ndarray, dist: float) -> PinholeCamera:
+def _camera(rng: np.random.Generator, azimuth: float, target: np.ndarray, dist: float) -> Camera:
     w, h = IMAGE_SIZES[rng.integers(len(IMAGE_SIZES))]
     hfov = np.radians(rng.uniform(40.0, 70.0)) if w > h else np.radians(rng.uniform(28.0, 45.0))
     f = (w / 2) / np.tan(hfov / 2)
@@ -38,10 +27,10 @@ def _camera(rng: np.random.Generator, azimuth: float, target: np.ndarray, dist: 
     centre[1] = height
     aim = target + rng.normal(0, 0.1, 3)
     r, t = look_at(centre, aim, roll=np.radians(rng.normal(0, 1.5)))
-    return PinholeCamera(K=k, R=r, t=t, image_size=(w, h))
+    return Camera(name="synthetic", K=k, dist=np.zeros(5), R=r, t=t, image_size=(w, h))
 
 
-def _fits(cam: PinholeCamera, endpoints: np.ndarray, radii: np.ndarray, border: float = 0.03) -> bool:
+def _fits(cam: Camera, endpoints: np.ndarray, radii: np.ndarray, border: float = 0.03) -> bool:
     px, r_px, zmin = project_capsules(cam, endpoints, radii)
     if np.any(zmin < 0.8):
         return False
@@ -53,7 +42,7 @@ def _fits(cam: PinholeCamera, endpoints: np.ndarray, radii: np.ndarray, border: 
 
 def sample_rig(
     rng: np.random.Generator, endpoints: np.ndarray, radii: np.ndarray, facing: float
-) -> tuple[PinholeCamera, PinholeCamera]:
+) -> tuple[Camera, Camera]:
     """Front and side cameras for capsules [T, C, 2, 3] (m). ``facing`` is the subject's mean heading (rad,
     about +Y, 0 = facing +X). The side view is 55–125° away from the front view, either side."""
     path = endpoints.reshape(-1, 3)
@@ -76,7 +65,6 @@ def sample_rig(
     return cams[0], cams[1]
 
 
-def to_calibration_camera(name: str, cam: PinholeCamera) -> Camera:
-    """Express a ground-frame pinhole camera in the calibration world (Z up), no distortion."""
-    return Camera(name=name, K=cam.K, dist=np.zeros(5), R=cam.R @ OPENSIM_FROM_WORLD, t=cam.t,
-                  image_size=cam.image_size)
+def to_calibration_camera(name: str, cam: Camera) -> Camera:
+    """Express a ground-frame synthetic camera in the calibration world (Z up), no distortion."""
+    return replace(cam, name=name, dist=np.zeros(5), R=cam.R @ OPENSIM_FROM_WORLD)

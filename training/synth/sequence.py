@@ -15,12 +15,13 @@ import numpy as np
 import torch
 
 from model_store.biomech import load_fullbody_model
+from model_store.cameras import Camera
 from model_store.landmarks import load_landmarks
 from training.synth import motions
 from training.synth.body import build_capsules
 from training.synth.corruption import corrupt_view
 from training.synth.motion_mix import MotionMix
-from training.synth.render import PinholeCamera, render_crops
+from training.synth.render import render_crops
 from training.synth.rig import sample_rig
 from training.synth.subjects import Subject, sample_subject
 
@@ -55,7 +56,7 @@ class SyntheticSequence:
     landmarks: np.ndarray  # [F, 33, 3] m
     capsules: np.ndarray  # [F, C, 2, 3] m
     radii: np.ndarray  # [C] m
-    cameras: tuple[PinholeCamera, PinholeCamera]
+    cameras: tuple[Camera, Camera]
     subject: Subject
     source: str
 

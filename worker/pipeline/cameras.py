@@ -20,6 +20,7 @@ from model_store.cameras import (
     CameraNotFound,
     choose_cameras,
     load_calibration_toml,
+    look_at,
 )
 from worker.pipeline.contract import PipelineError
 
@@ -38,15 +39,10 @@ class RigCameras:
 
 
 def _look_at_world(name: str, centre_osim: np.ndarray, size: tuple[int, int]) -> Camera:
-    target = np.array([0.0, DEFAULT_AIM_M, 0.0])
-    fwd = (target - centre_osim) / np.linalg.norm(target - centre_osim)
-    right = np.cross(fwd, [0.0, 1.0, 0.0])
-    right /= np.linalg.norm(right)
-    r_osim = np.stack([right, np.cross(fwd, right), fwd])
+    r_osim, t = look_at(centre_osim, np.array([0.0, DEFAULT_AIM_M, 0.0]))
     f = DEFAULT_FOCAL_FACTOR * max(size)
     k = np.array([[f, 0, (size[0] - 1) / 2], [0, f, (size[1] - 1) / 2], [0, 0, 1.0]])
-    return Camera(name=name, K=k, dist=np.zeros(5), R=r_osim @ OPENSIM_FROM_WORLD, t=-r_osim @ centre_osim,
-                  image_size=size)
+    return Camera(name=name, K=k, dist=np.zeros(5), R=r_osim @ OPENSIM_FROM_WORLD, t=t, image_size=size)
 
 
 def default_rig(front_size: tuple[int, int], side_size: tuple[int, int]) -> RigCameras:
