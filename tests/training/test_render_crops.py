@@ -20,7 +20,7 @@ def test_renderer_crops_agree_with_the_pipelines_to_a_hundredth_of_a_pixel(seed)
         # what the pipeline gets for the same frames: full-frame masks (as the clip writer draws them)
         px, r_px, _ = project_capsules(cam, seq.capsules, seq.radii)
         masks = np.stack([draw_mask(px[i], r_px[i], np.zeros(2), 1.0, cam.image_size) for i in range(len(px))])
-        kp_px, _ = cam.project(seq.landmarks)
+        kp_px, _ = cam.project_pinhole(seq.landmarks)
         det = ViewDetections(masks, np.concatenate([kp_px, kps[..., 2:]], -1).astype(np.float32),
                              np.ones(len(px), bool), 60.0, cam.image_size)
         pipeline = track_from_detections(det, 64).boxes
