@@ -29,13 +29,7 @@ class LandmarkSet:
 
     def positions(self, out: FKOutput, scales: torch.Tensor | None = None) -> torch.Tensor:
         """Landmarks in ground [B, 33, 3] (m) from an FK result computed with ``scales`` [B, 22, 3]."""
-        rot = out.body_rotations[:, self.body_index]
-        org = out.body_origins[:, self.body_index]
-        pts = self.local_points.to(org)
-        pts = pts.expand(org.shape[0], -1, -1)
-        if scales is not None:
-            pts = pts * scales[:, self.body_index].to(org)
-        return org + (rot @ pts[..., None])[..., 0]
+        return out.points_in_ground(self.body_index, self.local_points, scales)
 
 
 #: Left/right pairs of landmark indices (mirroring swaps them).

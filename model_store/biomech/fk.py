@@ -40,6 +40,22 @@ class FKOutput:
     coords: torch.Tensor  # [B, C] coordinates actually used (couplers applied)
     frames: list[JointFrames] | None = None  # per joint, only with ``forward(..., with_frames=True)``
 
+    def points_in_ground(
+        self, body_index: torch.Tensor, local_points: torch.Tensor, scales: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Points given in the *unscaled* body frames → ground [B, P, 3] (m): the one body-point
+        transform (landmarks, capsule ends, markers). ``body_index`` [P] (long), ``local_points``
+        [P, 3] or [B, P, 3] (m); ``scales`` [B, N, 3], those this result was computed with, stretch
+        the local points first."""
+        rot = self.body_rotations[:, body_index]  # [B, P, 3, 3]
+        org = self.body_origins[:, body_index]
+        pts = local_points.to(org)
+        if pts.ndim == 2:
+            pts = pts.expand(org.shape[0], -1, -1)
+        if scales is not None:
+            pts = pts * scales[:, body_index].to(org)
+        return org + (rot @ pts[..., None])[..., 0]
+
 
 @dataclass
 class JointFrames:
@@ -257,23 +273,3 @@ class ForwardKinematics(nn.Module):
             coords=coords,
             frames=frames if with_frames else None,
         )
-
-    def points_in_ground(
-        self,
-        out: FKOutput,
-        body_index: torch.Tensor,
-        local_points: torch.Tensor,
-        scales: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Map points given in the *unscaled* body frames to ground: [B, P, 3] metres.
-
-        ``body_index`` [P] (long), ``local_points`` [P, 3] or [B, P, 3] (m), ``scales`` [B, N, 3].
-        """
-        rot = out.body_rotations[:, body_index]  # [B, P, 3, 3]
-        org = out.body_origins[:, body_index]
-        pts = local_points.to(org.dtype)
-        if pts.ndim == 2:
-            pts = pts.expand(org.shape[0], -1, -1)
-        if scales is not None:
-            pts = pts * scales[:, body_index].to(org.dtype)
-        return org + (rot @ pts[..., None])[..., 0]

@@ -78,7 +78,7 @@ def test_points_in_ground_scales_local_points(fk):
     out_scaled = fk(fk.default_coordinates[None].clone(), torch.full((1, 22, 3), 1.1, dtype=torch.float64))
     idx = torch.tensor([0])
     pt = torch.tensor([[0.0, 0.1, 0.0]], dtype=torch.float64)
-    g = fk.points_in_ground(out_scaled, idx, pt, torch.full((1, 22, 3), 1.1, dtype=torch.float64))
+    g = out_scaled.points_in_ground(idx, pt, torch.full((1, 22, 3), 1.1, dtype=torch.float64))
     dist = (g[0, 0] - out_scaled.body_origins[0, 0]).norm()
     assert abs(float(dist) - 0.11) < 1e-12
 

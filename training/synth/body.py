@@ -53,9 +53,7 @@ class CapsuleSet:
 
     @staticmethod
     def _points(out: FKOutput, scales: torch.Tensor, idx: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
-        rot, org = out.body_rotations[:, idx], out.body_origins[:, idx]
-        pts = local.to(org) * scales[:, idx].to(org)
-        return org + (rot @ pts[..., None])[..., 0]
+        return out.points_in_ground(idx, local, scales)
 
     def radii(self, scales: np.ndarray, girth: float, clothing: float) -> np.ndarray:
         """Per-subject radii [C] (m): ``scales`` [22, 3] of the subject, girth and clothing factors."""
