@@ -14,6 +14,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
+from model_store.network.inputs import NetworkInputs
+
 
 @dataclass
 class SequenceArrays:
@@ -59,8 +61,8 @@ class WindowBatch:
     scales: torch.Tensor
     valid: torch.Tensor
 
-    def inputs(self) -> tuple[torch.Tensor, ...]:
-        return self.masks, self.keypoints, self.crops, self.k, self.r, self.t
+    def inputs(self) -> NetworkInputs:
+        return NetworkInputs(self.masks, self.keypoints, self.crops, self.k, self.r, self.t)
 
     def to(self, device: torch.device | str) -> WindowBatch:
         return WindowBatch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})

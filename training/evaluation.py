@@ -23,7 +23,7 @@ def predict_sequences(net: KinematicsNet, data: SequenceArrays, batch: int = 4) 
     angles, scales = [], []
     device = next(net.parameters()).device
     for wb in iter_windows(data, length, batch if length > 1 else 64):
-        out = net(*(x.to(device) for x in wb.inputs()))
+        out = net(wb.inputs().to(device))
         angles.append(out.angles.cpu().numpy())
         scales.append(out.scales[:, None].expand(-1, length, -1, -1).cpu().numpy())
     n = data.n_sequences

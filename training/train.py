@@ -96,7 +96,7 @@ def train(
         wb = sample_windows(train_data, rng, batch_n, frames).to(dev)
         for group in opt.param_groups:
             group["lr"] = _lr(cfg, step)
-        out = net(*wb.inputs())
+        out = net(wb.inputs())
         loss, terms = kinematics_loss(out, wb.coords, wb.scales, fk, wb.valid)
         opt.zero_grad(set_to_none=True)
         loss.backward()

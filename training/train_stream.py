@@ -129,7 +129,7 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
             lr = _lr(cfg, prog)
             for group in opt.param_groups:
                 group["lr"] = lr
-            out = net(*wb.inputs())
+            out = net(wb.inputs())
             loss, terms = kinematics_loss(out, wb.coords, wb.scales, fk, wb.valid)
             opt.zero_grad(set_to_none=True)
             ok = bool(torch.isfinite(loss))

@@ -9,6 +9,7 @@ from model_store.network.checkpoint import (
     save_checkpoint,
 )
 from model_store.network.config import CONFIGS, NetworkConfig, get_config
+from model_store.network.inputs import NetworkInputs
 from model_store.network.model import KinematicsNet, NetworkOutputs, prepare_masks
 from model_store.network.outputs import ROTATIONAL_COORDINATES, rotational_indices
 
@@ -20,6 +21,7 @@ __all__ = [
     "CheckpointRecord",
     "KinematicsNet",
     "NetworkConfig",
+    "NetworkInputs",
     "NetworkOutputs",
     "find_checkpoint",
     "get_config",

@@ -9,11 +9,7 @@ transformer over the window refines the latents (its output projection starts at
 starts where the spatial stage ended). Heads give sin/cos of the 36 rotational coordinates per frame
 and 22×3 scales, pooled over the window into one set.
 
-Inputs (all float32; B windows, T frames, V = 2 views — index 0 front, 1 side):
-- ``masks`` [B, T, V, S, S]: person mask in [0, 1] resized to ``input_size`` S.
-- ``keypoints`` [B, T, V, 33, 3]: (x, y) in px of the ``crop_size`` crop, visibility in [0, 1].
-- ``crops`` [B, T, V, 3]: (x0, y0, scale) mapping crop px ↔ full-frame px (see ``geometry``).
-- ``k``, ``r`` [B, V, 3, 3], ``t`` [B, V, 3]: cameras, OpenSim ground → camera, metres.
+Inputs: one :class:`~model_store.network.inputs.NetworkInputs` (shapes and units there).
 Outputs: ``sincos`` [B, T, 36, 2] (sin, cos) in model coordinate order (pelvis translations
 excluded), ``scales`` [B, 22, 3], ``frame_scales`` [B, T, 22, 3].
 """
@@ -30,6 +26,7 @@ from torch.nn import functional as F
 from model_store.network.config import NetworkConfig
 from model_store.network.geometry import crop_to_full, crop_to_grid, full_to_crop, project_full, triangulate
 from model_store.network.hourglass import StackedHourglass
+from model_store.network.inputs import NetworkInputs
 from model_store.network.temporal import TemporalStack
 from model_store.sizes import N_BODIES, N_ROTATIONAL
 
@@ -115,17 +112,10 @@ class KinematicsNet(nn.Module):
         #: (triangulation, projection, hull sampling) and the heads always run in float32.
         self.encoder_autocast = False
 
-    def encode_frames(
-        self,
-        masks: torch.Tensor,
-        keypoints: torch.Tensor,
-        crops: torch.Tensor,
-        k: torch.Tensor,
-        r: torch.Tensor,
-        t: torch.Tensor,
-        rgb: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def encode_frames(self, inputs: NetworkInputs) -> torch.Tensor:
         """Per-frame latents [B, T, latent] (the spatial model)."""
+        masks, keypoints, crops, k, r, t, rgb = (inputs.masks, inputs.keypoints, inputs.crops, inputs.k,
+                                                 inputs.r, inputs.t, inputs.rgb)
         cfg = self.config
         b, tt, v, s, _ = masks.shape
         n = b * tt
@@ -182,17 +172,8 @@ class KinematicsNet(nn.Module):
         tt = z.shape[1]
         return z + self.temporal_out(self.temporal(z + self.pos[:, :tt]))
 
-    def forward(
-        self,
-        masks: torch.Tensor,
-        keypoints: torch.Tensor,
-        crops: torch.Tensor,
-        k: torch.Tensor,
-        r: torch.Tensor,
-        t: torch.Tensor,
-        rgb: torch.Tensor | None = None,
-    ) -> NetworkOutputs:
-        z = self.encode_frames(masks, keypoints, crops, k, r, t, rgb)
+    def forward(self, inputs: NetworkInputs) -> NetworkOutputs:
+        z = self.encode_frames(inputs)
         if self.use_temporal:
             z = self.refine(z)
         return self.heads(z)

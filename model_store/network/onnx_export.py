@@ -13,9 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from model_store.network.inputs import NetworkInputs
 from model_store.network.model import KinematicsNet, NetworkOutputs
 
-INPUT_NAMES = ("masks", "keypoints", "crops", "k", "r", "t")
+INPUT_NAMES = NetworkInputs.GRAPH_NAMES
 OUTPUT_NAMES = ("sincos", "scales", "frame_scales")
 
 
@@ -24,12 +25,13 @@ class _Graph(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, masks, keypoints, crops, k, r, t):  # type: ignore[no-untyped-def]
-        out = self.net(masks, keypoints, crops, k, r, t)
+    def forward(self, masks: torch.Tensor, keypoints: torch.Tensor, crops: torch.Tensor, k: torch.Tensor,
+                r: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out = self.net(NetworkInputs(masks, keypoints, crops, k, r, t))
         return out.sincos, out.scales, out.frame_scales
 
 
-def example_inputs(net: KinematicsNet, batch: int = 1, frames: int | None = None) -> tuple[torch.Tensor, ...]:
+def example_inputs(net: KinematicsNet, batch: int = 1, frames: int | None = None) -> NetworkInputs:
     """Plausible dummy inputs (a person 4 m in front of two cameras) for tracing and tests."""
     cfg = net.config
     t_len = frames or cfg.window
@@ -43,7 +45,7 @@ def example_inputs(net: KinematicsNet, batch: int = 1, frames: int | None = None
     k = torch.tensor([[1000.0, 0, 960], [0, 1000.0, 540], [0, 0, 1]]).expand(batch, 2, 3, 3).contiguous()
     r = torch.eye(3).expand(batch, 2, 3, 3).contiguous()
     t = torch.tensor([0.0, -1.0, 4.0]).expand(batch, 2, 3).contiguous()
-    return masks, kp, crops, k, r, t
+    return NetworkInputs(masks, kp, crops, k, r, t)
 
 
 def export_onnx(net: KinematicsNet, path: str | Path, opset: int = 17) -> Path:
@@ -54,7 +56,7 @@ def export_onnx(net: KinematicsNet, path: str | Path, opset: int = 17) -> Path:
     dyn = {name: {0: "batch"} for name in (*INPUT_NAMES, *OUTPUT_NAMES)}
     with torch.no_grad():
         torch.onnx.export(
-            _Graph(net), example_inputs(net), str(path), input_names=list(INPUT_NAMES),
+            _Graph(net), example_inputs(net).graph_tensors(), str(path), input_names=list(INPUT_NAMES),
             output_names=list(OUTPUT_NAMES), dynamic_axes=dyn, opset_version=opset, dynamo=False,
         )
     return path
@@ -71,10 +73,10 @@ class OnnxKinematicsNet:
         self.path = Path(path)
         self.session = ort.InferenceSession(str(path), providers=wanted)
 
-    def __call__(self, masks, keypoints, crops, k, r, t) -> NetworkOutputs:  # type: ignore[no-untyped-def]
+    def __call__(self, inputs: NetworkInputs) -> NetworkOutputs:
         feeds = {
-            name: np.ascontiguousarray(np.asarray(x, dtype=np.float32))
-            for name, x in zip(INPUT_NAMES, (masks, keypoints, crops, k, r, t), strict=True)
+            name: np.ascontiguousarray(np.asarray(x.cpu(), dtype=np.float32))
+            for name, x in zip(INPUT_NAMES, inputs.graph_tensors(), strict=True)
         }
         sincos, scales, frame_scales = self.session.run(list(OUTPUT_NAMES), feeds)
         return NetworkOutputs(torch.from_numpy(sincos), torch.from_numpy(scales), torch.from_numpy(frame_scales))

@@ -1,8 +1,8 @@
 """Worker-facing inference: load the checkpoint once, predict one window of frames at a time.
 
-``predict`` takes numpy arrays for a single window (no batch axis) with the layout documented in
-:mod:`model_store.network.model` — masks may be the 256² crop masks (uint8 or float), they are
-resized here — and returns the 36 rotational coordinates (rad, ``ROTATIONAL_COORDINATES`` order)
+``predict`` takes one window as :class:`~model_store.network.inputs.NetworkInputs` (batch of one,
+e.g. :meth:`NetworkInputs.from_arrays`) — masks may be the 256² crop masks (uint8 or float), they
+are resized here — and returns the 36 rotational coordinates (rad, ``ROTATIONAL_COORDINATES`` order)
 per frame and one 22×3 scale set. The ``onnx`` backend runs the same graph with onnxruntime (CUDA
 provider when available); ``auto`` (the default) uses it when it works.
 """
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from model_store.network.checkpoint import CheckpointRecord, load_network
+from model_store.network.inputs import NetworkInputs
 from model_store.network.model import prepare_masks
 from model_store.network.onnx_export import OnnxKinematicsNet, export_onnx
 
@@ -73,23 +74,15 @@ class Predictor:
         return self.record
 
     @torch.no_grad()
-    def predict(
-        self,
-        masks: np.ndarray,
-        keypoints: np.ndarray,
-        crops: np.ndarray,
-        k: np.ndarray,
-        r: np.ndarray,
-        t: np.ndarray,
-    ) -> WindowPrediction:
-        """One window: masks [T, 2, H, W], keypoints [T, 2, 33, 3], crops [T, 2, 3], cameras [2, ...].
+    def predict(self, window: NetworkInputs) -> WindowPrediction:
+        """One window (batch of one): masks [1, T, 2, H, W], keypoints [1, T, 2, 33, 3], crops
+        [1, T, 2, 3], cameras [1, 2, ...].
 
         ``T`` must equal ``window`` for the ONNX backend; the torch backend accepts ``T ≤ window``.
         """
-        m = prepare_masks(torch.as_tensor(masks), self.config.input_size)[None]
-        args = [m] + [torch.as_tensor(np.asarray(a), dtype=torch.float32)[None] for a in (keypoints, crops, k, r, t)]
-        if self._onnx is not None and args[0].shape[1] == self.config.window:
-            out = self._onnx(*[a.numpy() for a in args])
+        inputs = window.with_masks(prepare_masks(window.masks, self.config.input_size))
+        if self._onnx is not None and inputs.n_frames == self.config.window:
+            out = self._onnx(inputs)
         else:
-            out = self.net(*[a.to(self.device) for a in args])
+            out = self.net(inputs.to(self.device))
         return WindowPrediction(out.angles[0].cpu().numpy(), out.scales[0].cpu().numpy())

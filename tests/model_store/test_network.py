@@ -12,6 +12,7 @@ from model_store.network import (
     CheckpointError,
     CheckpointNotFound,
     KinematicsNet,
+    NetworkInputs,
     get_config,
     load_network,
     prepare_masks,
@@ -38,7 +39,7 @@ def _randomised(net: KinematicsNet) -> KinematicsNet:
 def test_output_shapes_and_ranges():
     net = _randomised(KinematicsNet(get_config("tiny")))
     inp = example_inputs(net, batch=2)
-    out = net(*inp)
+    out = net(inp)
     assert out.sincos.shape == (2, net.config.window, 36, 2)
     assert out.scales.shape == (2, 22, 3) and out.frame_scales.shape == (2, net.config.window, 22, 3)
     torch.testing.assert_close(out.sincos.norm(dim=-1), torch.ones(2, net.config.window, 36), atol=1e-3, rtol=0)
@@ -83,7 +84,7 @@ def test_checkpoint_round_trip_and_integrity(tmp_path):
     assert manifest["sha256"] == rec.sha256 and manifest["config"]["name"] == "tiny"
     loaded, record = load_network(tmp_path / "ck.json")
     inp = example_inputs(net)
-    torch.testing.assert_close(loaded(*inp).sincos, net(*inp).sincos)
+    torch.testing.assert_close(loaded(inp).sincos, net(inp).sincos)
     assert record.metrics == {"mae_deg": 1.0}
     with pytest.raises(CheckpointError, match="trained with config 'tiny'"):
         load_network(tmp_path / "ck.json", expected_config="small")
@@ -104,8 +105,8 @@ def test_onnx_matches_torch(tmp_path):
     path = export_onnx(net, tmp_path / "net.onnx")
     inp = example_inputs(net, batch=2)
     with torch.no_grad():
-        ref = net(*inp)
-    got = OnnxKinematicsNet(path)(*[x.numpy() for x in inp])
+        ref = net(inp)
+    got = OnnxKinematicsNet(path)(inp)
     assert float((got.angles - ref.angles).abs().max()) <= 1e-3
     assert float((got.scales - ref.scales).abs().max()) <= 1e-4
 
@@ -115,10 +116,11 @@ def test_predictor_torch_and_onnx_backends_agree(tmp_path):
 
     net = _randomised(KinematicsNet(get_config("tiny")))
     save_checkpoint(net, tmp_path / "ck.safetensors", {})
-    masks, kp, crops, k, r, t = (x[0].numpy() for x in example_inputs(net))
-    masks256 = (torch.nn.functional.interpolate(torch.as_tensor(masks), size=(256, 256)) * 255).byte().numpy()
-    p_torch = Predictor(tmp_path / "ck.json", backend="torch").predict(masks256, kp, crops, k, r, t)
-    p_onnx = Predictor(tmp_path / "ck.json", backend="onnx").predict(masks256, kp, crops, k, r, t)
+    inp = example_inputs(net)
+    masks256 = (torch.nn.functional.interpolate(inp.masks[0], size=(256, 256)) * 255).byte()[None]
+    window = inp.with_masks(masks256)  # the 256² uint8 crops: the predictor prepares them
+    p_torch = Predictor(tmp_path / "ck.json", backend="torch").predict(window)
+    p_onnx = Predictor(tmp_path / "ck.json", backend="onnx").predict(window)
     assert p_torch.angles.shape == (net.config.window, 36) and p_torch.scales.shape == (22, 3)
     assert abs(p_torch.angles - p_onnx.angles).max() <= 1e-3
     with pytest.raises(ValueError, match="backend"):
@@ -137,11 +139,12 @@ def test_predictor_auto_uses_a_cached_onnx_graph_and_torch_for_short_windows(tmp
     second = Predictor(tmp_path / "ck.json")
     assert second.backend == "onnx" and second._onnx.path == cached
     assert cached.stat().st_mtime_ns == mtime  # exported once, then reused
-    masks, kp, crops, k, r, t = (x[0].numpy() for x in example_inputs(net))
-    short = second.predict(masks[:3], kp[:3], crops[:3], k, r, t)  # fewer frames than the window: torch
+    masks, kp, crops, k, r, t = (x[0].numpy() for x in example_inputs(net).graph_tensors())
+    short = second.predict(NetworkInputs.from_arrays(masks[:3], kp[:3], crops[:3], k, r, t))  # shorter: torch
     assert short.angles.shape == (3, 36)
-    full_onnx = second.predict(masks, kp, crops, k, r, t)
-    full_torch = Predictor(tmp_path / "ck.json", backend="torch").predict(masks, kp, crops, k, r, t)
+    window = NetworkInputs.from_arrays(masks, kp, crops, k, r, t)
+    full_onnx = second.predict(window)
+    full_torch = Predictor(tmp_path / "ck.json", backend="torch").predict(window)
     assert abs(full_onnx.angles - full_torch.angles).max() <= 1e-3
 
 

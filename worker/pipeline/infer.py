@@ -17,15 +17,17 @@ import numpy as np
 
 from model_store.cameras import Camera
 from model_store.detections import N_LANDMARKS, ViewTrack
+from model_store.network.inputs import NetworkInputs
 from model_store.network.predictor import Predictor
 from model_store.sizes import N_BODIES, N_ROTATIONAL
 
 
 @dataclass
-class NetworkInputs:
-    """The network's inputs for every frame of a synchronised clip. Frames without the person in
-    both views take the inputs of the nearest frame with it (``source``); the mask crops stay in
-    the tracks (``view_masks``, not copied) and are gathered per window by :meth:`masks`."""
+class ClipInputs:
+    """The network's inputs for every frame of a synchronised clip, numpy. Frames without the person
+    in both views take the inputs of the nearest frame with it (``source``); the mask crops stay in
+    the tracks (``view_masks``, not copied) and are gathered per window by :meth:`masks`;
+    :meth:`window` gives the network's :class:`~model_store.network.inputs.NetworkInputs`."""
 
     view_masks: tuple[np.ndarray, np.ndarray]  # float32 [T, S, S] per view, [0, 1]
     source: np.ndarray  # int [T]: the frame whose inputs frame i uses
@@ -45,6 +47,10 @@ class NetworkInputs:
         src = self.source[idx]
         return np.stack([m[src] for m in self.view_masks], 1)
 
+    def window(self, idx: np.ndarray) -> NetworkInputs:
+        """The network inputs of frames ``idx`` (one window, batch of one)."""
+        return NetworkInputs.from_arrays(self.masks(idx), self.keypoints[idx], self.crops[idx], self.k, self.r, self.t)
+
 
 @dataclass
 class InferenceResult:
@@ -53,7 +59,7 @@ class InferenceResult:
     windows: int
 
 
-def build_inputs(views: tuple[ViewTrack, ViewTrack], cams: tuple[Camera, Camera]) -> NetworkInputs:
+def build_inputs(views: tuple[ViewTrack, ViewTrack], cams: tuple[Camera, Camera]) -> ClipInputs:
     """``views`` already synchronised (same length); cameras in the calibration world frame.
     Vectorised over frames: no per-frame Python work."""
     t = views[0].n_frames
@@ -76,7 +82,7 @@ def build_inputs(views: tuple[ViewTrack, ViewTrack], cams: tuple[Camera, Camera]
         nearest = np.where(np.abs(left - np.arange(t)) < np.abs(nearest - np.arange(t)), left, nearest)
         source, kps, crops = nearest, kps[nearest], crops[nearest]
     osim = [c.in_opensim_frame() for c in cams]
-    return NetworkInputs(
+    return ClipInputs(
         view_masks=(views[0].crop_masks, views[1].crop_masks), source=source, keypoints=kps, crops=crops,
         k=np.stack([c.K for c in osim]).astype(np.float32),
         r=np.stack([c.R for c in osim]).astype(np.float32), t=np.stack([c.t for c in osim]).astype(np.float32),
@@ -96,7 +102,7 @@ def window_starts(n: int, window: int) -> list[int]:
 
 
 def run_windows(
-    inputs: NetworkInputs, predictor: Predictor, progress: Callable[[float], None] | None = None
+    inputs: ClipInputs, predictor: Predictor, progress: Callable[[float], None] | None = None
 ) -> InferenceResult:
     n, w = inputs.n_frames, predictor.window
     acc = np.zeros((n, N_ROTATIONAL, 2))
@@ -106,8 +112,7 @@ def run_windows(
     tri = np.minimum(np.arange(1, w + 1), np.arange(w, 0, -1)).astype(np.float64)
     for j, s in enumerate(starts):
         idx = np.clip(np.arange(s, s + w), 0, n - 1)  # short clips repeat their last frame
-        pred = predictor.predict(inputs.masks(idx), inputs.keypoints[idx], inputs.crops[idx],
-                                 inputs.k, inputs.r, inputs.t)
+        pred = predictor.predict(inputs.window(idx))
         finite = np.isfinite(pred.angles).all(1) & bool(np.isfinite(pred.scales).all())
         ok = inputs.valid[idx] & (np.arange(s, s + w) < n) & finite
         wts = tri * ok
