@@ -5,7 +5,11 @@
 
 Submits one job, then hammers ``GET /jobs/{id}`` from ``--concurrency`` threads and prints p50/p90/p99
 latency in milliseconds and the request rate. Without ``--url`` it starts a local stack itself
-(private redis-server on port 6391, the stand-in pipeline) and generated videos.
+(private redis-server on port 6398, the stand-in pipeline) and generated videos.
+
+With ``--upload-mb N`` it also measures polls *while* another client uploads two valid videos of
+N/2 MB each (1080p noise, MPEG-4 at the best quality) and the API receives and checks them: the
+polls run from the start of that upload until its answer arrives.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,6 +36,57 @@ def _poll(url: str, key: str, path: str, n: int) -> list[float]:
     return out
 
 
+def big_video(path: Path, mb: float, fps: int = 30) -> Path:
+    """A valid 1920×1080 video of about ``mb`` MB (random noise, MPEG-4 at qscale 1: ~2 MB a frame)."""
+    import av
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mpeg4", rate=fps)
+        s.width, s.height, s.pix_fmt = 1920, 1080, "yuv420p"
+        s.options = {"qscale": "1"}
+        s.codec_context.qmin = s.codec_context.qmax = 1
+        n = 0
+        while (path.stat().st_size if path.exists() else 0) < mb * 1e6 or n < 2 * fps:
+            img = rng.integers(0, 256, (1080, 1920, 3), np.uint8)
+            c.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+            n += 1
+        c.mux(s.encode(None))
+    return path
+
+
+def poll_during_upload(url: str, key: str, job_id: str, front: Path, side: Path) -> None:
+    """Poll from one thread while another uploads ``front`` + ``side``; prints the latencies."""
+    done = threading.Event()
+    answer: dict[str, object] = {}
+
+    def upload() -> None:
+        with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=600.0) as c, \
+                front.open("rb") as f, side.open("rb") as s:
+            t0 = time.perf_counter()
+            r = c.post("/jobs", files={"front": (front.name, f), "side": (side.name, s)})
+            answer.update(status=r.status_code, seconds=time.perf_counter() - t0, body=r.text[:200])
+        done.set()
+
+    lat: list[float] = []
+    thread = threading.Thread(target=upload)
+    with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=10.0) as c:
+        thread.start()
+        while not done.is_set():
+            t0 = time.perf_counter()
+            c.get(f"/jobs/{job_id}").raise_for_status()
+            lat.append((time.perf_counter() - t0) * 1000)
+            time.sleep(0.01)
+    thread.join()
+    mb = (front.stat().st_size + side.stat().st_size) / 1e6
+    q = statistics.quantiles(lat, n=100)
+    print(f"during a {mb:.0f} MB upload (answered {answer['status']} after {answer['seconds']:.1f} s): "
+          f"{len(lat)} polls, latency ms p50 {q[49]:.1f}  p99 {q[98]:.1f}  max {max(lat):.1f}")
+    if answer["status"] != 202:
+        print(f"  upload answer: {answer['body']}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url")
@@ -39,6 +95,7 @@ def main() -> None:
     ap.add_argument("--side", type=Path)
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--upload-mb", type=float, default=0.0, help="also poll during an upload of this size")
     args = ap.parse_args()
     stack = None
     tmp = Path(tempfile.mkdtemp(prefix="load-poll-"))
@@ -46,8 +103,8 @@ def main() -> None:
         from app.stack import Stack
         from tests.service.videos import write_video
 
-        stack = Stack(data_dir=tmp, port=8799, redis_port=6391,
-                      env={"API_KEYS": args.api_key, "PIPELINE_ENTRYPOINT": "tests.service.slow_pipeline:run"}).start()
+        stack = Stack(data_dir=tmp, port=8799, redis_port=6398, worker_app="tests.service.worker_app:celery_app",
+                      env={"API_KEYS": args.api_key, "MAX_UPLOAD_MB": str(int(max(args.upload_mb, 100)))}).start()
         args.url = stack.base_url
         args.front = args.front or write_video(tmp / "a.mp4")
         args.side = args.side or write_video(tmp / "b.mp4")
@@ -64,6 +121,9 @@ def main() -> None:
         q = statistics.quantiles(lat, n=100)
         print(f"GET /jobs/{{id}}: {len(lat)} requests, {args.concurrency} concurrent, {len(lat) / wall:.0f} req/s")
         print(f"  latency ms: p50 {q[49]:.1f}  p90 {q[89]:.1f}  p99 {q[98]:.1f}  max {max(lat):.1f}")
+        if args.upload_mb > 0:
+            big = [big_video(tmp / f"big{i}.mp4", args.upload_mb / 2) for i in range(2)]
+            poll_during_upload(args.url, args.api_key, job["id"], *big)
     finally:
         if stack is not None:
             stack.close()
