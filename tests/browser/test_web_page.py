@@ -236,7 +236,8 @@ def test_page_weight_first_render_and_neighbours(web_stack, new_page, artifacts)
     total = weight["html"] + sum(size for _, size in weight["assets"])
     metrics = {**weight, "total_bytes": total}
     (artifacts / "web-metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    assert total < 100_000 and weight["fcp"] is not None and weight["fcp"] < 3000, metrics
+    # the page painted (its time is a figure for the benchmark file, not a test: no timing asserts)
+    assert total < 100_000 and weight["fcp"] is not None, metrics
     r = httpx.get(web_stack.base_url + "/")
     assert "Content-Security-Policy" in r.headers and "default-src 'self'" in r.headers["Content-Security-Policy"]
     assert not re.search(r'(src|href)="(https?:)?//', r.text)  # same origin only: nothing from a CDN
