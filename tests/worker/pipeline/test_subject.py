@@ -45,7 +45,7 @@ def _survey(people, cam) -> Survey:
 
 def test_pairs_of_one_person_line_up_and_pairs_of_two_do_not(rig):
     centre = _meeting_point(rig)
-    a, b = _body(centre, 0), _body([*centre, 0.9, -0.6, 0.0], 1)
+    a, b = _body(centre, 0), _body(centre + np.array([0.9, -0.6, 0.0]), 1)
     assert pair_error(_person(rig[0], a), _person(rig[1], a), rig) < 0.01
     assert pair_error(_person(rig[0], a), _person(rig[1], b), rig) > 0.1
 
@@ -69,7 +69,7 @@ def test_a_bigger_bystander_who_does_not_line_up_is_not_chosen(rig):
 
 def test_two_real_people_the_rule_and_the_point_hint(rig):
     centre = _meeting_point(rig)
-    near, far = _body([*centre, 0.3, 0.3, 0.0], 0), _body([*centre, -0.6, -0.5, 0.0], 1)
+    near, far = _body(centre + np.array([0.3, 0.3, 0.0]), 0), _body(centre + np.array([-0.6, -0.5, 0.0]), 1)
     fronts, sides = [_person(rig[0], p) for p in (near, far)], [_person(rig[1], p) for p in (far, near)]
     surveys = (_survey(fronts, rig[0]), _survey(sides, rig[1]))
     largest = choose_subject(surveys, rig)
@@ -84,7 +84,7 @@ def test_two_real_people_the_rule_and_the_point_hint(rig):
 
 def test_no_consistent_pair_among_several_people_is_ambiguous(rig):
     centre = _meeting_point(rig)
-    a, b = _body(centre, 0), _body([*centre, 0.9, -0.6, 0.0], 1)
+    a, b = _body(centre, 0), _body(centre + np.array([0.9, -0.6, 0.0]), 1)
     surveys = (_survey([_person(rig[0], a, (300, 0)), _person(rig[0], b, (300, 0))], rig[0]),
                _survey([_person(rig[1], a, (300, 0))], rig[1]))
     with pytest.raises(PipelineError) as err:
