@@ -108,7 +108,8 @@ class JobPublic(BaseModel):
 class ModelPublic(BaseModel):
     name: str = Field(examples=["Rajagopal2016"])
     bodies: list[str] = Field(description="body names; joint_centers.trc has one point per body, in this order")
-    segments: list[tuple[str, str]] = Field(description="(parent, child) bodies joined by a joint")
+    segments: list[Annotated[list[str], Field(min_length=2, max_length=2)]] = Field(
+        description="[parent, child] bodies joined by a joint")
     angle_panels: dict[str, list[str]] = Field(description="plot panels → coordinates of kinematics.mot (degrees)")
 
 

@@ -35,7 +35,7 @@ def _model() -> ModelPublic:
     md = load_definition()
     return ModelPublic(
         name=md.name, bodies=list(md.body_names),
-        segments=[(j.parent, j.child) for j in md.joints if j.parent in md.body_names],
+        segments=[[j.parent, j.child] for j in md.joints if j.parent in md.body_names],
         angle_panels={k: list(v) for k, v in PLOT_PANELS.items()},
     )
 
