@@ -1,5 +1,5 @@
 """Run the service stack as local processes — the same services and environment variables as
-``docker-compose.yml`` (Redis, the API under uvicorn, a Celery worker), on loopback.
+``docker-compose.yml`` (Redis, the API under uvicorn, a Celery worker, the watchdog), on loopback.
 
     python -m app.stack [--port 8000] [--redis-port 6379] [--data-dir var/data] [--api-key KEY]
 
@@ -90,6 +90,10 @@ class Stack:
         return self._spawn(name, [sys.executable, "-m", "celery", "-A", self.worker_app, "worker",
                                   "-Q", "cpu,gpu", "-c", str(concurrency), "-n", f"{name}@%h", "--loglevel", "INFO"])
 
+    def start_watchdog(self) -> subprocess.Popen:
+        """The stale-job and cleanup sweeps (compose's ``watchdog`` service)."""
+        return self._spawn("watchdog", [sys.executable, "-m", "worker.watchdog"])
+
     def start_api(self) -> subprocess.Popen:
         return self._spawn("api", [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
                                    "--port", str(self.port), "--log-level", "warning",
@@ -111,6 +115,7 @@ class Stack:
             self.start_redis_server()
         for i in range(workers):
             self.start_worker(f"worker{i}")
+        self.start_watchdog()
         self.start_api()
         self.wait_http("/healthz")
         self.wait_http("/readyz", timeout=60.0)

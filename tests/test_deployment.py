@@ -49,19 +49,21 @@ def compose_config():
 
 def test_compose_services_volumes_and_gpu(compose_config):
     services = compose_config["services"]
-    assert set(services) == {"nginx", "redis", "api", "worker", "worker-cpu", "beat"}
+    assert set(services) == {"nginx", "redis", "api", "worker", "worker-cpu", "watchdog"}
     assert "--appendonly" in services["redis"]["command"]
     gpu = services["worker"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["capabilities"] == ["gpu"]
-    for name in ("api", "worker", "worker-cpu"):
+    for name in ("api", "worker", "worker-cpu", "watchdog"):
         assert any(str(v).endswith(":/data") or "/data" in str(v) for v in services[name]["volumes"])
 
 
 def test_exactly_one_scheduler(compose_config):
-    """Periodic sweeps run in one ``beat`` service, never inside (possibly many) workers."""
+    """Periodic sweeps run in one ``watchdog`` service, never inside (possibly many) workers, and
+    not through the job queues (a GPU-only worker never reads the ``cpu`` queue)."""
     services = compose_config["services"]
-    beats = [n for n, svc in services.items() if "beat" in (svc.get("command") or [])]
-    assert beats == ["beat"]
+    sweepers = [n for n, svc in services.items() if "worker.watchdog" in (svc.get("command") or [])]
+    assert sweepers == ["watchdog"]
+    assert not any("beat" in (svc.get("command") or []) for svc in services.values())
     for df in ("Dockerfile.worker", "Dockerfile.worker-cpu"):
         cmd = [line for line in (REPO_ROOT / "docker" / df).read_text().splitlines() if line.startswith("CMD")]
         assert cmd and "-B" not in cmd[-1] and "beat" not in cmd[-1], df

@@ -4,7 +4,9 @@ Reliability settings: late acknowledgement with ``reject_on_worker_lost`` (a job
 is redelivered), one message prefetched per worker process, a Redis visibility timeout longer than
 the hard time limit, soft/hard time limits, and separate ``gpu`` and ``cpu`` queues. Jobs whose
 worker vanished are also caught by a reaper (``worker.tasks.reap_stale_jobs``) that runs when a
-worker starts and every minute, so nothing stays ``running`` forever.
+worker starts, on ``GET /jobs/{id}``, and every ``REAP_INTERVAL_S`` (5 s) in the watchdog
+(:mod:`worker.watchdog`): with a heartbeat every 2 s and ``STALE_JOB_S`` = 20, a killed worker's job
+is queued again within ~25 s, without anyone polling.
 """
 
 from __future__ import annotations
@@ -31,8 +33,4 @@ celery_app.conf.update(
     task_track_started=True,
     broker_connection_retry_on_startup=True,
     worker_send_task_events=False,
-    beat_schedule={
-        "reap-stale-jobs": {"task": "kinematics.reap_stale_jobs", "schedule": 60.0},
-        "cleanup-expired": {"task": "kinematics.cleanup_expired", "schedule": 3600.0},
-    },
 )

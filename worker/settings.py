@@ -15,7 +15,9 @@ MAX_VIDEO_SECONDS    longest accepted video (120)
 MAX_DURATION_MISMATCH_S  largest accepted difference between the two videos' durations (2.0)
 JOB_TTL_S            how long job records and files are kept (604800 = 7 days)
 TASK_SOFT_TIME_LIMIT_S / TASK_TIME_LIMIT_S  per-job time limits (1800 / 1900)
-STALE_JOB_S          a running job whose worker heartbeat is older than this is re-queued (120)
+STALE_JOB_S          a running job whose worker heartbeat is older than this is re-queued (20)
+HEARTBEAT_S          how often a running job's worker refreshes its heartbeat (2)
+REAP_INTERVAL_S      how often the scheduler (beat) looks for stale jobs (5)
 MAX_ATTEMPTS         how many times a job may start before it is failed as lost (2)
 JOB_QUEUE            queue new jobs go to: ``gpu`` or ``cpu`` (cpu)
 UPLOAD_GRACE_S       a job folder without a record is kept this long after its last write (900), so the
@@ -61,10 +63,11 @@ class Settings(BaseSettings):
     job_ttl_s: int = 7 * 24 * 3600
     task_soft_time_limit_s: int = 1800
     task_time_limit_s: int = 1900
-    stale_job_s: int = 120
+    stale_job_s: int = Field(default=20, ge=1)
     max_attempts: int = 2
     job_queue: Literal["cpu", "gpu"] = "cpu"
-    heartbeat_s: float = 5.0
+    heartbeat_s: float = Field(default=2.0, gt=0)
+    reap_interval_s: float = Field(default=5.0, gt=0)
     upload_grace_s: float = 900.0
     upload_idle_timeout_s: float = Field(default=30.0, gt=0)
     kinematics_checkpoint: Path | None = None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 import zipfile
 
 import pytest
+import redis
 
 from tests.service.conftest import KEY_B, Client
 
@@ -84,14 +86,26 @@ def test_other_key_sees_404(client, videos, stack):
     assert other.http.delete(f"/jobs/{job_id}").status_code == 404
 
 
-def test_worker_sigkill_mid_job_is_recovered(client, videos, stack):
+def test_worker_sigkill_mid_job_is_recovered_without_anyone_polling(client, videos, stack):
+    """The watchdog re-queues the dead worker's job on its own (nobody calls GET /jobs/{id}, which
+    would also reap it); the job then runs to the end on the new worker."""
     job_id = client.submit(videos["a"], videos["b"], offset_frames=15).json()["id"]  # 1.5 s per stage
     client.wait(job_id, until=("running",))
     time.sleep(1.0)
     stack.kill("worker0")
+    killed = time.time()
     stack.start_worker("worker_b")
+    r = redis.Redis.from_url(stack.redis_url)
+    resumed = None
+    while time.time() - killed < 90 and resumed is None:
+        fields = {k.decode(): json.loads(v) for k, v in r.hgetall(f"kin:job:{job_id}").items()}
+        if fields.get("attempts") == 2 or fields.get("status") == "succeeded":
+            resumed = time.time() - killed
+        time.sleep(0.2)
+    assert resumed is not None, "the job was not picked up again without a poll"
+    print(f"kill → job running again: {resumed:.1f} s (STALE_JOB_S={stack.env['STALE_JOB_S']})")
     job = client.wait(job_id, timeout=120)
-    assert job["status"] == "succeeded", job
+    assert job["status"] == "succeeded" and job["id"] == job_id, job
 
 
 def test_redis_restart_loses_nothing(client, videos, stack):
