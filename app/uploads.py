@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app.core.errors import ApiError
 from model_store.cameras import CalibrationError, CameraNotFound, choose_cameras, load_calibration_toml
+from worker.pipeline.cameras import select_cameras
 from worker.pipeline.contract import PipelineError
 from worker.pipeline.decode import VideoInfo, probe_video
 from worker.settings import Settings
@@ -53,3 +54,19 @@ def check_calibration(path: Path, front_camera: str | None, side_camera: str | N
 
 def remove_dir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def check_rig(calibration: Path | None, front_camera: str | None, side_camera: str | None,
+              infos: tuple[VideoInfo, VideoInfo]) -> None:
+    """What the pipeline checks first, before anything is queued: camera names need a calibration,
+    and each named camera must have been calibrated at its video's size (the pipeline's own rule)."""
+    if calibration is None:
+        if front_camera is not None or side_camera is not None:
+            raise ApiError(422, "invalid_request", "front_camera and side_camera name cameras of a calibration: "
+                           "upload the calibration too, or leave the names out")
+        return
+    try:
+        select_cameras(calibration, front_camera, side_camera, (infos[0].width, infos[0].height),
+                       (infos[1].width, infos[1].height))
+    except PipelineError as exc:
+        raise ApiError(400, exc.code, exc.message) from exc

@@ -24,6 +24,7 @@ from training.metrics import LOWER_LIMB_SAGITTAL, angle_errors_deg
 from worker.pipeline.contract import PipelineRequest
 from worker.pipeline.fit import refine_motion
 from worker.pipeline.run import estimate_from_detections
+from worker.settings import get_settings
 
 
 def main() -> None:
@@ -34,7 +35,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    predictor = Predictor()
+    predictor = Predictor(get_settings().kinematics_checkpoint)
     clip = make_clip(args.kind, "eval", 0, seconds=args.seconds)
     request = PipelineRequest(Path("-"), Path("-"), Path("-"), refine="none")
     core = estimate_from_detections(*clip.detections, clip.cameras, True, predictor, request)

@@ -32,16 +32,15 @@ def main() -> None:
         cfg = get_config(name, window=max(get_config(name).window, frames))
         net = KinematicsNet(cfg).eval().to(dev)
         params = sum(p.numel() for p in net.parameters()) / 1e6
-        inp = [x.to(dev) for x in example_inputs(net, frames=frames)]
+        inp = example_inputs(net, frames=frames).to(dev)
         with torch.no_grad():
-            sec = mean_seconds(lambda net=net, inp=inp: net(*inp), args.repeats)
+            sec = mean_seconds(lambda net=net, inp=inp: net(inp), args.repeats)
         line = f"  {name:6s} {params:6.2f} M params | {frames:3d} frames/call"
         line += f" | torch {sec / frames * 1e3:8.1f} ms/frame pair"
         if args.onnx and frames == cfg.window:
             with tempfile.TemporaryDirectory() as tmp:
                 ort_net = OnnxKinematicsNet(export_onnx(net.cpu(), Path(tmp) / "n.onnx"))
-                arrs = [x.cpu().numpy() for x in inp]
-                osec = mean_seconds(lambda o=ort_net, a=arrs: o(*a), args.repeats)
+                osec = mean_seconds(lambda o=ort_net, i=inp: o(i), args.repeats)
                 line += f" | onnxruntime {osec / frames * 1e3:8.1f} ms/frame pair"
         print(line, flush=True)
 

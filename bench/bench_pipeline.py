@@ -71,9 +71,9 @@ def network_ms(name: str, frames: int) -> float:
     net = KinematicsNet(cfg).eval()
     inp = example_inputs(net, frames=frames)
     with torch.no_grad():
-        net(*inp)
+        net(inp)
         t0 = time.perf_counter()
-        net(*inp)
+        net(inp)
     return (time.perf_counter() - t0) / frames * 1000
 
 

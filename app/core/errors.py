@@ -31,13 +31,14 @@ def error_body(code: str, message: str) -> dict:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this request's path (all routes, not just the first)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"}) if hasattr(route, "matches") else (None, None)
-        if match is not None and match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    """Every method some route serves at this request's path (Starlette names only the first
+    matching route's): each method is tried against the whole route table, nested routers included."""
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -196,3 +196,17 @@ def test_subject_hint_travels_to_the_job(client, videos, stack):
     record = redis.Redis.from_url(stack.redis_url).hget(f"kin:job:{r.json()['id']}", "params")
     assert record is not None and b'"subject": "540,900"' in record
     client.wait(r.json()["id"])
+
+
+def test_checks_the_pipeline_would_fail_on_happen_before_queueing(client, videos, tmp_path):
+    """Resolution vs calibration, names without a calibration, a too-short video: refused at upload,
+    nothing queued or left behind."""
+    wide = write_video(tmp_path / "wide.mp4", 1.0, size=(128, 64))  # the calibration says 64 × 64
+    body = _expect(client.submit(wide, wide, calibration=CALIBRATION, front_camera="cam_a", side_camera="cam_b"),
+                   400, "calibration_invalid")
+    assert "64×64" in body["error"]["message"] and "128×64" in body["error"]["message"]
+    body = _expect(client.submit(videos["a"], videos["b"], front_camera="cam_a"), 422, "invalid_request")
+    assert "calibration" in body["error"]["message"]
+    short = write_video(tmp_path / "short.mp4", 0.5)  # 15 frames
+    body = _expect(client.submit(short, short), 400, "video_too_short")
+    assert "15 frame" in body["error"]["message"] and "30" in body["error"]["message"]

@@ -104,6 +104,8 @@ def _scan_packets(path: Path) -> tuple[list[float], int, int, int, str]:
 
 #: Slowest accepted average frame rate (frames per second of video): fewer frames are still images.
 MIN_FPS = 5.0
+#: Fewest frames a video may have (a picture saved as a one-frame "video" is refused).
+MIN_FRAMES = 30
 
 
 def probe_video(path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS) -> VideoInfo:
@@ -114,6 +116,9 @@ def probe_video(path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS) -> V
     if info.n_frames > 1 and info.fps < MIN_FPS:
         raise PipelineError("video_frame_rate", f"{path.name} has {info.n_frames} frames over {info.duration_s:.1f} s "
                             f"({info.fps:.2f} per second); at least {MIN_FPS:.0f} frames per second are needed")
+    if info.n_frames < MIN_FRAMES:
+        raise PipelineError("video_too_short", f"{path.name} has {info.n_frames} frame(s); at least {MIN_FRAMES} are "
+                            "needed (half a second at 60 frames per second)")
     return info
 
 
