@@ -19,7 +19,7 @@ def test_submit_poll_download(client, videos, opensim_module, tmp_path):
     r = client.submit(videos["a"], videos["b"], height_m=1.8)
     assert r.status_code == 202, r.text
     assert r.headers["location"] == f"/jobs/{r.json()['id']}"
-    assert r.json()["status"] == "queued"
+    assert r.json()["status"] in ("queued", "running")  # a free worker may have started it already
     seen_progress = set()
     deadline = time.time() + 60
     while time.time() < deadline:
