@@ -140,6 +140,17 @@ class Stack:
         for name in list(self.procs):
             self.stop(name)
 
+    def __enter__(self) -> Stack:
+        """``with Stack(...) as s:`` starts everything and stops it all on leaving, also when starting fails."""
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

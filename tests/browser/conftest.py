@@ -35,12 +35,8 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="module")
 def web_stack(tmp_path_factory):
-    s = make_stack(tmp_path_factory.mktemp("web"), PORT, {}, redis_port=REDIS_PORT)
-    try:
-        s.start()
+    with make_stack(tmp_path_factory.mktemp("web"), PORT, {}, redis_port=REDIS_PORT) as s:
         yield s
-    finally:
-        s.close()
 
 
 @pytest.fixture(scope="module")

@@ -36,12 +36,8 @@ def make_stack(tmp: Path, port: int, env: dict[str, str], redis_port: int = REDI
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """The service with the stand-in pipeline (tests.service.slow_pipeline)."""
-    s = make_stack(tmp_path_factory.mktemp("stack"), 8765, {}, worker_app=STAND_IN_WORKER)
-    try:
-        s.start()
+    with make_stack(tmp_path_factory.mktemp("stack"), 8765, {}, worker_app=STAND_IN_WORKER) as s:
         yield s
-    finally:
-        s.close()
 
 
 @pytest.fixture()

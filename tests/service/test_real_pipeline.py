@@ -12,12 +12,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def real_stack(tmp_path_factory):
-    s = make_stack(tmp_path_factory.mktemp("real"), 8766, {}, redis_port=6391)
-    try:
-        s.start()
+    with make_stack(tmp_path_factory.mktemp("real"), 8766, {}, redis_port=6391) as s:
         yield s
-    finally:
-        s.close()
 
 
 def test_demo_pair_through_http(real_stack, shared_data, tmp_path, opensim_module):

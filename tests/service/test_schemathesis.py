@@ -21,12 +21,8 @@ from tests.service.conftest import KEY_A, STAND_IN_WORKER, make_stack
 
 @pytest.fixture(scope="module")
 def spec_stack(tmp_path_factory):
-    s = make_stack(tmp_path_factory.mktemp("spec"), 8790, {}, redis_port=6397, worker_app=STAND_IN_WORKER)
-    try:
-        s.start()
+    with make_stack(tmp_path_factory.mktemp("spec"), 8790, {}, redis_port=6397, worker_app=STAND_IN_WORKER) as s:
         yield s
-    finally:
-        s.close()
 
 
 def test_schemathesis_finds_no_server_error_and_no_spec_violation(spec_stack, tmp_path):

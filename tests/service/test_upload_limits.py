@@ -30,13 +30,9 @@ BOUNDARY = "limits-test-boundary"
 
 @pytest.fixture(scope="module")
 def limits_stack(tmp_path_factory):
-    s = make_stack(tmp_path_factory.mktemp("limits"), PORT, {"MAX_UPLOAD_MB": str(MAX_MB),
-                   "UPLOAD_IDLE_TIMEOUT_S": str(IDLE_S)}, redis_port=REDIS_PORT, worker_app=STAND_IN_WORKER)
-    try:
-        s.start()
+    with make_stack(tmp_path_factory.mktemp("limits"), PORT, {"MAX_UPLOAD_MB": str(MAX_MB),
+                   "UPLOAD_IDLE_TIMEOUT_S": str(IDLE_S)}, redis_port=REDIS_PORT, worker_app=STAND_IN_WORKER) as s:
         yield s
-    finally:
-        s.close()
 
 
 @pytest.fixture()
