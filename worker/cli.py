@@ -14,8 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
 from tqdm import tqdm
 
+from worker.params import JobForm
 from worker.pipeline import STAGES, PipelineError, PipelineRequest, run_pipeline
 from worker.pipeline.contract import REFINE_MODES
 
@@ -81,15 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for name, value, lo, hi in (("--height-m", args.height_m, 0.5, 2.5), ("--mass-kg", args.mass_kg, 10.0, 300.0)):
-        if value is not None and not lo <= value <= hi:
-            print(f"error: {name} must be between {lo} and {hi}", file=sys.stderr)
-            return 2
+    try:  # the same checks as the API's form (ranges, refine, subject)
+        form = JobForm(front_camera=args.front_camera, side_camera=args.side_camera, offset_frames=args.offset_frames,
+                       height_m=args.height_m, mass_kg=args.mass_kg, refine=args.refine, overlay=not args.no_overlay,
+                       subject=args.subject)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "--" + str(err["loc"][0]).replace("_", "-") if err.get("loc") else "input"
+        print(f"error: {name}: {err['msg']}", file=sys.stderr)
+        return 2
     request = PipelineRequest(
         front_video=args.front, side_video=args.side, out_dir=args.out, calibration=args.calibration,
-        front_camera=args.front_camera, side_camera=args.side_camera, offset_frames=args.offset_frames,
-        detections_dir=args.detections, height_m=args.height_m, mass_kg=args.mass_kg, refine=args.refine,
-        overlay=not args.no_overlay, subject=args.subject,
+        detections_dir=args.detections, **form.model_dump(),
     )
     bars = _Bars(enabled=not args.quiet)
     try:

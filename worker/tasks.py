@@ -23,6 +23,7 @@ from celery.signals import worker_ready
 from worker import pipeline
 from worker.celery_app import celery_app
 from worker.jobs import Job, JobStore
+from worker.params import JobParams
 from worker.pipeline.contract import PipelineError, PipelineRequest
 from worker.settings import get_settings
 
@@ -46,15 +47,7 @@ def enqueue(job_id: str) -> str:
 
 
 def _request(job: Job, job_dir: Path) -> PipelineRequest:
-    p = job.params
-    inp = job_dir / "input"
-    return PipelineRequest(
-        front_video=inp / p["front_file"], side_video=inp / p["side_file"], out_dir=job_dir / "output",
-        calibration=inp / "calibration.toml" if p.get("calibration") else None,
-        front_camera=p.get("front_camera"), side_camera=p.get("side_camera"), offset_frames=p.get("offset_frames"),
-        height_m=p.get("height_m"), mass_kg=p.get("mass_kg"), refine=p.get("refine", "fit"),
-        overlay=bool(p.get("overlay", True)), subject=p.get("subject"),
-    )
+    return JobParams.model_validate(job.params).request(job_dir)
 
 
 class _Heartbeat(threading.Thread):

@@ -73,6 +73,8 @@ def test_cli_errors_are_one_line_with_codes(use_tiny_checkpoint, synthetic_clip,
     assert rc == 2 and cap.err.startswith("error [camera_not_found]") and cap.err.count("\n") == 1
     rc, cap = _run([*base, "--height-m", "9"], capsys)
     assert rc == 2 and "--height-m" in cap.err
+    rc, cap = _run([*base, "--subject", "biggest"], capsys)  # the API form's own check (worker.params.JobForm)
+    assert rc == 2 and "--subject" in cap.err and "largest" in cap.err and cap.err.count("\n") == 1
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
     rc, cap = _run(["--front", str(empty), "--side", str(synthetic_clip / "side.mp4"), "--out", str(tmp_path / "o")],
