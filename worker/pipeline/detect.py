@@ -39,12 +39,12 @@ from worker.pipeline.contract import PipelineError
 from worker.pipeline.decode import DecodedVideo, VideoStream, open_video
 from worker.pipeline.mediapipe_pose import MediaPipeDetector
 from worker.pipeline.subject import (
-    MAX_PEOPLE,
     SURVEY_SECONDS,
     SURVEY_STEP,
     Person,
     SubjectChoice,
     Survey,
+    everyone,
     find_people,
 )
 from worker.settings import get_settings
@@ -230,22 +230,14 @@ def _reacquire(
 ) -> tuple[tuple[np.ndarray, np.ndarray] | None, np.ndarray | None, np.ndarray | None]:
     """After a loss with several people about: everyone in the frame, and the one nearest the
     subject's last box if near enough; (result, full-frame mask, box) or Nones."""
-    work = image.copy()
-    h, w = image.shape[:2]
-    best: tuple[float, tuple[np.ndarray, np.ndarray], np.ndarray] | None = None
-    for _ in range(MAX_PEOPLE):
-        res = detector(work)
-        box = _box(res[0]) if res is not None else None
-        if res is None or box is None:
-            break
+    best: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None
+    for mask, kp, box in everyone(image, detector, _box):
         d = _near(box, anchor, lost)
         if d <= 1.0 and (best is None or d < best[0]):
-            best = (d, res, box)
-        px, py = 0.05 * (box[2] - box[0]), 0.05 * (box[3] - box[1])
-        work[int(max(box[1] - py, 0)):int(min(box[3] + py, h)), int(max(box[0] - px, 0)):int(min(box[2] + px, w))] = 128
+            best = (d, mask, kp, box)
     if best is None:
         return None, None, None
-    return best[1], best[1][0], best[2]
+    return (best[1], best[2]), best[1], best[3]
 
 
 def survey_view(video: VideoStream, detector: Callable) -> Survey:

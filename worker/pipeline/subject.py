@@ -22,7 +22,7 @@ where the subject was last seen, not whoever else is in view.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,34 +103,39 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def find_people(
-    image: np.ndarray, scale: float, detector: Callable, box_of: Callable[[np.ndarray], np.ndarray | None],
+def everyone(
+    image: np.ndarray, detector: Callable, box_of: Callable[[np.ndarray], np.ndarray | None],
     max_people: int = MAX_PEOPLE,
-) -> list[Person]:
-    """Every person the detector finds in ``image`` (upright RGB; ``scale`` full-res px per image px):
-    detect, paint the person found over (its box, 10 % larger, in mid grey), detect again.
-    ``box_of`` turns a detector mask into a box (image px) or None."""
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every person the detector finds in ``image`` (upright RGB), as ``(mask, keypoints, box)`` in
+    image px: detect, paint the person found over (its box, 10 % larger, in mid grey), detect again,
+    until nobody new is found or ``max_people``. ``box_of`` turns a detector mask into a box or None."""
     work = image.copy()
     h, w = image.shape[:2]
-    people: list[Person] = []
+    boxes: list[np.ndarray] = []
     for _ in range(max_people):
         res = detector(work)
-        if res is None:
-            break
-        mask, kp = res
-        box = box_of(mask)
-        if box is None:
-            break
-        full_box = box * scale
-        if any(_iou(full_box, p.box) > 0.3 for p in people):  # found the same one again
-            break
-        kp = kp.copy()
-        kp[:, :2] *= scale
-        people.append(Person(full_box, kp))
+        box = box_of(res[0]) if res is not None else None
+        if res is None or box is None or any(_iou(box, b) > 0.3 for b in boxes):  # nobody, or the same again
+            return
+        boxes.append(box)
+        yield res[0], res[1], box
         pad_x, pad_y = 0.05 * (box[2] - box[0]), 0.05 * (box[3] - box[1])
         x0, y0 = int(max(box[0] - pad_x, 0)), int(max(box[1] - pad_y, 0))
         x1, y1 = int(min(box[2] + pad_x, w)), int(min(box[3] + pad_y, h))
         work[y0:y1, x0:x1] = 128
+
+
+def find_people(
+    image: np.ndarray, scale: float, detector: Callable, box_of: Callable[[np.ndarray], np.ndarray | None],
+    max_people: int = MAX_PEOPLE,
+) -> list[Person]:
+    """:func:`everyone` in ``image`` as people in full-resolution px (``scale`` full-res px per image px)."""
+    people = []
+    for _, kp, box in everyone(image, detector, box_of, max_people):
+        kp = kp.copy()
+        kp[:, :2] *= scale
+        people.append(Person(box * scale, kp))
     return people
 
 

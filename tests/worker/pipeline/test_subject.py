@@ -109,3 +109,29 @@ def test_bad_subject_values_are_refused(value):
 def test_subject_values_parse():
     assert parse_subject(None).rule == "largest" and parse_subject(" Center ").rule == "center"
     assert parse_subject("100,200.5").point == (100.0, 200.5)
+
+
+def test_after_a_loss_only_the_person_near_the_subject_is_taken_back():
+    """``everyone`` lists both people in a frame (painting each over); the tracker's re-acquisition
+    takes the one near the subject's last box, and nobody when everyone is far from it."""
+    from worker.pipeline.detect import _box, _reacquire
+    from worker.pipeline.subject import everyone
+
+    image = np.zeros((200, 300, 3), np.uint8)
+    image[20:180, 20:80] = 255  # a person on the left
+    image[30:170, 200:250] = 255  # another on the right
+
+    def detector(img):  # finds the leftmost unpainted person
+        cols = np.flatnonzero((img[..., 0] == 255).any(0))
+        if cols.size == 0:
+            return None
+        run = cols[: np.argmax(np.diff(np.append(cols, 10**6)) > 1) + 1]
+        mask = np.zeros(img.shape[:2], np.float32)
+        mask[:, run[0]:run[-1] + 1] = (img[:, run[0]:run[-1] + 1, 0] == 255)
+        return mask, np.zeros((33, 3), np.float32)
+
+    boxes = [box for _, _, box in everyone(image, detector, _box)]
+    assert [b[0] for b in boxes] == [20, 200]
+    (mask, _), full, box = _reacquire(image, detector, np.array([195.0, 35.0, 245.0, 165.0]), lost=0)
+    assert box[0] == 200 and full is mask and mask[100, 220] == 1 and mask[100, 50] == 0
+    assert _reacquire(image, detector, np.array([110.0, 20.0, 150.0, 60.0]), lost=0) == (None, None, None)
