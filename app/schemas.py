@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from worker.jobs import JobStatus
 from worker.params import JobForm
 
 #: The files of ``POST /jobs`` (multipart parts with a filename), in the order they are documented.
@@ -43,7 +44,8 @@ class ResultFile(BaseModel):
 
 class JobPublic(BaseModel):
     id: str
-    status: str = Field(description="queued | running | succeeded | failed | canceled", examples=["running"])
+    status: JobStatus = Field(description="queued → running → succeeded | failed; canceled by DELETE while queued "
+                                          "or running", examples=["running"])
     stage: str | None = Field(None, examples=["detect"])
     progress: float = Field(0.0, ge=0.0, le=1.0)
     created_at: datetime

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,8 +22,24 @@ from redis.typing import EncodableT, FieldT
 
 from worker.settings import Settings
 
-STATUSES = ("queued", "running", "succeeded", "failed", "canceled")
-ACTIVE = ("queued", "running")
+
+class JobStatus(StrEnum):
+    """A job's state. ``queued`` → ``running`` → ``succeeded`` | ``failed``; ``canceled`` by the user
+    from ``queued`` or ``running`` (and it stays so, whatever the run does after). A running job whose
+    worker died goes back to ``queued`` (or ``failed`` with ``worker_lost`` after ``MAX_ATTEMPTS``)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+STATUSES = tuple(JobStatus)
+#: States a job can still leave on its own (DELETE cancels these; it deletes the others).
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+#: Final states.
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
 PREFIX = "kin"
 
 
@@ -30,7 +47,7 @@ PREFIX = "kin"
 class Job:
     id: str
     owner: str
-    status: str = "queued"
+    status: JobStatus = JobStatus.QUEUED
     stage: str | None = None
     progress: float = 0.0
     created_at: float = 0.0
@@ -45,6 +62,9 @@ class Job:
     heartbeat: float | None = None
     worker: str | None = None
     task_id: str | None = None
+
+    def __post_init__(self) -> None:
+        self.status = JobStatus(self.status)  # a record read back from Redis holds the plain string
 
     def to_redis(self) -> dict[FieldT, EncodableT]:
         raw = {k: v for k, v in self.__dict__.items() if v is not None}
@@ -129,7 +149,7 @@ class JobStore:
         return [_text(k).rsplit(":", 1)[1] for k in self.r.scan_iter(f"{PREFIX}:job:*", count=500)]
 
     def count_by_status(self) -> dict[str, int]:
-        counts = dict.fromkeys(STATUSES, 0)
+        counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
         for job_id in self.all_ids():
             raw = self.r.hget(self._key(job_id), "status")
             if raw is not None:

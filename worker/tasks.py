@@ -22,7 +22,7 @@ from celery.signals import worker_ready
 
 from worker import pipeline
 from worker.celery_app import celery_app
-from worker.jobs import Job, JobStore
+from worker.jobs import FINISHED, Job, JobStatus, JobStore
 from worker.params import JobParams
 from worker.pipeline.contract import PipelineError, PipelineRequest
 from worker.settings import get_settings
@@ -68,16 +68,17 @@ def run_job(self: Any, job_id: str) -> str:
     settings = get_settings()
     store = _store()
     job = store.get(job_id)
-    if job is None or job.status in ("succeeded", "failed", "canceled"):
+    if job is None or job.status in FINISHED:
         return "skipped"
-    if job.status == "running" and job.heartbeat and time.time() - job.heartbeat < settings.stale_job_s:
+    if job.status == JobStatus.RUNNING and job.heartbeat and time.time() - job.heartbeat < settings.stale_job_s:
         return "skipped"  # another worker is on it (a redelivered duplicate)
     if job.attempts >= settings.max_attempts:
-        store.update(job_id, status="failed", error_code="worker_lost", finished_at=time.time(),
+        store.update(job_id, status=JobStatus.FAILED, error_code="worker_lost", finished_at=time.time(),
                      error_message="the job's worker stopped repeatedly; please resubmit")
         return "failed"
-    store.update(job_id, status="running", stage=None, progress=0.0, started_at=time.time(), heartbeat=time.time(),
-                 attempts=job.attempts + 1, worker=socket.gethostname(), error_code=None, error_message=None)
+    store.update(job_id, status=JobStatus.RUNNING, stage=None, progress=0.0, started_at=time.time(),
+                 heartbeat=time.time(), attempts=job.attempts + 1, worker=socket.gethostname(),
+                 error_code=None, error_message=None)
     beat = _Heartbeat(store, job_id, settings.heartbeat_s)
     beat.start()
 
@@ -85,16 +86,16 @@ def run_job(self: Any, job_id: str) -> str:
         from worker.pipeline.contract import STAGES
 
         current = store.get(job_id)
-        if current is None or current.status == "canceled":
+        if current is None or current.status == JobStatus.CANCELED:
             raise JobCanceled(job_id)  # stop at the next progress report; the record stays as the user left it
         done = STAGES.index(stage) if stage in STAGES else 0
         store.update(job_id, stage=stage, progress=round((done + fraction) / len(STAGES), 4), heartbeat=time.time())
 
     def fail(code: str, message: str) -> str:
         current = store.get(job_id)
-        if current is None or current.status == "canceled":  # cancel wins over anything the run did after it
+        if current is None or current.status == JobStatus.CANCELED:  # cancel wins over anything the run did after it
             return "canceled"
-        store.update(job_id, status="failed", error_code=code, error_message=message, finished_at=time.time())
+        store.update(job_id, status=JobStatus.FAILED, error_code=code, error_message=message, finished_at=time.time())
         return "failed"
 
     try:
@@ -114,25 +115,25 @@ def run_job(self: Any, job_id: str) -> str:
     finally:
         beat.stop_event.set()
     current = store.get(job_id)
-    if current is None or current.status == "canceled":
+    if current is None or current.status == JobStatus.CANCELED:
         return "canceled"
     out = Path(result.out_dir)
     files = [{"name": f, "size": (out / f).stat().st_size} for f in result.files if (out / f).is_file()]
     store.record_stage_seconds(result.summary.get("stage_seconds", {}))
-    store.update(job_id, status="succeeded", stage=None, progress=1.0, results=files, finished_at=time.time())
+    store.update(job_id, status=JobStatus.SUCCEEDED, stage=None, progress=1.0, results=files, finished_at=time.time())
     return "succeeded"
 
 
 def reap_job(store: JobStore, job: Job) -> str | None:
     """Re-queue (or fail) a running job whose heartbeat is stale; returns the action taken."""
     settings = store.settings
-    if job.status != "running" or job.heartbeat is None or time.time() - job.heartbeat < settings.stale_job_s:
+    if job.status != JobStatus.RUNNING or job.heartbeat is None or time.time() - job.heartbeat < settings.stale_job_s:
         return None
     if job.attempts >= settings.max_attempts:
-        store.update(job.id, status="failed", error_code="worker_lost", finished_at=time.time(),
+        store.update(job.id, status=JobStatus.FAILED, error_code="worker_lost", finished_at=time.time(),
                      error_message="the worker processing this job stopped; please resubmit")
         return "failed"
-    store.update(job.id, status="queued", stage=None, progress=0.0, heartbeat=None)
+    store.update(job.id, status=JobStatus.QUEUED, stage=None, progress=0.0, heartbeat=None)
     enqueue(job.id)
     return "requeued"
 

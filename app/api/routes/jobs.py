@@ -23,7 +23,7 @@ from app.upload_stream import multipart_boundary, receive_job_upload
 from app.uploads import check_calibration, check_durations, check_rig, check_video, remove_dir
 from model_store import results
 from worker.celery_app import celery_app
-from worker.jobs import ACTIVE, Job, JobStore
+from worker.jobs import ACTIVE, Job, JobStatus, JobStore
 from worker.tasks import enqueue, reap_job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -45,7 +45,7 @@ def to_public(job: Job) -> JobPublic:
         finished_at=_ts(job.finished_at),
         error=ErrorDetail(code=job.error_code, message=job.error_message or "") if job.error_code else None,
         results=[ResultFile(name=r["name"], size=r["size"], url=f"{base}/results/{r['name']}") for r in job.results],
-        results_zip=f"{base}/results.zip" if job.status == "succeeded" else None,
+        results_zip=f"{base}/results.zip" if job.status == JobStatus.SUCCEEDED else None,
     )
 
 
@@ -127,7 +127,7 @@ def get_job(job_id: str, store: StoreDep, owner: OwnerDep) -> JobPublic:
 def delete_job(job_id: str, store: StoreDep, owner: OwnerDep, response: Response) -> JobPublic | None:
     job = _owned(store, job_id, owner)
     if job.status in ACTIVE:
-        store.update(job.id, status="canceled", finished_at=time.time(), stage=None)
+        store.update(job.id, status=JobStatus.CANCELED, finished_at=time.time(), stage=None)
         if job.task_id:
             celery_app.control.revoke(job.task_id, terminate=True, signal="SIGTERM")
         remove_dir(store.job_dir(job.id))
@@ -143,7 +143,7 @@ def _result_path(store: StoreDep, job: Job, name: str) -> Path:
     if name not in RESULT_TYPES:
         raise ApiError(404, "not_found", f"{name!r} is not a result name; known: {', '.join(RESULT_TYPES)}")
     path = store.job_dir(job.id) / "output" / name
-    if job.status != "succeeded" or not path.is_file():
+    if job.status != JobStatus.SUCCEEDED or not path.is_file():
         raise ApiError(404, "not_found", f"job {job.id} has no result {name!r} (status {job.status})")
     return path
 
@@ -152,7 +152,7 @@ def _result_path(store: StoreDep, job: Job, name: str) -> Path:
 def results_zip(job_id: str, store: StoreDep, owner: OwnerDep) -> StreamingResponse:
     job = _owned(store, job_id, owner)
     paths = [(n, store.job_dir(job.id) / "output" / n) for n in RESULT_TYPES]
-    paths = [(n, p) for n, p in paths if job.status == "succeeded" and p.is_file()]
+    paths = [(n, p) for n, p in paths if job.status == JobStatus.SUCCEEDED and p.is_file()]
     if not paths:
         raise ApiError(404, "not_found", f"job {job.id} has no results (status {job.status})")
     buf = io.BytesIO()
