@@ -34,6 +34,14 @@ class VideoInfo:
     height: int
     rotation_deg: int
     codec: str
+    nominal_fps: float = 0.0  # 1 / the median frame interval: the rate the video's frames mostly come at
+
+    @property
+    def fill_ratio(self) -> float:
+        """Frames present / frames the timeline holds at ``nominal_fps`` (about 1: no gaps, above 1 on a variable
+        rate; 0.3: mostly gaps)."""
+        expected = self.duration_s * self.nominal_fps
+        return self.n_frames / expected if expected > 0 else 1.0
 
 
 @dataclass
@@ -67,8 +75,11 @@ def _info(path: Path, scan: tuple[list[float], int, int, int, str], max_seconds:
     if duration > max_seconds:
         raise PipelineError("video_too_long", f"{path.name} lasts {duration:.1f} s; the limit is {max_seconds:.0f} s")
     fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+    gaps = np.diff(times)
+    gaps = gaps[gaps > 0]
+    nominal = 1.0 / float(np.median(gaps)) if len(gaps) else 0.0
     return VideoInfo(fps=fps, n_frames=len(times), duration_s=duration, width=w, height=h, rotation_deg=rotation,
-                     codec=codec)
+                     codec=codec, nominal_fps=nominal)
 
 
 def _scan_packets(path: Path) -> tuple[list[float], int, int, int, str]:
@@ -106,13 +117,23 @@ def _scan_packets(path: Path) -> tuple[list[float], int, int, int, str]:
 MIN_FPS = 5.0
 #: Fewest frames a video may have (a picture saved as a one-frame "video" is refused).
 MIN_FRAMES = 30
+#: Smallest share of its timeline a video's frames may fill at its own frame rate (below: mostly gaps).
+MIN_FILL_RATIO = 0.5
 
 
 def probe_video(path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS) -> VideoInfo:
     """Describe the video from its container metadata and packet timestamps (no full decode: fast on
-    long uploads); refuse bad input: unreadable, empty, too long, or too few frames for its duration."""
+    long uploads); refuse bad input: unreadable, empty, too long, too few frames for its duration
+    (``video_frame_rate``: under :data:`MIN_FPS` on average), or frames missing from much of its
+    timeline (``video_sparse``: under :data:`MIN_FILL_RATIO` of the frames its own rate implies)."""
     path = Path(path)
     info = _info(path, _scan_packets(path), max_seconds)
+    if info.n_frames > 1 and info.fill_ratio < MIN_FILL_RATIO:
+        missing = info.duration_s * (1.0 - info.fill_ratio)
+        raise PipelineError("video_sparse", f"{path.name} has {info.n_frames} frames at {info.nominal_fps:.0f} per "
+                            f"second over {info.duration_s:.1f} s: about {missing:.1f} s of its timeline has no frames "
+                            f"(only {100 * info.fill_ratio:.0f}% is filled; at least {100 * MIN_FILL_RATIO:.0f}% is "
+                            "needed). Re-export the video at a constant frame rate")
     if info.n_frames > 1 and info.fps < MIN_FPS:
         raise PipelineError("video_frame_rate", f"{path.name} has {info.n_frames} frames over {info.duration_s:.1f} s "
                             f"({info.fps:.2f} per second); at least {MIN_FPS:.0f} frames per second are needed")

@@ -134,3 +134,21 @@ def test_frames_without_the_person_do_not_poison_their_window(synthetic_clip, us
     result = run_windows(inputs, predictor)
     assert np.isfinite(result.angles[~gone]).all() and np.isnan(result.angles[gone]).all()
     assert np.isfinite(result.scales).all()
+
+
+def test_probe_refuses_a_video_mostly_made_of_gaps(tmp_path):
+    """30 fps for 2 s, 10 s with no frame, 30 fps for 2 s: more than half the timeline is empty."""
+    times = [i / 30 for i in range(60)] + [12 + i / 30 for i in range(60)]
+    with pytest.raises(PipelineError) as err:
+        probe_video(_vfr_video(tmp_path / "gap.mp4", times))
+    assert err.value.code == "video_sparse"
+    assert "30 per second" in err.value.message and "10.0 s" in err.value.message
+
+
+def test_probe_accepts_a_variable_frame_rate_and_short_gaps(tmp_path):
+    """Phone-style timing (intervals of 1/60 and 1/30 s, and a dropped second) is not sparse."""
+    rng = np.random.default_rng(0)
+    times = np.cumsum(rng.choice([1 / 60, 1 / 30], size=300))
+    times[150:] += 1.0  # one second without frames
+    info = probe_video(_vfr_video(tmp_path / "vfr.mp4", list(times)))
+    assert info.fill_ratio > 0.5 and info.n_frames == 300  # above 1 when many intervals are shorter than the median
