@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import redis
 
+#: uvicorn's HTTP protocol: httptools with a deadline on each request head (as in docker/Dockerfile.api).
+HTTP_PROTOCOL = "app.core.http_protocol:HeadTimeoutProtocol"
 #: uvicorn's idle keep-alive timeout (s), as in docker/Dockerfile.api: longer than the proxy's upstream
 #: ``keepalive_timeout`` (60 s in docker/nginx), so the proxy always closes an idle connection first.
 KEEP_ALIVE_S = 75
@@ -96,7 +98,7 @@ class Stack:
 
     def start_api(self) -> subprocess.Popen:
         return self._spawn("api", [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-                                   "--port", str(self.port), "--log-level", "warning",
+                                   "--port", str(self.port), "--log-level", "warning", "--http", HTTP_PROTOCOL,
                                    "--timeout-keep-alive", str(KEEP_ALIVE_S)])
 
     def wait_http(self, path: str = "/healthz", timeout: float = 30.0, status: int = 200) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.stack import KEEP_ALIVE_S, Stack
+from app.stack import HTTP_PROTOCOL, KEEP_ALIVE_S, Stack
 from tests.conftest import REPO_ROOT
 from worker.settings import Settings
 
@@ -145,6 +145,8 @@ def test_nginx_config_sets_limits_timeouts_and_streaming():
     upstream_idle = int(re.search(r"upstream[^}]*keepalive_timeout\s+(\d+)s;", conf).group(1))
     cmd = [ln for ln in (REPO_ROOT / "docker" / "Dockerfile.api").read_text().splitlines() if ln.startswith("CMD")]
     assert f'"--timeout-keep-alive", "{KEEP_ALIVE_S}"' in cmd[-1] and upstream_idle < KEEP_ALIVE_S
+    # the image's uvicorn has the request-head deadline too (as app.stack's)
+    assert f'"--http", "{HTTP_PROTOCOL}"' in (REPO_ROOT / "docker" / "Dockerfile.api").read_text()
 
 
 def _nginx() -> str:
