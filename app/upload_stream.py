@@ -4,8 +4,9 @@ Nothing is spooled: each file part is written straight to its place in the job's
 limits are checked on every chunk received, so an over-limit upload is answered 413 within one chunk of
 crossing its limit (per file: ``MAX_UPLOAD_MB`` for a video, 1 MiB for the calibration, 1 KiB for a text
 field; the whole body: ``Settings.max_body_bytes``). A declared ``Content-Length`` over the body limit is
-refused before anything is read, and a client that stops sending is answered 408 after
-``UPLOAD_IDLE_TIMEOUT_S``. The caller removes the input folder on any error.
+refused before anything is read; a client that stops sending is answered 408 after
+``UPLOAD_IDLE_TIMEOUT_S``, and one still sending after ``UPLOAD_DEADLINE_S`` (a trickle that never
+stalls long enough to be idle) is answered 408 too. The caller removes the input folder on any error.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ async def receive_job_upload(request: Request, boundary: bytes, inp: Path, setti
     received = 0
     try:
         parser = MultipartParser(boundary, parts.callbacks())
-        async with contextlib.aclosing(_chunks(request, settings.upload_idle_timeout_s)) as chunks:
+        chunks_in = _chunks(request, settings.upload_idle_timeout_s, settings.upload_deadline_s)
+        async with contextlib.aclosing(chunks_in) as chunks:
             async for chunk in chunks:
                 received += len(chunk)
                 if received > settings.max_body_bytes:
@@ -94,15 +96,22 @@ async def receive_job_upload(request: Request, boundary: bytes, inp: Path, setti
     return parts.result()
 
 
-async def _chunks(request: Request, idle_timeout: float) -> AsyncGenerator[bytes, None]:
-    """The body's chunks as they arrive; 408 when none comes for ``idle_timeout`` seconds."""
+async def _chunks(request: Request, idle_timeout: float, deadline_s: float) -> AsyncGenerator[bytes, None]:
+    """The body's chunks as they arrive; 408 when none comes for ``idle_timeout`` seconds, or when the
+    body is still arriving ``deadline_s`` seconds after the first read."""
     stream = request.stream()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_s
     while True:
+        left = deadline - loop.time()
         try:
-            chunk = await asyncio.wait_for(anext(stream), idle_timeout)
+            chunk = await asyncio.wait_for(anext(stream), max(0.0, min(idle_timeout, left)))
         except StopAsyncIteration:
             return
         except TimeoutError:
+            if left <= idle_timeout:
+                raise ApiError(408, "request_timeout", f"the upload was still arriving after {deadline_s:g} s (the "
+                               "limit for one upload); it was dropped: send it over a faster connection") from None
             raise ApiError(408, "request_timeout", f"no upload data arrived for {idle_timeout:g} s; the upload was "
                                                    "dropped (send the whole body without pausing)") from None
         except ClientDisconnect:

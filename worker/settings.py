@@ -68,8 +68,10 @@ class Settings(BaseSettings):
     job_queue: Literal["cpu", "gpu"] = "cpu"
     heartbeat_s: float = Field(default=2.0, gt=0)
     reap_interval_s: float = Field(default=5.0, gt=0)
-    upload_grace_s: float = 900.0
+    upload_grace_s: float = 2400.0
     upload_idle_timeout_s: float = Field(default=30.0, gt=0)
+    upload_deadline_s: float = Field(default=1800.0, gt=0)
+    header_timeout_s: float = Field(default=15.0, gt=0)
     kinematics_checkpoint: Path | None = None
     kinematics_yolo_weights: Path | None = None
     detect_processes: int | None = Field(default=None, ge=1, le=2)
@@ -80,8 +82,10 @@ class Settings(BaseSettings):
             raise ValueError("OPEN_MODE cannot be enabled in production")
         if self.task_time_limit_s <= self.task_soft_time_limit_s:
             raise ValueError("TASK_TIME_LIMIT_S must exceed TASK_SOFT_TIME_LIMIT_S")
-        if self.upload_grace_s <= self.upload_idle_timeout_s:  # an upload in progress writes at least this often
-            raise ValueError("UPLOAD_GRACE_S must exceed UPLOAD_IDLE_TIMEOUT_S")
+        if self.upload_deadline_s < self.upload_idle_timeout_s:
+            raise ValueError("UPLOAD_DEADLINE_S must be at least UPLOAD_IDLE_TIMEOUT_S")
+        if self.upload_grace_s <= self.upload_deadline_s:  # no upload is still being received after its deadline
+            raise ValueError("UPLOAD_GRACE_S must exceed UPLOAD_DEADLINE_S")
         return self
 
     @property
