@@ -1,4 +1,6 @@
-"""Bad input gets its documented error (one JSON shape), and the server stays healthy."""
+"""Bad input gets its documented error with a message that says what to do (one JSON shape). The
+status/code of every hostile case, with leftovers checked, is the reliability suite's job
+(tests/service/test_reliability.py); these tests check the messages and the record contents."""
 
 from __future__ import annotations
 
@@ -30,45 +32,11 @@ fisheye = false
 """
 
 
-@pytest.fixture(scope="module")
-def bad_files(tmp_path_factory, videos):
-    d = tmp_path_factory.mktemp("bad")
-    good = videos["a"].read_bytes()
-    files = {
-        "zero.mp4": b"",
-        "truncated.mp4": good[: len(good) // 3],
-        "text.mp4": b"this is not a video at all\n" * 50,
-        "notes.txt": good,
-        "big.mp4": b"\0" * (3 * 1024 * 1024),
-    }
-    for name, data in files.items():
-        (d / name).write_bytes(data)
-    return d
-
-
 def _expect(r, status: int, code: str) -> dict:
     assert r.status_code == status, r.text
     body = r.json()
     assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"]
     return body
-
-
-@pytest.mark.parametrize(
-    ("name", "status", "code"),
-    [
-        ("zero.mp4", 400, "video_empty"),
-        ("truncated.mp4", 400, "video_undecodable"),
-        ("text.mp4", 400, "video_undecodable"),
-        ("notes.txt", 415, "unsupported_media_type"),
-        ("big.mp4", 413, "payload_too_large"),
-    ],
-)
-def test_bad_video_files(client, videos, bad_files, name, status, code, stack):
-    before = len(list((stack.data_dir / "jobs").glob("*"))) if (stack.data_dir / "jobs").exists() else 0
-    _expect(client.submit(bad_files / name, videos["b"]), status, code)
-    after = len(list((stack.data_dir / "jobs").glob("*"))) if (stack.data_dir / "jobs").exists() else 0
-    assert after == before  # nothing left behind
-    assert client.http.get("/healthz").status_code == 200
 
 
 def test_three_stills_over_twelve_seconds_are_refused(client, videos, tmp_path):
@@ -100,23 +68,6 @@ def test_mismatched_durations(client, videos):
     assert "1.0 s" in body["error"]["message"] and "4.0 s" in body["error"]["message"]
 
 
-def test_malformed_calibration(client, videos):
-    _expect(client.submit(videos["a"], videos["b"], calibration="[cam_a\nmatrix = ("), 400, "calibration_invalid")
-
-
-@pytest.mark.parametrize("change", [
-    ("distortions = [ 0.0, 0.0, 0.0, 0.0]", 'distortions = "abc"'),
-    ("size = [ 64.0, 64.0]", "size = [ 0.0, 0.0]"),
-    ("[cam_a]", "deep = " + "[" * 3000 + "]" * 3000 + "\n[cam_a]"),
-])
-def test_hostile_calibration_fields_are_400s(client, videos, change):
-    """Wrong types, zero image sizes and absurd nesting are refused at upload (not 500s, nothing left)."""
-    old, new = change
-    assert old in CALIBRATION
-    _expect(client.submit(videos["a"], videos["b"], calibration=CALIBRATION.replace(old, new, 1),
-                          front_camera="cam_a", side_camera="cam_b"), 400, "calibration_invalid")
-
-
 def test_unknown_camera_name(client, videos):
     body = _expect(client.submit(videos["a"], videos["b"], calibration=CALIBRATION, front_camera="cam_a",
                                  side_camera="cam_z"), 400, "camera_not_found")
@@ -135,29 +86,9 @@ def test_literal_null_in_optional_fields_means_absent(client, videos):
     client.wait(r.json()["id"])
 
 
-def test_out_of_range_subject(client, videos):
-    _expect(client.submit(videos["a"], videos["b"], height_m=7), 422, "invalid_request")
-
-
 def test_unknown_refine_mode(client, videos):
     body = _expect(client.submit(videos["a"], videos["b"], refine="magic"), 422, "invalid_request")
     assert "refine" in body["error"]["message"] and "fit" in body["error"]["message"]
-
-
-@pytest.mark.parametrize("name", ["../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "input/front.mp4", "kinematics.sto"])
-def test_result_names_are_a_fixed_set(client, videos, name):
-    job_id = client.submit(videos["a"], videos["b"]).json()["id"]
-    client.wait(job_id)
-    r = client.http.get(f"/jobs/{job_id}/results/{name}")
-    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
-    assert b"root:" not in r.content
-
-
-@pytest.mark.parametrize(("key", "status"), [(None, 401), ("wrong-key", 401)])
-def test_missing_or_wrong_key(stack, videos, key, status):
-    c = Client(stack.base_url, key)
-    _expect(c.submit(videos["a"], videos["b"]), status, "unauthorized")
-    _expect(c.http.get("/jobs"), status, "unauthorized")
 
 
 def test_unknown_job_and_route(client, stack):

@@ -1,0 +1,133 @@
+"""The reliability suite: every hostile case of :mod:`tests.service.reliability` against the real stack
+(uvicorn with the request-head deadline, Celery worker, watchdog, a private Redis on 6394; API on
+8769; the stand-in pipeline), checking for each: the status and error code, the final job state of an
+accepted upload, nothing left on disk or in Redis, and ``/healthz``; then that the worker still
+serves. The README's reliability table is generated from the same cases and must match them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import redis
+
+from tests.service import reliability
+from tests.service.conftest import KEY_A, KEY_B, STAND_IN_WORKER, make_stack
+from tests.service.videos import write_video
+from worker.jobs import PREFIX
+
+pytestmark = pytest.mark.slow
+
+PORT, REDIS_PORT = 8769, 6394
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture(scope="module")
+def suite_stack(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("reliability") / "data"  # its parent shows files written beside it
+    data_dir.mkdir()
+    with make_stack(data_dir, PORT, dict(reliability.SUITE_ENV),
+                    redis_port=REDIS_PORT, worker_app=STAND_IN_WORKER) as s:
+        yield s
+
+
+def _write_timed(path: Path, rate: int, pts: list[int]) -> Path:
+    """A 64 × 64 MPEG-4 video with frames at the given presentation times (units of 1/rate s)."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mpeg4", rate=rate)
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        for i, t in enumerate(pts):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), (37 * i) % 256, np.uint8), format="rgb24")
+            frame.pts = t
+            c.mux(s.encode(frame))
+        c.mux(s.encode(None))
+    return path
+
+
+def _write_audio(path: Path) -> Path:
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("aac", rate=44100)
+        samples = (np.sin(np.arange(44100) / 20.0) * 0.2).astype(np.float32)[None, :]
+        for start in range(0, 44100, 1024):
+            frame = av.AudioFrame.from_ndarray(samples[:, start:start + 1024], format="fltp", layout="mono")
+            frame.sample_rate = 44100
+            c.mux(s.encode(frame))
+        c.mux(s.encode(None))
+    return path
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> dict[str, Path]:
+    import cv2
+
+    d = tmp_path_factory.mktemp("media")
+    png = d / "picture.png"
+    cv2.imwrite(str(png), np.full((64, 64, 3), 128, np.uint8))
+    return {
+        "a": write_video(d / "a.mp4", 1.0), "b": write_video(d / "b.mp4", 1.0),
+        "long": write_video(d / "long.mp4", 4.0), "short": write_video(d / "short.mp4", 0.5),
+        "toolong": write_video(d / "toolong.mp4", 21.0, fps=10),
+        "wide": write_video(d / "wide.mp4", 1.0, size=(128, 64)),
+        "stills": _write_timed(d / "stills.mp4", 1, [0, 4, 8]),
+        "gap": _write_timed(d / "gap.mp4", 30, [*range(60), *range(360, 420)]),
+        "audio": _write_audio(d / "audio.mp4"), "png": png,
+    }
+
+
+@pytest.fixture(scope="module")
+def ctx(suite_stack, media) -> reliability.Ctx:
+    return reliability.Ctx(base_url=suite_stack.base_url, port=PORT, key=KEY_A, other_key=KEY_B, media=media,
+                           stack=suite_stack)
+
+
+def _snapshot(stack) -> tuple[set[str], set[str]]:
+    """Job folders on disk, and job records + owner-list members in Redis."""
+    jobs = stack.data_dir / "jobs"
+    folders = {p.name for p in jobs.iterdir()} if jobs.is_dir() else set()
+    r = redis.Redis(port=REDIS_PORT, db=13)
+    records = {k.decode() for k in r.keys(f"{PREFIX}:job:*")}
+    for owner in r.keys(f"{PREFIX}:owner:*"):
+        records |= {f"{owner.decode()}/{m.decode()}" for m in r.zrange(owner, 0, -1)}
+    return folders, records
+
+
+def _outside_data_dir(stack) -> set[str]:
+    return {p.name for p in stack.data_dir.parent.iterdir()}
+
+
+@pytest.mark.parametrize("case", reliability.CASES, ids=[c.id for c in reliability.CASES])
+def test_case(case: reliability.Case, ctx: reliability.Ctx, suite_stack):
+    before, outside = _snapshot(suite_stack), _outside_data_dir(suite_stack)
+    got = case.act(ctx)
+    assert (got.status, got.code) == (case.status, case.code), got
+    if got.job_id is not None:
+        if case.job is not None and got.job_status is None:
+            job = ctx.wait(got.job_id)
+            got.job_status, got.job_code = job["status"], (job.get("error") or {}).get("code")
+        assert (got.job_status, got.job_code) == (case.job, case.job_code), got
+        r = ctx.http.delete(f"/jobs/{got.job_id}")  # a finished job is deleted with its files
+        assert r.status_code == 204, r.text
+    assert _snapshot(suite_stack) == before, f"left behind after {case.id} ({got.note})"
+    assert _outside_data_dir(suite_stack) == outside  # nothing written beside DATA_DIR (file names with ../)
+    assert ctx.http.get("/healthz").status_code == 200
+
+
+def test_the_worker_still_serves_after_the_suite(ctx, suite_stack):
+    assert ctx.http.get("/readyz").json()["status"] == "ready"
+    job_id = ctx.finished_job()
+    assert ctx.http.get(f"/jobs/{job_id}").json()["status"] == "succeeded"
+    ctx.http.delete(f"/jobs/{job_id}")
+    log = (suite_stack.data_dir / "api.log").read_text()
+    assert "Traceback" not in log and "unhandled error" not in log  # no case reached the 500 handler
+
+
+def test_readme_table_lists_every_case():
+    """The README's reliability table is the suite's case list (``python -m tests.service.reliability``)."""
+    assert len(reliability.CASES) >= 60
+    text = README.read_text()
+    block = re.search(r"<!-- reliability-table -->\n(.*?)\n<!-- /reliability-table -->", text, re.S)
+    assert block, "README lacks the reliability table markers"
+    assert block.group(1).strip() == reliability.markdown_table()
