@@ -35,6 +35,7 @@ import numpy as np
 
 from model_store.crops import network_crop
 from model_store.detections import N_LANDMARKS, ViewDetections, ViewTrack
+from worker.pipeline import motion_match
 from worker.pipeline.contract import PipelineError
 from worker.pipeline.decode import DecodedVideo, VideoStream, open_video
 from worker.pipeline.mediapipe_pose import MediaPipeDetector
@@ -256,6 +257,41 @@ def survey_view(video: VideoStream, detector: Callable) -> Survey:
     return Survey(-1, [], size)
 
 
+def survey_motion(video: VideoStream, detector: Callable, survey: Survey) -> Survey:
+    """The survey with each person's keypoints followed for
+    :data:`~worker.pipeline.motion_match.MOTION_SECONDS` from the survey frame, every ``MOTION_STEP``-th
+    frame (for matching people across uncalibrated views by motion; asked for only when a view shows
+    several people, as it runs the detector once per person and sample)."""
+    if survey.frame < 0:
+        return survey
+    samples = int(motion_match.MOTION_SECONDS * video.target_fps) // motion_match.MOTION_STEP + 1
+    series = [np.full((samples, 33, 3), np.nan) for _ in survey.people]
+    for s, p in zip(series, survey.people, strict=True):
+        s[0] = p.keypoints
+    boxes = [p.box for p in survey.people]
+    for k, image in video.frames():
+        step, rest = divmod(k - survey.frame, motion_match.MOTION_STEP)
+        if step >= samples:
+            break
+        if step > 0 and rest == 0:
+            _follow_people(find_people(image, video.scale, detector, _box), boxes, series, step)
+    people = [Person(p.box, p.keypoints, s) for p, s in zip(survey.people, series, strict=True)]
+    return Survey(survey.frame, people, survey.image_size)
+
+
+def _follow_people(detected: list[Person], boxes: list[np.ndarray], series: list[np.ndarray], step: int) -> None:
+    """Give each followed person (last box in ``boxes``) the nearest unclaimed detection within half
+    their height, writing its keypoints at ``series[i][step]``; the biggest people choose first."""
+    free = list(range(len(detected)))
+    for i in sorted(range(len(boxes)), key=lambda n: -(boxes[n][3] - boxes[n][1])):
+        centre, height = (boxes[i][:2] + boxes[i][2:]) / 2, boxes[i][3] - boxes[i][1]
+        dist = [float(np.linalg.norm((detected[d].box[:2] + detected[d].box[2:]) / 2 - centre)) for d in free]
+        if dist and min(dist) <= 0.5 * height:
+            d = free.pop(int(np.argmin(dist)))
+            boxes[i] = detected[d].box
+            series[i][step] = detected[d].keypoints
+
+
 def detect_view(
     video: DecodedVideo, detector: Callable | None = None, progress: Callable[[float], None] | None = None
 ) -> ViewDetections:
@@ -335,10 +371,10 @@ def _load_tracked(path: Path) -> TrackedView:
 
 
 def _child_main(argv: list[str]) -> int:  # pragma: no cover - runs in a subprocess (tested through track_views)
-    """``python -m worker.pipeline.detect VIDEO TARGET_FPS MAX_SIDE MAX_SECONDS INPUT_SIZE OUT.npz``:
-    one view. Prints ``C <json survey>`` and reads ``S <json seed box or null>`` from stdin, then
-    tracks, printing ``P <frames done>`` lines and ``D`` once the track is saved; an input problem
-    is ``E <json code/message>`` with exit status 2."""
+    """``python -m worker.pipeline.detect VIDEO TARGET_FPS MAX_SIDE MAX_SECONDS INPUT_SIZE OUT.npz``: one
+    view. Prints ``C <json survey>``; reads ``M`` (then surveys the people's motion and prints ``C``
+    again) or ``S <json seed box or null>`` from stdin, then tracks, printing ``P <frames done>`` lines
+    and ``D`` once the track is saved; an input problem is ``E <json code/message>`` with exit status 2."""
     path, fps, max_side, max_seconds, input_size, out = argv
     detector = None
     try:
@@ -347,6 +383,11 @@ def _child_main(argv: list[str]) -> int:  # pragma: no cover - runs in a subproc
         survey = survey_view(video, detector)
         print("C " + json.dumps({"frame": survey.frame, "people": [p.to_json() for p in survey.people]}), flush=True)
         answer = sys.stdin.readline()
+        if answer.startswith("M"):  # the parent needs the people's motion to match the views
+            survey = survey_motion(video, detector, survey)
+            print("C " + json.dumps({"frame": survey.frame, "people": [p.to_json() for p in survey.people]}),
+                  flush=True)
+            answer = sys.stdin.readline()
         if not answer.startswith("S "):
             return 1  # the parent went away
         seed = json.loads(answer[2:])
@@ -382,14 +423,16 @@ Chooser = Callable[[tuple[Survey, Survey]], SubjectChoice]
 
 def track_views(
     videos: tuple[VideoStream, VideoStream], input_size: int, progress: Callable[[float], None] | None = None,
-    processes: int | None = None, choose: Chooser | None = None,
+    processes: int | None = None, choose: Chooser | None = None, motion_survey: bool = False,
 ) -> tuple[list[TrackedView], SubjectChoice]:
     """Survey both views, choose the subject (``choose``; default: the detector's own choice in each
     view), then decode + detect both views. With ``processes`` = 2 (default:
     :func:`detect_processes`) each view runs in its own Python subprocess (MediaPipe holds the GIL,
     so threads would not help; a subprocess, unlike ``multiprocessing``, also works inside Celery's
     daemonic pool processes). ``progress`` gets the fraction of frames done over both views; an
-    exception it raises (a cancelled job) or from ``choose`` stops both children."""
+    exception it raises (a cancelled job) or from ``choose`` stops both children. ``motion_survey``:
+    when a view shows several people, both surveys also follow each person's motion
+    (:func:`survey_motion`; for uncalibrated views)."""
     processes = detect_processes() if processes is None else processes
     choose = choose or (lambda surveys: SubjectChoice((None, None)))
     total = sum(v.n_frames for v in videos)
@@ -397,6 +440,9 @@ def track_views(
         detector = make_detector()
         try:
             surveys = (survey_view(videos[0], detector), survey_view(videos[1], detector))
+            if motion_survey and _needs_motion(surveys):
+                surveys = (survey_motion(videos[0], detector, surveys[0]),
+                           survey_motion(videos[1], detector, surveys[1]))
             choice = choose(surveys)
             results = []
             for j, v in enumerate(videos):
@@ -417,7 +463,7 @@ def track_views(
                        str(v.max_side) if v.max_side else "none", repr(v.max_seconds), str(input_size), str(out)]
                 children.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                                  text=True, bufsize=1))
-            choice = _follow(children, [v.n_frames for v in videos], progress, videos, choose)
+            choice = _follow(children, [v.n_frames for v in videos], progress, videos, choose, motion_survey)
             return [_load_tracked(out) for out in outs], choice
         finally:
             for c in children:
@@ -432,13 +478,20 @@ def track_views(
                 log.close()
 
 
+def _needs_motion(surveys: tuple[Survey, Survey]) -> bool:
+    """Several people in a view, and somebody in both: the subject's partner must be found by motion."""
+    counts = [len(s.people) for s in surveys]
+    return max(counts) > 1 and min(counts) > 0
+
+
 def _follow(
     children: list[subprocess.Popen], n_frames: list[int], progress: Callable[[float], None] | None,
-    videos: tuple[VideoStream, VideoStream], choose: Chooser,
+    videos: tuple[VideoStream, VideoStream], choose: Chooser, motion_survey: bool = False,
 ) -> SubjectChoice:
-    """Collect both surveys, send each child its seed, then read progress lines until both are
-    done; raise the children's input errors as :class:`PipelineError` and a crash (no ``D`` line)
-    as an internal error."""
+    """Collect both surveys (asking both children for their people's motion first when
+    ``motion_survey`` and :func:`_needs_motion`), send each child its seed, then read progress lines
+    until both are done; raise the children's input errors as :class:`PipelineError` and a crash (no
+    ``D`` line) as an internal error."""
     sel = selectors.DefaultSelector()
     for j, c in enumerate(children):
         assert c.stdout is not None
@@ -456,7 +509,14 @@ def _follow(
                     data = json.loads(line[2:])
                     surveys[j] = Survey(data["frame"], [Person.from_json(p) for p in data["people"]],
                                         (videos[j].info.width, videos[j].info.height))
-                    if len(surveys) == len(children):
+                    if len(surveys) == len(children) and motion_survey and _needs_motion((surveys[0], surveys[1])):
+                        motion_survey = False  # ask once; the children answer with a second C line
+                        surveys.clear()
+                        for c in children:
+                            assert c.stdin is not None
+                            c.stdin.write("M\n")
+                            c.stdin.flush()
+                    elif len(surveys) == len(children):
                         choice = choose((surveys[0], surveys[1]))
                         for c, box in zip(children, choice.boxes, strict=True):
                             assert c.stdin is not None

@@ -160,8 +160,9 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
             found = [int(d.person_found.sum()) for d in dets]
         else:
             cams = (rig.front, rig.side) if rig.source == "calibration" else None
-            tracked, choice = track_views(videos, predictor.config.input_size, progress=report,
-                                          choose=lambda surveys: choose_subject(surveys, cams, hint))
+            tracked, choice = track_views(
+                videos, predictor.config.input_size, progress=report, motion_survey=cams is None,
+                choose=lambda surveys: choose_subject(surveys, cams, hint, request.offset_frames))
             warnings += choice.warnings
             subject = choice.summary
             dets = [t.track for t in tracked]

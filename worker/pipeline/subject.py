@@ -11,8 +11,13 @@ When a view shows more than one person, the subject is chosen and tracking start
   ``largest`` (default: the biggest boxes, as a share of each frame), ``center`` (boxes nearest
   the frame centres) or a point ``x,y`` (full-resolution px) on the person in the front view's
   surveyed frame. No consistent pair while a view shows several people → ``subject_ambiguous``.
-- **without a calibration** nothing ties the views together: the rule is applied in each view on
-  its own and the result carries a warning.
+- **without a calibration** people are matched across views by their motion
+  (:mod:`worker.pipeline.motion_match`: vertical movements over the first two seconds, correlated
+  within the views' possible time offset). A view with one person fixes that side; the ``subject``
+  rule (or point) picks in the front view when both views show several people, and the motion picks
+  its partner. When the motion cannot single out the partner: with several people in both views,
+  ``subject_ambiguous`` (pass a calibration); with several in one view only, the rule picks there and
+  the result carries a warning.
 
 A view with one person is left as before (the detector's own choice), so single-person clips give
 exactly the results they gave without this stage. After the start, the tracker follows the chosen
@@ -29,6 +34,7 @@ import numpy as np
 
 from model_store.cameras import Camera
 from model_store.triangulation import triangulate
+from worker.pipeline import motion_match
 from worker.pipeline.contract import PipelineError
 
 SURVEY_SECONDS = 5.0
@@ -42,22 +48,31 @@ SUBJECT_RULES = ("largest", "center")
 @dataclass(frozen=True)
 class Person:
     """One person in one frame: ``box`` (x0, y0, x1, y1) and ``keypoints`` [33, 3] (x, y, visibility),
-    full-resolution px."""
+    full-resolution px; ``motion``, when surveyed, their keypoints over the next seconds
+    ``[M, 33, 3]`` (one row per :data:`~worker.pipeline.motion_match.MOTION_STEP` frames from the
+    survey frame, the first being ``keypoints``; NaN rows where they were not found)."""
 
     box: np.ndarray
     keypoints: np.ndarray
+    motion: np.ndarray | None = None
 
     @property
     def height(self) -> float:
         return float(self.box[3] - self.box[1])
 
     def to_json(self) -> dict:
-        return {"box": [round(float(v), 2) for v in self.box],
-                "keypoints": [[round(float(v), 2) for v in row] for row in self.keypoints]}
+        out: dict = {"box": [round(float(v), 2) for v in self.box],
+                     "keypoints": [[round(float(v), 2) for v in row] for row in self.keypoints]}
+        if self.motion is not None:  # NaN (not found) travels as null
+            out["motion"] = [[[None if not np.isfinite(v) else round(float(v), 2) for v in row] for row in frame]
+                             for frame in self.motion]
+        return out
 
     @classmethod
     def from_json(cls, data: dict) -> Person:
-        return cls(np.array(data["box"], np.float64), np.array(data["keypoints"], np.float32))
+        motion = data.get("motion")
+        return cls(np.array(data["box"], np.float64), np.array(data["keypoints"], np.float32),
+                   None if motion is None else np.array(motion, np.float64))
 
 
 @dataclass
@@ -188,9 +203,12 @@ class SubjectChoice:
 
 def choose_subject(
     surveys: tuple[Survey, Survey], cams: tuple[Camera, Camera] | None, hint: SubjectHint | None = None,
+    offset_frames: int | None = None,
 ) -> SubjectChoice:
     """The subject in both views (see the module docstring for the rule); raises
-    ``subject_ambiguous`` when several people are in view and no pair of them lines up in 3-D."""
+    ``subject_ambiguous`` when several people are in view and no pair of them lines up in 3-D (with
+    ``cams``), or when both views show several people and their motion does not pair them (without).
+    ``offset_frames``: the user's time offset (pipeline frames), which narrows the motion match."""
     hint = hint or SubjectHint()
     front, side = surveys
     counts = [len(front.people), len(side.people)]
@@ -203,13 +221,7 @@ def choose_subject(
         return SubjectChoice((None, None), [], summary)
     warnings: list[str] = []
     if cams is None:
-        i = _pick(front.people, front.image_size, hint)
-        j = _pick(side.people, side.image_size, SubjectHint(rule=hint.rule if hint.point is None else "largest"))
-        warnings.append(f"{counts[0]} people in the front view and {counts[1]} in the side view; without a calibration "
-                        f"they cannot be matched across views, so each view follows its {summary['rule']} person "
-                        "(pass a calibration, or check the overlay)")
-        summary["matched_by"] = "rule in each view"
-        return SubjectChoice((front.people[i].box, side.people[j].box), warnings, summary)
+        return _match_by_motion(surveys, hint, summary, offset_frames)
     errors = np.array([[pair_error(f, s, cams) for s in side.people] for f in front.people])
     summary["pair_errors"] = [[round(float(e), 3) if np.isfinite(e) else None for e in row] for row in errors]
     good = np.argwhere(errors < MAX_PAIR_ERROR)
@@ -241,4 +253,65 @@ def choose_subject(
     if max(counts) > 1:
         warnings.append(f"{counts[0]} people in the front view and {counts[1]} in the side view; followed the "
                         f"{summary['rule']} person seen consistently in both (check the overlay)")
+    return SubjectChoice((front.people[i].box, side.people[j].box), warnings, summary)
+
+
+def _rule_in_each_view(surveys: tuple[Survey, Survey], hint: SubjectHint, summary: dict) -> SubjectChoice:
+    """No motion to compare: the rule in each view, with a warning."""
+    front, side = surveys
+    i = _pick(front.people, front.image_size, hint)
+    j = _pick(side.people, side.image_size, SubjectHint(rule=hint.rule if hint.point is None else "largest"))
+    summary["matched_by"] = "rule in each view"
+    warning = (f"{len(front.people)} people in the front view and {len(side.people)} in the side view; without a "
+               f"calibration they could not be matched across views, so each view follows its {summary['rule']} "
+               "person (pass a calibration, or check the overlay)")
+    return SubjectChoice((front.people[i].box, side.people[j].box), [warning], summary)
+
+
+def _match_by_motion(surveys: tuple[Survey, Survey], hint: SubjectHint, summary: dict,
+                     offset_frames: int | None) -> SubjectChoice:
+    """Uncalibrated views with several people in at least one: pair the subject across views by motion."""
+    front, side = surveys
+    people = [*front.people, *side.people]
+    if any(p.motion is None for p in people):
+        return _rule_in_each_view(surveys, hint, summary)
+    lags = motion_match.lag_range(front.frame, side.frame, offset_frames)
+    sig_f = [motion_match.signals(p.motion, p.height) for p in front.people if p.motion is not None]
+    sig_s = [motion_match.signals(p.motion, p.height) for p in side.people if p.motion is not None]
+    sim = np.array([[motion_match.similarity(a, b, lags) for b in sig_s] for a in sig_f])
+    summary["motion_similarity"] = [[round(float(v), 3) if np.isfinite(v) else None for v in row] for row in sim]
+    n_front, n_side = sim.shape
+    several = f"{n_front} people in the front view and {n_side} in the side view"
+    side_hint = SubjectHint(rule=hint.rule if hint.point is None else "largest")
+    warnings: list[str] = []
+    decisive = True
+    if hint.point is not None or n_side > 1:  # the front person is the user's (or the rule's) choice
+        i = _pick(front.people, front.image_size, hint)
+    else:  # the side's one person is the subject: find them in the front view
+        i, decisive = motion_match.best_match(sim[:, 0])
+        if not decisive:
+            i = _pick(front.people, front.image_size, hint)
+            warnings.append(f"{several}; their motion did not single out the side view's person in the front view, "
+                            f"so the front view follows its {summary['rule']} person (pass a calibration, or check "
+                            "the overlay)")
+    j = 0
+    if n_side > 1:  # find the front person in the side view
+        j, decisive = motion_match.best_match(sim[i])
+        if not decisive and n_front > 1:
+            raise PipelineError(
+                "subject_ambiguous",
+                f"found {several}, and without a calibration their motion does not tell which person in the side "
+                "view is the chosen one in the front view (similar movements at a similar pace); pass a calibration "
+                "with front_camera and side_camera, or film with only the subject in view")
+        if not decisive:
+            j = _pick(side.people, side.image_size, side_hint)
+            warnings.append(f"{several}; their motion did not single out the front view's person in the side view, "
+                            f"so the side view follows its {summary['rule']} person (pass a calibration, or check "
+                            "the overlay)")
+    summary["matched_by"] = ("subject point" if hint.point is not None and n_side == 1 else
+                             "motion" if decisive else "rule in each view")
+    summary["chosen"] = {"front": i, "side": j, "motion_similarity": summary["motion_similarity"][i][j]}
+    if summary["matched_by"] != "rule in each view":
+        warnings.append(f"{several}; followed the {summary['rule']} person, matched across the views by "
+                        f"{summary['matched_by'].replace('subject ', 'the ')} (check the overlay)")
     return SubjectChoice((front.people[i].box, side.people[j].box), warnings, summary)

@@ -138,3 +138,39 @@ def test_a_detection_subprocess_input_error_is_the_pipelines_error(tmp_path):
     with pytest.raises(PipelineError) as err:
         track_views((video, video), 32, processes=2)
     assert err.value.code in ("video_undecodable", "video_empty")
+
+
+@pytest.mark.slow
+def test_the_motion_survey_follows_the_person_and_both_views_move_alike(shared_data):
+    """The motion survey (asked for on uncalibrated clips with several people in view) follows the
+    demo's one person through every sample of the 1.7 s clip, and their signals in cam01 and cam04
+    correlate as one body's should (worker.pipeline.motion_match); one person in each view needs no
+    motion survey, so track_views asks for none."""
+    from worker.pipeline import motion_match
+    from worker.pipeline.detect import make_detector, survey_motion, survey_view
+    from worker.pipeline.subject import SubjectChoice
+
+    demo = shared_data / "video" / "pose2sim-demo-single"
+    detector = make_detector()
+    try:
+        surveys = []
+        for name in ("cam01.mp4", "cam04.mp4"):
+            video = open_video(demo / name)
+            surveys.append(survey_motion(video, detector, survey_view(video, detector)))
+    finally:
+        detector.close()
+    series = [s.people[0].motion for s in surveys]
+    assert all(s is not None and s.shape == (31, 33, 3) for s in series)
+    # 100 frames at 60 fps: samples 0..24 exist, and the person is found in all of them
+    assert all(np.isfinite(s[:25, 0, 0]).all() and np.isnan(s[25:, 0, 0]).all() for s in series)
+    sig = [motion_match.signals(s) for s in series]
+    assert motion_match.similarity(sig[0], sig[1], motion_match.lag_range(surveys[0].frame, surveys[1].frame, 0)) > 0.7
+    seen = {}
+
+    def choose(pair):
+        seen["surveys"] = pair
+        return SubjectChoice((None, None))
+
+    track_views((open_video(demo / "cam01.mp4"), open_video(demo / "cam04.mp4")), 64, processes=2, choose=choose,
+                motion_survey=True)
+    assert all(p.motion is None for s in seen["surveys"] for p in s.people)
