@@ -15,9 +15,8 @@ When a view shows more than one person, the subject is chosen and tracking start
   (:mod:`worker.pipeline.motion_match`: vertical movements over the first two seconds, correlated
   within the views' possible time offset). A view with one person fixes that side; the ``subject``
   rule (or point) picks in the front view when both views show several people, and the motion picks
-  its partner. When the motion cannot single out the partner: with several people in both views,
-  ``subject_ambiguous`` (pass a calibration); with several in one view only, the rule picks there and
-  the result carries a warning.
+  its partner. When the motion cannot single out the partner: ``subject_ambiguous``, naming what to
+  pass (a point on the person in the front view, or a calibration).
 
 A view with one person is left as before (the detector's own choice), so single-person clips give
 exactly the results they gave without this stage. After the start, the tracker follows the chosen
@@ -282,36 +281,30 @@ def _match_by_motion(surveys: tuple[Survey, Survey], hint: SubjectHint, summary:
     summary["motion_similarity"] = [[round(float(v), 3) if np.isfinite(v) else None for v in row] for row in sim]
     n_front, n_side = sim.shape
     several = f"{n_front} people in the front view and {n_side} in the side view"
-    side_hint = SubjectHint(rule=hint.rule if hint.point is None else "largest")
     warnings: list[str] = []
-    decisive = True
     if hint.point is not None or n_side > 1:  # the front person is the user's (or the rule's) choice
         i = _pick(front.people, front.image_size, hint)
     else:  # the side's one person is the subject: find them in the front view
         i, decisive = motion_match.best_match(sim[:, 0])
         if not decisive:
-            i = _pick(front.people, front.image_size, hint)
-            warnings.append(f"{several}; their motion did not single out the side view's person in the front view, "
-                            f"so the front view follows its {summary['rule']} person (pass a calibration, or check "
-                            "the overlay)")
+            raise PipelineError(
+                "subject_ambiguous",
+                f"found {several}, and without a calibration their motion does not tell which person in the front "
+                "view is the one in the side view (too little movement, or similar movements at a similar pace); "
+                "pass subject=x,y (a point on the person in the front video's first frames, full-resolution pixels) "
+                "or a calibration with front_camera and side_camera")
     j = 0
     if n_side > 1:  # find the front person in the side view
         j, decisive = motion_match.best_match(sim[i])
-        if not decisive and n_front > 1:
+        if not decisive:
             raise PipelineError(
                 "subject_ambiguous",
                 f"found {several}, and without a calibration their motion does not tell which person in the side "
-                "view is the chosen one in the front view (similar movements at a similar pace); pass a calibration "
-                "with front_camera and side_camera, or film with only the subject in view")
-        if not decisive:
-            j = _pick(side.people, side.image_size, side_hint)
-            warnings.append(f"{several}; their motion did not single out the front view's person in the side view, "
-                            f"so the side view follows its {summary['rule']} person (pass a calibration, or check "
-                            "the overlay)")
-    summary["matched_by"] = ("subject point" if hint.point is not None and n_side == 1 else
-                             "motion" if decisive else "rule in each view")
+                "view is the one followed in the front view (too little movement, or similar movements at a similar "
+                "pace); pass a calibration with front_camera and side_camera, or film the side view with only the "
+                "subject in it")
+    summary["matched_by"] = "subject point" if hint.point is not None and n_side == 1 else "motion"
     summary["chosen"] = {"front": i, "side": j, "motion_similarity": summary["motion_similarity"][i][j]}
-    if summary["matched_by"] != "rule in each view":
-        warnings.append(f"{several}; followed the {summary['rule']} person, matched across the views by "
-                        f"{summary['matched_by'].replace('subject ', 'the ')} (check the overlay)")
+    warnings.append(f"{several}; followed the {summary['rule']} person, matched across the views by "
+                    f"{summary['matched_by'].replace('subject ', 'the ')} (check the overlay)")
     return SubjectChoice((front.people[i].box, side.people[j].box), warnings, summary)

@@ -82,13 +82,24 @@ def test_two_alike_people_in_both_views_are_ambiguous_unless_the_offset_tells():
     assert np.array_equal(given.boxes[0], a_f.box) and np.array_equal(given.boxes[1], a_s.box)
 
 
-def test_a_bystander_moving_like_the_subject_falls_back_to_the_rule_with_a_warning():
+def test_a_bystander_moving_like_the_subject_is_ambiguous_until_pointed_at():
     subject_f, subject_s = moving_person(1.0, 0.0, 500, 600, 1), moving_person(1.0, 0.0, 350, 900, 2)
     twin = moving_person(1.0, 0.0, 300, 1400, 3)
-    choice = choose_subject((Survey(0, [twin, subject_f], SIZE), Survey(0, [subject_s], SIZE)), None)
-    assert choice.summary["matched_by"] == "rule in each view"
-    assert np.array_equal(choice.boxes[0], subject_f.box)  # the largest
-    assert "did not single out" in choice.warnings[0]
+    surveys = (Survey(0, [twin, subject_f], SIZE), Survey(0, [subject_s], SIZE))
+    with pytest.raises(PipelineError) as err:
+        choose_subject(surveys, None)
+    assert err.value.code == "subject_ambiguous" and "subject=x,y" in err.value.message
+    x, y = (subject_f.box[:2] + subject_f.box[2:]) / 2
+    pointed = choose_subject(surveys, None, parse_subject(f"{x:.0f},{y:.0f}"))
+    assert np.array_equal(pointed.boxes[0], subject_f.box) and pointed.summary["matched_by"] == "subject point"
+
+
+def test_several_people_standing_still_in_one_view_are_ambiguous():
+    """Nobody moves: nothing to match by, so the side view's several people are not guessed at."""
+    still = [moving_person(1.0, 0.0, h, x, seed, still=True) for seed, (h, x) in enumerate([(500, 600), (300, 1300)])]
+    with pytest.raises(PipelineError) as err:
+        choose_subject((Survey(0, [still[0]], SIZE), Survey(0, still, SIZE)), None)
+    assert err.value.code == "subject_ambiguous" and "calibration" in err.value.message
 
 
 def test_people_with_their_motion_travel_as_json():
