@@ -16,7 +16,8 @@ REDIS_DB = 12
 
 @pytest.fixture
 def store(tmp_path):
-    settings = Settings(redis_url=f"redis://127.0.0.1:6379/{REDIS_DB}", data_dir=tmp_path, upload_grace_s=60)
+    settings = Settings(redis_url=f"redis://127.0.0.1:6379/{REDIS_DB}", data_dir=tmp_path, upload_grace_s=60,
+                        upload_deadline_s=50)
     client = redis.Redis.from_url(settings.redis_url)
     try:
         client.ping()

@@ -13,6 +13,9 @@ from worker.settings import Settings
     ({"JOB_QUEUE": "tpu"}, "job_queue"),
     ({"ENVIRONMENT": "production", "OPEN_MODE": "true"}, "OPEN_MODE"),
     ({"DETECT_PROCESSES": "3"}, "detect_processes"),
+    ({"UPLOAD_DEADLINE_S": "3000"}, "UPLOAD_GRACE_S must exceed UPLOAD_DEADLINE_S"),  # cleanup could meet an upload
+    ({"UPLOAD_IDLE_TIMEOUT_S": "60", "UPLOAD_DEADLINE_S": "30"}, "UPLOAD_DEADLINE_S"),
+    ({"HEADER_TIMEOUT_S": "0"}, "header_timeout_s"),
 ])
 def test_bad_values_are_refused(monkeypatch, env, field):
     for k, v in env.items():
