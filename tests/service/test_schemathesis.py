@@ -34,6 +34,7 @@ def test_schemathesis_finds_no_server_error_and_no_spec_violation(spec_stack, tm
            "--seed", "20261126", "--workers", "1", "--report-dir", str(tmp_path)]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     summary = run.stdout[run.stdout.rfind("SUMMARY"):] if "SUMMARY" in run.stdout else run.stdout[-3000:]
+    print(summary)
     assert run.returncode == 0, summary + run.stderr[-2000:]
     assert "Tested: 10" in summary, summary  # every operation of the spec was exercised
     # the service is still fine afterwards
