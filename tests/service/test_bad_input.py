@@ -8,28 +8,10 @@ import pytest
 import redis
 
 from tests.service.conftest import KEY_B, Client
+from tests.service.reliability import CALIBRATION  # a two-camera 64 × 64 rig
 from tests.service.videos import write_video
 
 pytestmark = pytest.mark.slow
-
-CALIBRATION = """[cam_a]
-name = "cam_a"
-size = [ 64.0, 64.0]
-matrix = [ [ 60.0, 0.0, 32.0], [ 0.0, 60.0, 32.0], [ 0.0, 0.0, 1.0]]
-distortions = [ 0.0, 0.0, 0.0, 0.0]
-rotation = [ 0.0, 0.0, 0.0]
-translation = [ 0.0, 0.0, 3.0]
-fisheye = false
-
-[cam_b]
-name = "cam_b"
-size = [ 64.0, 64.0]
-matrix = [ [ 60.0, 0.0, 32.0], [ 0.0, 60.0, 32.0], [ 0.0, 0.0, 1.0]]
-distortions = [ 0.0, 0.0, 0.0, 0.0]
-rotation = [ 0.0, 1.5, 0.0]
-translation = [ 0.0, 0.0, 3.0]
-fisheye = false
-"""
 
 
 def _expect(r, status: int, code: str) -> dict:
