@@ -24,7 +24,7 @@ from tests.service import raw_http
 #: The suite stack's settings (the table's figures come from them).
 SUITE_ENV = {
     "MAX_UPLOAD_MB": "2", "MAX_VIDEO_SECONDS": "20", "MAX_DURATION_MISMATCH_S": "1.0",
-    "UPLOAD_IDLE_TIMEOUT_S": "2", "UPLOAD_DEADLINE_S": "12", "UPLOAD_GRACE_S": "14", "HEADER_TIMEOUT_S": "3",
+    "UPLOAD_IDLE_TIMEOUT_S": "2", "UPLOAD_DEADLINE_S": "20", "UPLOAD_GRACE_S": "22", "HEADER_TIMEOUT_S": "3",
 }
 BOUNDARY = "reliability-boundary"
 
@@ -234,9 +234,9 @@ def _stalled(ctx: Ctx) -> Outcome:
 
 
 def _trickle(ctx: Ctx) -> Outcome:
-    """1 KB a second: never idle for UPLOAD_IDLE_TIMEOUT_S (2 s), still arriving at UPLOAD_DEADLINE_S (12 s)."""
+    """1 KB a second: never idle for UPLOAD_IDLE_TIMEOUT_S (2 s), still arriving at UPLOAD_DEADLINE_S (20 s)."""
     head = _multipart([("front", "a.mp4", b"")], close=False)[:-2]
-    return _raw(_raw_post(ctx, iter([_chunk(head), *(_chunk(b"\0" * 1024) for _ in range(30))]), pause_s=1.0))
+    return _raw(_raw_post(ctx, iter([_chunk(head), *(_chunk(b"\0" * 1024) for _ in range(40))]), pause_s=1.0))
 
 
 def _slow_head(ctx: Ctx) -> Outcome:
@@ -350,14 +350,14 @@ def _worker_starts_during_upload(ctx: Ctx) -> Outcome:
         pos = len(body) // 2
         yield body[:pos]
         stack.start_worker("worker_extra")  # type: ignore[attr-defined]
-        deadline = time.time() + 8.0
-        while time.time() < deadline and pos < len(body) - 100:
+        deadline = time.time() + 15.0  # a busy CI machine starts a worker in a few seconds
+        while time.time() < deadline and pos < len(body) - 50:
             if b"ready" in (log.read_bytes() if log.exists() else b""):
                 ready.set()
                 time.sleep(1.0)  # its start-up sweep has run by now
                 break
-            yield body[pos:pos + 100]  # a trickle: the upload stays alive while the worker starts
-            pos += 100
+            yield body[pos:pos + 50]  # a trickle (the videos are ~2.4 KB): the upload stays alive meanwhile
+            pos += 50
             time.sleep(0.5)
         yield body[pos:]
 
@@ -458,7 +458,7 @@ CASES: list[Case] = [
     Case("body", "declared Content-Length of 2 GB, small body", _declared_too_long, 413, "payload_too_large"),
     Case("body", "50 MiB chunked body, no Content-Length", _chunked_over_limit, 413, "payload_too_large"),
     Case("body", "body stalls half-way (idle 2 s)", _stalled, 408, "request_timeout"),
-    Case("body", "1 KB a second (deadline 12 s)", _trickle, 408, "request_timeout"),
+    Case("body", "1 KB a second (deadline 20 s)", _trickle, 408, "request_timeout"),
     Case("body", "request head one line a second (header timeout 3 s)", _slow_head, 408, "request_timeout"),
     Case("body", "connection opened, nothing sent", _silent_connection, 408, "request_timeout"),
     Case("body", "client disconnects half-way", _disconnect_mid_upload, 0),
