@@ -23,6 +23,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.core.errors import error_body
 from worker.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ MAX_HEAD_BYTES = 64 * 1024
 
 def _answer(status: str, code: str, message: str) -> bytes:
     """A whole HTTP response in the API's JSON error shape, for answers given before the app sees the request."""
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    body = json.dumps(error_body(code, message)).encode()
     head = (f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
             "connection: close\r\n\r\n").encode()
     return head + body

@@ -16,6 +16,7 @@ class RawAnswer:
     status: int  # 0: the server closed the connection without an answer
     body: dict | None  # the JSON body, when there is one
     seconds: float  # from the first byte sent to the answer's head
+    headers: str = ""  # the answer's head, lower case
 
 
 def head(method: str, path: str, port: int, headers: dict[str, str]) -> bytes:
@@ -38,7 +39,7 @@ def exchange(port: int, pieces: Iterable[bytes], pause_s: float = 0.0, wait_s: f
                 sock.sendall(piece)
             except (BrokenPipeError, ConnectionResetError):
                 break
-        return _read_answer(sock, t0)
+        return read_answer(sock, t0)
     finally:
         sock.close()
 
@@ -55,7 +56,8 @@ def _answered(sock: socket.socket) -> bool:
         sock.setblocking(True)
 
 
-def _read_answer(sock: socket.socket, t0: float) -> RawAnswer:
+def read_answer(sock: socket.socket, t0: float) -> RawAnswer:
+    """Read one answer from ``sock`` (``t0``: ``time.monotonic()`` when the request started)."""
     data = b""
     try:
         while b"\r\n\r\n" not in data:
@@ -81,4 +83,4 @@ def _read_answer(sock: socket.socket, t0: float) -> RawAnswer:
         body = json.loads(rest[:length]) if length else None
     except ValueError:
         body = None
-    return RawAnswer(int(top.split()[1]), body, seconds)
+    return RawAnswer(int(top.split()[1]), body, seconds, top.decode().lower())

@@ -6,7 +6,6 @@ the API logs how many body bytes it had read when it refused."""
 
 from __future__ import annotations
 
-import json
 import re
 import select
 import socket
@@ -16,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from tests.service import raw_http
 from tests.service.conftest import KEY_A, STAND_IN_WORKER, Client, make_stack
 from worker.jobs import PREFIX
 
@@ -72,9 +72,8 @@ def _part_head(name: str, filename: str) -> bytes:
 
 
 def _head(headers: dict[str, str]) -> bytes:
-    lines = ["POST /jobs HTTP/1.1", f"Host: 127.0.0.1:{PORT}", f"X-API-Key: {KEY_A}",
-             f"Content-Type: multipart/form-data; boundary={BOUNDARY}", *(f"{k}: {v}" for k, v in headers.items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    multipart = f"multipart/form-data; boundary={BOUNDARY}"
+    return raw_http.head("POST", "/jobs", PORT, {"X-API-Key": KEY_A, "Content-Type": multipart, **headers})
 
 
 def _chunked(pieces: Iterator[bytes]) -> Iterator[bytes]:
@@ -112,22 +111,11 @@ class RawPost:
 
     def answer(self) -> tuple[int, dict, float]:
         """Status, JSON body and seconds since the head was sent."""
-        data = b""
-        while b"\r\n\r\n" not in data:
-            piece = self.sock.recv(65536)
-            assert piece, f"connection closed without an answer: {data!r}"
-            data += piece
-        elapsed = time.monotonic() - self.t0
-        head, _, rest = data.partition(b"\r\n\r\n")
-        length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
-        while len(rest) < length:
-            piece = self.sock.recv(65536)
-            if not piece:
-                break
-            rest += piece
-        self.headers = head.decode().lower()
+        got = raw_http.read_answer(self.sock, self.t0)
         self.sock.close()
-        return int(head.split()[1]), json.loads(rest[:length]), elapsed
+        assert got.status, "connection closed without an answer"
+        self.headers = got.headers
+        return got.status, got.body, got.seconds
 
 
 def _zeros(total: int, piece: int = 64 * 1024) -> Iterator[bytes]:

@@ -370,6 +370,12 @@ def _load_tracked(path: Path) -> TrackedView:
         return TrackedView(track, float(z["seconds"][0]), float(z["seconds"][1]))
 
 
+def _report_survey(survey: Survey) -> str:  # pragma: no cover - runs in a subprocess
+    """Print the survey as a ``C`` line for the parent; its answer (a line from stdin)."""
+    print("C " + json.dumps({"frame": survey.frame, "people": [p.to_json() for p in survey.people]}), flush=True)
+    return sys.stdin.readline()
+
+
 def _child_main(argv: list[str]) -> int:  # pragma: no cover - runs in a subprocess (tested through track_views)
     """``python -m worker.pipeline.detect VIDEO TARGET_FPS MAX_SIDE MAX_SECONDS INPUT_SIZE OUT.npz``: one
     view. Prints ``C <json survey>``; reads ``M`` (then surveys the people's motion and prints ``C``
@@ -381,13 +387,9 @@ def _child_main(argv: list[str]) -> int:  # pragma: no cover - runs in a subproc
         video = open_video(path, float(fps), int(max_side) if max_side != "none" else None, float(max_seconds))
         detector = make_detector()
         survey = survey_view(video, detector)
-        print("C " + json.dumps({"frame": survey.frame, "people": [p.to_json() for p in survey.people]}), flush=True)
-        answer = sys.stdin.readline()
+        answer = _report_survey(survey)
         if answer.startswith("M"):  # the parent needs the people's motion to match the views
-            survey = survey_motion(video, detector, survey)
-            print("C " + json.dumps({"frame": survey.frame, "people": [p.to_json() for p in survey.people]}),
-                  flush=True)
-            answer = sys.stdin.readline()
+            answer = _report_survey(survey_motion(video, detector, survey))
         if not answer.startswith("S "):
             return 1  # the parent went away
         seed = json.loads(answer[2:])

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from worker.pipeline.sync import correlation
+
 MOTION_SECONDS = 2.0
 MOTION_STEP = 4  # pipeline frames between samples (15 per second at 60 fps)
 MAX_LAG_S = 0.5
@@ -46,10 +48,10 @@ MIN_MARGIN = 0.2
 _SHOULDERS, _WRISTS, _HIPS, _ANKLES = (11, 12), (15, 16), (23, 24), (27, 28)
 
 
-def signals(series: np.ndarray, height: float | None = None) -> np.ndarray:
+def signals(series: np.ndarray) -> np.ndarray:
     """Keypoints over time ``[M, 33, 3]`` (x, y px, visibility; NaN rows: not seen) → ``[3, M]``
-    signals (see the module docstring), in torso lengths; NaN where a keypoint was not seen.
-    (``height`` is not needed: each sample is measured in that sample's own torso length.)"""
+    signals (see the module docstring), in torso lengths (each sample in its own: no body height is
+    needed); NaN where a keypoint was not seen."""
     y = np.where(series[..., 2] >= MIN_VISIBILITY, series[..., 1], np.nan)
     torso = (y[:, _HIPS[0]] + y[:, _HIPS[1]]) / 2 - (y[:, _SHOULDERS[0]] + y[:, _SHOULDERS[1]]) / 2
     torso = _running_median(np.where(torso > 1.0, torso, np.nan))  # px; hips below shoulders when upright
@@ -71,21 +73,10 @@ def _running_median(x: np.ndarray, half: int = 2) -> np.ndarray:
 
 
 def _lagged(a: np.ndarray, b: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
-    """``a[t]`` beside ``b[t + lag]`` where both exist."""
-    if lag >= 0:
-        return a[: max(len(a) - lag, 0)], b[lag: lag + len(a)]
-    return a[-lag:], b[: len(b) + lag]
-
-
-def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """``a[t]`` beside ``b[t + lag]`` where both exist (two equally long arrays)."""
+    a, b = (a[: max(len(a) - lag, 0)], b[lag:]) if lag >= 0 else (a[-lag:], b[: max(len(b) + lag, 0)])
     n = min(len(a), len(b))
-    a, b = a[:n], b[:n]
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < MIN_SAMPLES:
-        return float("nan")
-    a, b = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
-    den = float(np.sqrt((a @ a) * (b @ b)))
-    return float(a @ b / den) if den > 0 else float("nan")
+    return a[:n], b[:n]
 
 
 def _spread(s: np.ndarray) -> float:
@@ -105,7 +96,7 @@ def similarity(a: np.ndarray, b: np.ndarray, lags: range) -> float:
         if not all(np.isfinite(spread)):
             continue
         if min(spread) >= STILL:
-            best = [c for c in (_correlation(*_lagged(sa, sb, lag)) for lag in lags) if np.isfinite(c)]
+            best = [c for c in (correlation(*_lagged(sa, sb, lag), MIN_SAMPLES) for lag in lags) if np.isfinite(c)]
             scores.append(max(best) if best else 0.0)
         elif max(spread) >= STILL and min(spread) < max(spread) / 4:  # one moves it, the other does not
             scores.append(0.0)

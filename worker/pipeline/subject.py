@@ -275,8 +275,8 @@ def _match_by_motion(surveys: tuple[Survey, Survey], hint: SubjectHint, summary:
     if any(p.motion is None for p in people):
         return _rule_in_each_view(surveys, hint, summary)
     lags = motion_match.lag_range(front.frame, side.frame, offset_frames)
-    sig_f = [motion_match.signals(p.motion, p.height) for p in front.people if p.motion is not None]
-    sig_s = [motion_match.signals(p.motion, p.height) for p in side.people if p.motion is not None]
+    sig_f = [motion_match.signals(p.motion) for p in front.people if p.motion is not None]
+    sig_s = [motion_match.signals(p.motion) for p in side.people if p.motion is not None]
     sim = np.array([[motion_match.similarity(a, b, lags) for b in sig_s] for a in sig_f])
     summary["motion_similarity"] = [[round(float(v), 3) if np.isfinite(v) else None for v in row] for row in sim]
     n_front, n_side = sim.shape

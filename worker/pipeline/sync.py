@@ -52,9 +52,11 @@ def speed_signal(det: PersonTrack, min_visibility: float = 0.5) -> np.ndarray:
     return speed
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
+def correlation(a: np.ndarray, b: np.ndarray, min_samples: int = MIN_OVERLAP) -> float:
+    """Pearson correlation of two equally long series over the samples finite in both; NaN when fewer
+    than ``min_samples`` are, or when either is constant there."""
     ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < MIN_OVERLAP:
+    if ok.sum() < min_samples:
         return np.nan
     x, y = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
     den = np.sqrt((x * x).sum() * (y * y).sum())
@@ -67,9 +69,9 @@ def estimate_offset(front: PersonTrack, side: PersonTrack, max_lag: int = 30) ->
     scores = np.full(lags.size, np.nan)
     for i, k in enumerate(lags):  # pair front[f] with side[f + k]
         if k >= 0:
-            scores[i] = _corr(a[: max(len(a), len(b))][: len(b) - k], b[k : k + len(a)])
+            scores[i] = correlation(a[: max(len(a), len(b))][: len(b) - k], b[k : k + len(a)])
         else:
-            scores[i] = _corr(a[-k : -k + len(b)], b[: len(a) + k])
+            scores[i] = correlation(a[-k : -k + len(b)], b[: len(a) + k])
     if not np.isfinite(scores).any():
         return SyncResult(0, 0.0, True)
     # gait is periodic: among near-equal peaks prefer the smallest shift
