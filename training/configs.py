@@ -99,6 +99,15 @@ TRAIN_CONFIGS: dict[str, TrainConfig] = {
         stream=StreamRecipe(workers=1, buffer_sequences=4096, warmup_sequences=24, max_new_per_step=4,
                             test_sequences=96, time_budget_s=5100.0, stage1_fraction=0.55),
     ),
+    # A second CPU session continuing the bundled checkpoint (``--init model_store/checkpoints/default.json``):
+    # new data (another stream seed), a lower restart learning rate, the temporal stage again at the end.
+    "cpu-continue": TrainConfig(
+        name="cpu-continue", network="medium", data=DataRecipe(use_real_walk=False),
+        stage1_steps=100000, stage1_batch=12, stage1_frames=4, stage2_steps=100000, stage2_batch=3, stage2_frames=32,
+        lr=2.5e-4, lr_stage2=1.5e-4, log_every=20,
+        stream=StreamRecipe(workers=1, buffer_sequences=4096, warmup_sequences=24, max_new_per_step=4, seed=12,
+                            test_sequences=96, time_budget_s=5700.0, stage1_fraction=0.55),
+    ),
     # The same recipe on a CPU for a smoke test (the tests use it with a few steps).
     "stream-tiny": TrainConfig(
         name="stream-tiny", network="tiny", data=DataRecipe(use_real_walk=False),
