@@ -22,6 +22,16 @@ class DetectionsError(ValueError):
     """A detections file that is missing or malformed (names the file and the problem)."""
 
 
+def _check_frames(t: int, keypoints: np.ndarray, person_found: np.ndarray, fps: float) -> None:
+    """The per-frame arrays every view record holds: keypoints [T, 33, 3], person_found [T], fps > 0."""
+    if keypoints.shape != (t, N_LANDMARKS, 3):
+        raise DetectionsError(f"keypoints must be [{t}, {N_LANDMARKS}, 3], got {keypoints.shape}")
+    if person_found.shape != (t,):
+        raise DetectionsError(f"person_found must be [{t}], got {person_found.shape}")
+    if not fps > 0:
+        raise DetectionsError(f"fps must be positive, got {fps}")
+
+
 @dataclass
 class ViewDetections:
     masks: np.ndarray
@@ -35,12 +45,7 @@ class ViewDetections:
         w, h = self.image_size
         if self.masks.ndim != 3 or self.masks.shape[1:] != (h, w) or self.masks.dtype != np.uint8:
             raise DetectionsError(f"masks must be uint8 [T, {h}, {w}], got {self.masks.dtype} {self.masks.shape}")
-        if self.keypoints.shape != (t, N_LANDMARKS, 3):
-            raise DetectionsError(f"keypoints must be [{t}, {N_LANDMARKS}, 3], got {self.keypoints.shape}")
-        if self.person_found.shape != (t,):
-            raise DetectionsError(f"person_found must be [{t}], got {self.person_found.shape}")
-        if not self.fps > 0:
-            raise DetectionsError(f"fps must be positive, got {self.fps}")
+        _check_frames(t, self.keypoints, self.person_found, self.fps)
 
     @property
     def n_frames(self) -> int:
@@ -73,16 +78,12 @@ class ViewTrack:
 
     def __post_init__(self) -> None:
         t = self.keypoints.shape[0]
-        if self.keypoints.shape != (t, N_LANDMARKS, 3):
-            raise DetectionsError(f"keypoints must be [T, {N_LANDMARKS}, 3], got {self.keypoints.shape}")
-        if self.person_found.shape != (t,) or self.boxes.shape != (t, 3):
-            raise DetectionsError(f"person_found [{t}] and boxes [{t}, 3] expected, got {self.person_found.shape} "
-                                  f"and {self.boxes.shape}")
+        _check_frames(t, self.keypoints, self.person_found, self.fps)
+        if self.boxes.shape != (t, 3):
+            raise DetectionsError(f"boxes must be [{t}, 3], got {self.boxes.shape}")
         if self.crop_masks.ndim != 3 or self.crop_masks.shape[0] != t or self.crop_masks.dtype != np.float32:
             raise DetectionsError(f"crop_masks must be float32 [{t}, S, S], got {self.crop_masks.dtype} "
                                   f"{self.crop_masks.shape}")
-        if not self.fps > 0:
-            raise DetectionsError(f"fps must be positive, got {self.fps}")
 
     @property
     def n_frames(self) -> int:
