@@ -63,6 +63,8 @@ class ModelPublic(BaseModel):
     segments: list[Annotated[list[str], Field(min_length=2, max_length=2)]] = Field(
         description="[parent, child] bodies joined by a joint")
     angle_panels: dict[str, list[str]] = Field(description="plot panels → coordinates of kinematics.mot (degrees)")
+    result_files: dict[str, str] = Field(
+        description="role → result file name: kinematics, joint_centers, summary, overlay_video, overlay_sheet")
 
 
 class JobList(BaseModel):

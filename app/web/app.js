@@ -222,8 +222,9 @@ async function loadResults(job, gen) {
   const base = `/jobs/${encodeURIComponent(id)}/results/`;
   try {
     state.model ??= await getJson("", "/model");
+    const files = state.model.result_files;
     const [mot, trc, summary] = await Promise.all(
-      ["kinematics.mot", "joint_centers.trc", "summary.json"].map((n) => getText(state.key, base + n)));
+      [files.kinematics, files.joint_centers, files.summary].map((n) => getText(state.key, base + n)));
     if (gen !== state.generation || id !== state.jobId) return;
     renderSummary(JSON.parse(summary));
     renderDownloads(job);
@@ -275,8 +276,9 @@ function renderDownloads(job) {
 async function renderOverlay(base, names, gen, id) {
   const video = $("overlay-video");
   const img = $("overlay-img");
-  $("overlay-none").hidden = names.has("overlay.png") || names.has("overlay.mp4");
-  for (const [name, node] of [["overlay.png", img], ["overlay.mp4", video]]) {
+  const { overlay_sheet: sheet, overlay_video: clip } = state.model.result_files;
+  $("overlay-none").hidden = names.has(sheet) || names.has(clip);
+  for (const [name, node] of [[sheet, img], [clip, video]]) {
     node.hidden = true;
     node.removeAttribute("src");
     if (!names.has(name)) continue;

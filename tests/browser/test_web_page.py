@@ -14,6 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from model_store.results import CONTENT_TYPES
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import REPO_ROOT
 from tests.service.conftest import KEY_A, KEY_B
@@ -249,3 +250,6 @@ def test_page_weight_first_render_and_neighbours(web_stack, new_page, artifacts)
     assert httpx.get(web_stack.base_url + "/jobs").status_code == 401
     model = httpx.get(web_stack.base_url + "/model").json()
     assert ["femur_r", "tibia_r"] in model["segments"] and "knee_angle" in model["angle_panels"]
+    # the page finds the files it shows by role; each is a file a run writes and the API serves
+    assert set(model["result_files"]) == {"kinematics", "joint_centers", "summary", "overlay_video", "overlay_sheet"}
+    assert set(model["result_files"].values()) <= set(CONTENT_TYPES), model["result_files"]

@@ -12,7 +12,14 @@ from fastapi.staticfiles import StaticFiles
 
 from app.schemas import ModelPublic
 from model_store.biomech import load_definition
-from model_store.results import PLOT_PANELS
+from model_store.results import (
+    JOINT_CENTERS,
+    KINEMATICS,
+    OVERLAY_SHEET,
+    OVERLAY_VIDEO,
+    PLOT_PANELS,
+    SUMMARY,
+)
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
@@ -37,6 +44,8 @@ def _model() -> ModelPublic:
         name=md.name, bodies=list(md.body_names),
         segments=[[j.parent, j.child] for j in md.joints if j.parent in md.body_names],
         angle_panels={k: list(v) for k, v in PLOT_PANELS.items()},
+        result_files={"kinematics": KINEMATICS, "joint_centers": JOINT_CENTERS, "summary": SUMMARY,
+                      "overlay_video": OVERLAY_VIDEO, "overlay_sheet": OVERLAY_SHEET},
     )
 
 
