@@ -3,6 +3,7 @@
 # Needs the motion library built here first (`python -m training.motion_library build ...`): it
 # reads data_cache/motion_library/{library.npz,manifest.json}. No OpenSim or MediaPipe needed.
 # Writes the run (model.safetensors, model.json, metrics.jsonl) and logs under $OUT (default runs/gpu-out).
+# INIT=model_store/checkpoints/default.json starts from the bundled weights instead of from scratch.
 set -uo pipefail
 OUT=${OUT:-runs/gpu-out}
 mkdir -p "$OUT"
@@ -17,7 +18,7 @@ if ! $PY -m training.train --config stream-tiny --run-dir /tmp/smoke --cache dat
 fi
 tail -1 "$OUT/smoke.log" | cut -c1-300
 # 2. the real run (wall-time bounded by the recipe)
-$PY -m training.train --config gpu --run-dir "$OUT/run" --cache data_cache > "$OUT/train.log" 2>&1
+$PY -m training.train --config gpu --run-dir "$OUT/run" --cache data_cache ${INIT:+--init "$INIT"} > "$OUT/train.log" 2>&1
 rc=$?
 grep -E '"step": [0-9]*000,' "$OUT/train.log" | cut -c1-260 | tail -25
 tail -3 "$OUT/train.log" | cut -c1-3000
