@@ -97,7 +97,8 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
         net.load_state_dict(start.state_dict())
         parent = {"manifest": str(init_from), "sha256": record.sha256, "steps": record.manifest.get("steps"),
                   "hardware": record.manifest.get("hardware"), "wall_time_s": record.manifest.get("wall_time_s"),
-                  "training": record.manifest.get("training", {}).get("name")}
+                  "training": record.manifest.get("training", {}).get("name"),
+                  "initialised_from": record.manifest.get("initialised_from")}  # the whole lineage
     net.encoder_autocast = cfg.amp and dev.type == "cuda"
     fk = load_fullbody_model().to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
