@@ -20,3 +20,18 @@ def test_worse_names_the_figure():
     assert worse(dict(stored), stored) == []
     bad = worse({**stored, "mpjpe_mm": 70.0}, stored)
     assert len(bad) == 1 and bad[0].startswith("mpjpe_mm")
+
+
+def test_every_bundled_checkpoint_loads_with_its_recorded_hash():
+    """The checkpoints kept beside the default (e.g. ``cpu-continue``) load, their weights match the
+    manifest's sha256, and they are the same network as the default (so KINEMATICS_CHECKPOINT can
+    select them without other changes)."""
+    from model_store.network import load_network
+
+    manifests = [p for p in golden_path().parent.glob("*.json") if not p.name.endswith(".golden.json")]
+    assert len(manifests) >= 2
+    default_config = load_network()[1].config
+    for path in manifests:
+        _, record = load_network(path)
+        assert record.config == default_config, path.name
+        assert record.manifest["steps"] > 0 and record.manifest["metrics"]["ll_mae_deg"] > 0, path.name
