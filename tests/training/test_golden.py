@@ -27,10 +27,11 @@ def test_every_bundled_checkpoint_loads_with_its_recorded_hash():
     manifest's sha256, and they are the same network as the default (so KINEMATICS_CHECKPOINT can
     select them without other changes)."""
     from model_store.network import load_network
+    from model_store.network.checkpoint import find_checkpoint
 
     manifests = [p for p in golden_path().parent.glob("*.json") if not p.name.endswith(".golden.json")]
     assert len(manifests) >= 2
-    default_config = load_network()[1].config
+    default_config = find_checkpoint().config
     for path in manifests:
         _, record = load_network(path)
         assert record.config == default_config, path.name

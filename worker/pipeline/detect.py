@@ -265,7 +265,7 @@ def survey_motion(video: VideoStream, detector: Callable, survey: Survey) -> Sur
     if survey.frame < 0:
         return survey
     samples = int(motion_match.MOTION_SECONDS * video.target_fps) // motion_match.MOTION_STEP + 1
-    series = [np.full((samples, 33, 3), np.nan) for _ in survey.people]
+    series = [np.full((samples, N_LANDMARKS, 3), np.nan) for _ in survey.people]
     for s, p in zip(series, survey.people, strict=True):
         s[0] = p.keypoints
     boxes = [p.box for p in survey.people]
