@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import save_file
 
 from model_store.biomech import load_fullbody_model
 from model_store.network import KinematicsNet, get_config, save_checkpoint
@@ -142,6 +143,9 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
                 skipped += 1
                 continue
             opt.step()
+            if step % cfg.checkpoint_every == 0:  # weights only: what a killed run leaves behind
+                save_file({k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()},
+                          str(run_dir / "partial.safetensors"), metadata={"step": str(step)})
             if step % cfg.log_every == 0:
                 lv = float(loss.detach())
                 losses.append(lv)
