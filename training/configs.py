@@ -123,14 +123,20 @@ TRAIN_CONFIGS: dict[str, TrainConfig] = {
 TRAIN_CONFIGS["cpu-continue"] = replace(TRAIN_CONFIGS["cpu-finetune"], name="cpu-continue", lr=2.5e-4, lr_stage2=1.5e-4,
                                         stream=replace(_CPU_STREAM, seed=12, time_budget_s=5700.0))
 
+_GPU_CONTINUE_STREAM = StreamRecipe(workers=14, seed=13, time_budget_s=420.0, stage1_fraction=0.6)
 # Continue the best checkpoint on one H100/H200 (``INIT=model_store/checkpoints/cpu-continue.json``):
 # the ``gpu`` recipe with twice its batches (the step is a chain of small FK kernels, so a bigger
 # batch costs little time), restart learning rates between ``gpu``'s and ``cpu-continue``'s, 14 data
 # workers (two of the 16 cores left to the trainer) and a new stream seed, for 7 minutes.
 TRAIN_CONFIGS["gpu-continue"] = replace(TRAIN_CONFIGS["gpu"], name="gpu-continue", stage1_batch=192, stage2_batch=48,
                                         lr=5e-4, lr_stage2=2.5e-4,
-                                        stream=StreamRecipe(workers=14, seed=13, time_budget_s=420.0,
-                                                            stage1_fraction=0.6))
+                                        stream=_GPU_CONTINUE_STREAM)
+
+# A second, shorter continuation (``INIT=runs/gpu-continue/model.json``): what was left of the same
+# session's device time, mostly the temporal stage, at lower learning rates, with another stream seed.
+TRAIN_CONFIGS["gpu-polish"] = replace(TRAIN_CONFIGS["gpu-continue"], name="gpu-polish", lr=2e-4, lr_stage2=1.5e-4,
+                                      stream=replace(_GPU_CONTINUE_STREAM, seed=14, time_budget_s=180.0,
+                                                     stage1_fraction=0.35))
 
 
 def get_train_config(name: str, **overrides: Any) -> TrainConfig:

@@ -70,6 +70,8 @@ def _worker(wid: int, workers: int, seed: int, frames: int, mask_size: int, cach
             except queue_mod.Full:
                 continue
         i += workers
+    if stop.is_set():  # exit at once: sequences still waiting for the pipe are not wanted
+        out.cancel_join_thread()
 
 
 #: Thread-pool sizes of the numerical libraries, read once when a process imports them.
@@ -79,8 +81,9 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 @contextmanager
 def _single_threaded_children() -> Iterator[None]:
     """Processes started inside get one BLAS/OpenMP thread each: with one worker per core, each
-    library's default of one thread per core would put cores x cores threads on the machine (seen on
-    a 16-core GPU host: ~22 sequences/s from 15 workers that make ~6/s each alone)."""
+    library's default of one thread per core would put cores x cores threads on the machine. (On the
+    16-core H100 host it made little difference: ~26 sequences/s from 14 workers with it, ~22 from
+    15 without; what holds them back there is not known yet.)"""
     saved = {k: os.environ.get(k) for k in _THREAD_VARIABLES}
     os.environ.update({k: "1" for k in _THREAD_VARIABLES})
     try:
@@ -152,10 +155,13 @@ class SequenceStream:
                 self._queue.get_nowait()
             except (queue_mod.Empty, OSError, ValueError):
                 break
+        deadline = time.monotonic() + 5.0  # for all workers together (each finishes its sequence)
         for p in self._procs:
-            p.join(timeout=5)
+            p.join(timeout=max(0.1, deadline - time.monotonic()))
+        for p in self._procs:
             if p.is_alive():
                 p.terminate()
+                p.join(timeout=1.0)
 
 
 def collect(items: list[dict[str, np.ndarray]]) -> SequenceArrays:
