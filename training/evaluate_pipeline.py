@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from model_store.biomech import load_fullbody_model
+from model_store.fit import FitSettings
 from model_store.network import CheckpointError
 from model_store.network.outputs import rotational_indices
 from model_store.network.predictor import Predictor
@@ -55,16 +56,16 @@ def _score(coords: np.ndarray, scales: np.ndarray, truth: np.ndarray, true_scale
 
 
 def evaluate_clip(clip: HeldOutClip, predictor: Predictor, floor: tuple[np.ndarray, np.ndarray],
-                  refine: str = "fit") -> dict:
+                  refine: str = "fit", fit_settings: FitSettings | None = None) -> dict:
     """Run the pipeline core on one clip; scores for the network, the fit (unless ``refine`` is
-    ``none``: network only) and the mean-pose floor."""
+    ``none``: network only; ``fit_settings`` replaces the fit's defaults) and the mean-pose floor."""
     from worker.pipeline.contract import PipelineRequest
     from worker.pipeline.run import estimate_from_detections
 
     request = PipelineRequest(front_video=Path("-"), side_video=Path("-"), out_dir=Path("-"), refine=refine,
                               height_m=None)
     t0 = time.perf_counter()
-    core = estimate_from_detections(*clip.detections, clip.cameras, True, predictor, request)
+    core = estimate_from_detections(*clip.detections, clip.cameras, True, predictor, request, fit_settings=fit_settings)
     seconds = time.perf_counter() - t0
     n = len(core.refined.coords)
     truth = clip.coords[core.front_start:core.front_start + n]

@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         "none": compare(core.initial.coords, core.initial.scales, ref.coords, ref.points),
         "fit": compare(core.refined.coords, core.refined.scales, ref.coords, ref.points),
         "floor": compare(floor, np.array(base.get("scales", np.ones((N_BODIES, 3)))), ref.coords, ref.points),
+        "reference_segment_lengths_m": {k: round(v, 4) for k, v in segment_lengths(ref.points).items()},
         "reference_4view_fit_segment_error_pct": {
             k: round(float((v / segment_lengths(ref.points)[k] - 1) * 100), 2)
             for k, v in segment_lengths(landmark_positions(ref.coords, ref.scales)).items()},

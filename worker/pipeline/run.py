@@ -16,6 +16,7 @@ from model_store import results
 from model_store.biomech import load_definition
 from model_store.cameras import Camera
 from model_store.detections import DetectionsError, ViewDetections, ViewTrack, load_clip_detections
+from model_store.fit import FitSettings
 from model_store.network import CheckpointError
 from model_store.network.predictor import Predictor
 from worker.pipeline.assemble import InitialMotion, assemble, hip_midpoints, initial_motion, write_results
@@ -93,13 +94,15 @@ class CoreResult:
 def estimate_from_detections(
     front: ViewTrack | ViewDetections, side: ViewTrack | ViewDetections, cams: tuple[Camera, Camera],
     calibrated: bool, predictor: Predictor, request: PipelineRequest, stages: _Stages | None = None,
+    fit_settings: FitSettings | None = None,
 ) -> CoreResult:
     """Synchronise, infer and fit: tracks (or full-frame detections) of both views, at the pipeline
     rate → motion.
 
     ``cams`` are calibration-world cameras (``calibrated`` says whether they come from a calibration
     file, which allows the geometric sync estimate). Uses ``request.offset_frames``,
-    ``request.refine`` and ``request.height_m``.
+    ``request.refine`` and ``request.height_m``; ``fit_settings`` replaces the fit's defaults
+    (:class:`~model_store.fit.FitSettings`, for calibrating them).
     """
     stages = stages or _Stages(None)
     warnings: list[str] = []
@@ -125,7 +128,7 @@ def estimate_from_detections(
         hip_mid = hip_midpoints((front, side), cams)
         initial = initial_motion(inferred.angles, inferred.scales, hip_mid, request.height_m)
         refined = refine_motion((front, side), cams, inferred.angles, initial, TARGET_FPS, request.refine,
-                                request.height_m, progress=report)
+                                request.height_m, settings=fit_settings, progress=report)
         warnings += refined.warnings
     return CoreResult(front, side, f0, sync, inferred, initial, refined, warnings)
 
