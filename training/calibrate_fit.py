@@ -1,6 +1,7 @@
 """Choose how far the fit trusts the network: sweep the width of its prior on the calibration split.
 
-    python -m training.calibrate_fit [--factors 1,0.7,0.5,0.35] [--clips 2] [--seconds 3] [--checkpoint X]
+    python -m training.calibrate_fit [--factors 1,0.6,0.4,0.25] [--clips 2] [--seconds 3] [--kinds run,squat]
+        [--checkpoint X]
 
 The fit's prior (:data:`model_store.fit.settings.PRIOR_SIGMA_RAD`) has narrow widths where images
 are ambiguous (pelvis tilt, axial rotations, locked coordinates) and wide ones (≥ ``--wide-from``
@@ -40,7 +41,8 @@ def widened(factor: float, wide_from: float) -> FitSettings:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--factors", default="1,0.7,0.5,0.35", help="comma-separated multipliers of the wide widths")
+    ap.add_argument("--factors", default="1,0.6,0.4,0.25", help="comma-separated multipliers of the wide widths")
+    ap.add_argument("--kinds", help=f"comma-separated, of {', '.join(CALIBRATION_KINDS)} (default: all of them)")
     ap.add_argument("--wide-from", type=float, default=0.3, help="widths (rad) from which a width counts as wide")
     ap.add_argument("--clips", type=int, default=2, help="clips per kind")
     ap.add_argument("--seconds", type=float, default=3.0)
@@ -55,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     if not factors or min(factors) <= 0:
         print("error: --factors must be positive", file=sys.stderr)
         return 2
+    kinds = [k for k in args.kinds.split(",") if k] if args.kinds else list(CALIBRATION_KINDS)
+    unknown = sorted(set(kinds) - set(CALIBRATION_KINDS))
+    if unknown or not kinds:
+        print(f"error: --kinds takes {', '.join(CALIBRATION_KINDS)}; got {', '.join(unknown) or 'none'}",
+              file=sys.stderr)
+        return 2
     try:
         predictor = Predictor(args.checkpoint)
     except CheckpointError as exc:
@@ -64,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     floor = (np.array(base.get("angles_rad", np.zeros(N_ROTATIONAL))),
              np.array(base.get("scales", np.ones((N_BODIES, 3)))))
     results: dict[float, list[dict]] = {f: [] for f in factors}
-    for kind in CALIBRATION_KINDS:
+    for kind in kinds:
         for i in range(args.clips):
             clip = make_clip(kind, "calibration", i, args.seconds, args.cache)
             for f in factors:
@@ -73,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{kind} #{i} factor {f}: LL-MAE none {r['none']['ll_mae_deg']} fit {r['fit']['ll_mae_deg']}",
                       flush=True)
     first = results[factors[0]]
-    print(f"\n{len(first)} clips ({', '.join(CALIBRATION_KINDS)}), perturbed detections; means")
+    print(f"\n{len(first)} clips ({', '.join(kinds)}), perturbed detections; means")
     print("| prior | " + " | ".join(HEADLINE) + " |")
     print("|---|" + "---|" * len(HEADLINE))
     for label, mode, rows in (("network", "none", first), ("floor", "floor", first),

@@ -138,6 +138,12 @@ TRAIN_CONFIGS["gpu-polish"] = replace(TRAIN_CONFIGS["gpu-continue"], name="gpu-p
                                       stream=replace(_GPU_CONTINUE_STREAM, seed=14, time_budget_s=180.0,
                                                      stage1_fraction=0.35))
 
+# Continue a GPU-trained checkpoint on this 2-core CPU (``--init model_store/checkpoints/default.json``):
+# ``cpu-finetune`` with another stream seed, lower learning rates (the weights are already close) and
+# 65 minutes.
+TRAIN_CONFIGS["cpu-polish"] = replace(TRAIN_CONFIGS["cpu-finetune"], name="cpu-polish", lr=1.5e-4, lr_stage2=1e-4,
+                                      stream=replace(_CPU_STREAM, seed=15, time_budget_s=3900.0))
+
 
 def get_train_config(name: str, **overrides: Any) -> TrainConfig:
     if name not in TRAIN_CONFIGS:

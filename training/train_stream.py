@@ -47,6 +47,14 @@ def _lr(cfg: TrainConfig, progress: float) -> float:
     return warm * cosine_decay(base, min(frac, 1.0))
 
 
+def _save_partial(net: torch.nn.Module, path: Path, step: int) -> None:
+    """The current weights (float32, no manifest) at ``path``, replaced atomically; ``step`` in its metadata."""
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp),
+              metadata={"step": str(step)})
+    os.replace(tmp, path)
+
+
 def _hardware(dev: torch.device, workers: int) -> str:
     if dev.type == "cuda":
         return f"{torch.cuda.get_device_name(dev)} (CUDA {torch.version.cuda}), {workers} data workers"
@@ -144,8 +152,7 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
                 continue
             opt.step()
             if step % cfg.checkpoint_every == 0:  # weights only: what a killed run leaves behind
-                save_file({k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()},
-                          str(run_dir / "partial.safetensors"), metadata={"step": str(step)})
+                _save_partial(net, run_dir / "partial.safetensors", step)
             if step % cfg.log_every == 0:
                 lv = float(loss.detach())
                 losses.append(lv)

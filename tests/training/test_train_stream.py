@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors import safe_open
 
 from model_store.network import load_network
+from training import stream as stream_module
 from training.configs import get_train_config
 from training.train import main as train_main
 from training.train_stream import train_streaming
@@ -28,6 +32,33 @@ def test_streamed_training_writes_a_loadable_checkpoint(tmp_path: Path):
     assert m["data_recipe"]["stream"]["workers"] == 1
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert {r["stage"] for r in lines} == {1, 2}
+    # the partial weights a killed run leaves: the last multiple of checkpoint_every, same tensors
+    with safe_open(str(tmp_path / "run" / "partial.safetensors"), "pt") as f:
+        assert f.metadata()["step"] == str(cfg.total_steps // cfg.checkpoint_every * cfg.checkpoint_every)
+        assert set(f.keys()) == set(net.state_dict())
+
+
+def test_sequence_workers_start_single_threaded_and_stop(tmp_path: Path, monkeypatch):
+    """Workers see one BLAS/OpenMP thread each (the parent's environment is left as it was), and
+    ``close`` leaves none running even when they were blocked on a full queue."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    with stream_module._single_threaded_children():
+        ctx = mp.get_context("spawn")
+        q = ctx.Queue()
+        p = ctx.Process(target=_report_threads, args=(q,))
+        p.start()
+    assert q.get(timeout=60) == ("1", "1")
+    p.join(timeout=30)
+    assert os.environ["OMP_NUM_THREADS"] == "7" and "OPENBLAS_NUM_THREADS" not in os.environ
+    s = stream_module.SequenceStream(workers=2, seed=3, frames=8, mask_size=16, cache=tmp_path, queue_size=1)
+    s.get(timeout=120)
+    s.close()
+    assert not any(proc.is_alive() for proc in s._procs)
+
+
+def _report_threads(q) -> None:
+    q.put((os.environ.get("OMP_NUM_THREADS"), os.environ.get("OPENBLAS_NUM_THREADS")))
 
 
 def test_streamed_configs_refuse_resume(tmp_path: Path, capsys):
