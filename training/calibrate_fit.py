@@ -26,8 +26,7 @@ from model_store.fit import FitSettings
 from model_store.fit.settings import PRIOR_SIGMA_RAD
 from model_store.network import CheckpointError
 from model_store.network.predictor import Predictor
-from model_store.sizes import N_BODIES, N_ROTATIONAL
-from training.evaluate_pipeline import HEADLINE, evaluate_clip
+from training.evaluate_pipeline import HEADLINE, evaluate_clip, mean_pose_floor
 from training.heldout_clips import KINDS, make_clip
 
 #: Procedural kinds (``walk`` is the shared training trial mirrored; library kinds are held-out trials).
@@ -68,9 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    base = predictor.checkpoint.manifest.get("baseline_mean_pose") or {}
-    floor = (np.array(base.get("angles_rad", np.zeros(N_ROTATIONAL))),
-             np.array(base.get("scales", np.ones((N_BODIES, 3)))))
+    floor = mean_pose_floor(predictor)
     results: dict[float, list[dict]] = {f: [] for f in factors}
     for kind in kinds:
         for i in range(args.clips):

@@ -41,6 +41,14 @@ from training.metrics import angle_errors_deg, summarize
 HEADLINE = ("ll_mae_deg", "mae_deg", "scale_err_pct", "mpjpe_mm")
 
 
+def mean_pose_floor(predictor: Predictor) -> tuple[np.ndarray, np.ndarray]:
+    """The checkpoint's constant mean pose, the floor beside every figure: rotational angles [36]
+    (rad) and body scales [22, 3] from its manifest (zeros and ones when it records none)."""
+    base = predictor.checkpoint.manifest.get("baseline_mean_pose") or {}
+    return (np.array(base.get("angles_rad", np.zeros(N_ROTATIONAL))),
+            np.array(base.get("scales", np.ones((N_BODIES, 3)))))
+
+
 def _score(coords: np.ndarray, scales: np.ndarray, truth: np.ndarray, true_scales: np.ndarray) -> dict:
     rot = rotational_indices()
     n = len(coords)
@@ -144,9 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    base = predictor.checkpoint.manifest.get("baseline_mean_pose") or {}
-    floor = (np.array(base.get("angles_rad", np.zeros(N_ROTATIONAL))),
-             np.array(base.get("scales", np.ones((N_BODIES, 3)))))
+    floor = mean_pose_floor(predictor)
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     rows = []
     for kind in kinds:

@@ -27,7 +27,7 @@ from model_store.landmarks import load_landmarks
 from model_store.network import CheckpointError
 from model_store.network.outputs import rotational_indices
 from model_store.network.predictor import Predictor
-from model_store.sizes import N_BODIES, N_ROTATIONAL
+from training.evaluate_pipeline import mean_pose_floor
 from training.real.pose2sim_demo import aligned, demo_dir
 from training.real.reference import four_camera_reference, segment_lengths, three_point_angles, with_frames
 
@@ -84,16 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     n = len(core.refined.coords)
     sub = with_frames(data, core.front_start, core.front_start + n)
     ref = four_camera_reference(sub, core.refined.coords, core.inferred.angles, core.initial.scales)
-    base = predictor.checkpoint.manifest.get("baseline_mean_pose") or {}
+    floor_angles, floor_scales = mean_pose_floor(predictor)
     floor = np.tile(core.initial.coords[:1], (n, 1))
-    floor[:, rotational_indices()] = np.array(base.get("angles_rad", np.zeros(N_ROTATIONAL)))
+    floor[:, rotational_indices()] = floor_angles
     report = {
         "frames": n, "offsets_4cam": data.offsets, "pipeline_sync_offset": core.sync.offset_frames,
         "triangulation_median_px": round(float(np.nanmedian(ref.reprojection_px)), 2),
         "residuals": core.refined.report["residuals"],
         "none": compare(core.initial.coords, core.initial.scales, ref.coords, ref.points),
         "fit": compare(core.refined.coords, core.refined.scales, ref.coords, ref.points),
-        "floor": compare(floor, np.array(base.get("scales", np.ones((N_BODIES, 3)))), ref.coords, ref.points),
+        "floor": compare(floor, floor_scales, ref.coords, ref.points),
         "reference_segment_lengths_m": {k: round(v, 4) for k, v in segment_lengths(ref.points).items()},
         "reference_4view_fit_segment_error_pct": {
             k: round(float((v / segment_lengths(ref.points)[k] - 1) * 100), 2)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from model_store.network.predictor import Predictor
-from training.evaluate_pipeline import evaluate_clip
+from training.evaluate_pipeline import evaluate_clip, mean_pose_floor
 from training.evaluate_pipeline import main as evaluate_main
 from training.heldout_clips import SPLIT_SEEDS, make_clip
 
@@ -48,8 +48,8 @@ def test_with_perturbed_detections_the_fit_beats_the_network():
     sagittal hip/knee/ankle angles it wins over the three clips together (since the network got
     better, a single clip can come out a tenth of a degree either way: run, 6.74° fit vs 6.64°)."""
     predictor = Predictor()
-    base = predictor.checkpoint.manifest["baseline_mean_pose"]
-    floor = (np.array(base["angles_rad"]), np.array(base["scales"]))
+    floor = mean_pose_floor(predictor)
+    assert floor[0].shape == (36,) and floor[1].shape == (22, 3) and floor[1].min() > 0  # the manifest's
     rows = []
     for kind in ("run", "squat", "arm_raises"):
         r = evaluate_clip(make_clip(kind, "eval", 1, seconds=3.0), predictor, floor)
