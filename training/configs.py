@@ -124,7 +124,8 @@ TRAIN_CONFIGS["cpu-continue"] = replace(TRAIN_CONFIGS["cpu-finetune"], name="cpu
                                         stream=replace(_CPU_STREAM, seed=12, time_budget_s=5700.0))
 
 _GPU_CONTINUE_STREAM = StreamRecipe(workers=14, seed=13, time_budget_s=420.0, stage1_fraction=0.6)
-# Continue the best checkpoint on one H100/H200 (``INIT=model_store/checkpoints/cpu-continue.json``):
+# Continue the best checkpoint on one H100/H200 (``INIT=model_store/checkpoints/default.json``; it ran
+# from the 95-minute ``cpu-continue`` checkpoint, since replaced by its result):
 # the ``gpu`` recipe with twice its batches (the step is a chain of small FK kernels, so a bigger
 # batch costs little time), restart learning rates between ``gpu``'s and ``cpu-continue``'s, 14 data
 # workers (two of the 16 cores left to the trainer) and a new stream seed, for 7 minutes.
