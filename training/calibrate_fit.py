@@ -24,9 +24,7 @@ import numpy as np
 
 from model_store.fit import FitSettings
 from model_store.fit.settings import PRIOR_SIGMA_RAD
-from model_store.network import CheckpointError
-from model_store.network.predictor import Predictor
-from training.evaluate_pipeline import HEADLINE, evaluate_clip, mean_pose_floor
+from training.evaluate_pipeline import HEADLINE, evaluate_clip, mean_pose_floor, open_predictor
 from training.heldout_clips import KINDS, make_clip
 
 #: Procedural kinds (``walk`` is the shared training trial mirrored; library kinds are held-out trials).
@@ -62,10 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --kinds takes {', '.join(CALIBRATION_KINDS)}; got {', '.join(unknown) or 'none'}",
               file=sys.stderr)
         return 2
-    try:
-        predictor = Predictor(args.checkpoint)
-    except CheckpointError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    predictor = open_predictor(args.checkpoint)
+    if predictor is None:
         return 2
     floor = mean_pose_floor(predictor)
     results: dict[float, list[dict]] = {f: [] for f in factors}

@@ -41,6 +41,16 @@ from training.metrics import angle_errors_deg, summarize
 HEADLINE = ("ll_mae_deg", "mae_deg", "scale_err_pct", "mpjpe_mm")
 
 
+def open_predictor(checkpoint: Path | None) -> Predictor | None:
+    """The network of ``checkpoint`` (a manifest; None: the bundled one), or None after printing
+    why it cannot be used (for the evaluation commands, which then exit with status 2)."""
+    try:
+        return Predictor(checkpoint)
+    except CheckpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
 def mean_pose_floor(predictor: Predictor) -> tuple[np.ndarray, np.ndarray]:
     """The checkpoint's constant mean pose, the floor beside every figure: rotational angles [36]
     (rad) and body scales [22, 3] from its manifest (zeros and ones when it records none)."""
@@ -147,10 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     kinds = ([k for k in args.kinds.split(",") if k] if args.kinds
              else [*library_kinds(args.cache), *(k for k in KINDS if k != "walk")])
-    try:
-        predictor = Predictor(args.checkpoint)
-    except CheckpointError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    predictor = open_predictor(args.checkpoint)
+    if predictor is None:
         return 2
     floor = mean_pose_floor(predictor)
     torch.set_num_threads(max(torch.get_num_threads(), 1))

@@ -24,10 +24,8 @@ import torch
 
 from model_store.biomech import load_definition, load_fullbody_model
 from model_store.landmarks import load_landmarks
-from model_store.network import CheckpointError
 from model_store.network.outputs import rotational_indices
-from model_store.network.predictor import Predictor
-from training.evaluate_pipeline import mean_pose_floor
+from training.evaluate_pipeline import mean_pose_floor, open_predictor
 from training.real.pose2sim_demo import aligned, demo_dir
 from training.real.reference import four_camera_reference, segment_lengths, three_point_angles, with_frames
 
@@ -71,10 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (demo_dir() / "calibration.toml").is_file():
         print(f"error: the demo recording is not at {demo_dir()}", file=sys.stderr)
         return 2
-    try:
-        predictor = Predictor(args.checkpoint)
-    except CheckpointError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    predictor = open_predictor(args.checkpoint)
+    if predictor is None:
         return 2
     data = aligned(args.cache)
     front, side = data.views["cam01"], data.views["cam04"]
