@@ -225,11 +225,16 @@ def guess_unit_m(bvh: BVH) -> float:
     of CMU files is upright, so its vertical extent is close to the standing height minus the head
     above the head joint's end site.
     """
-    h = rest_height_units(bvh)
+    return unit_for_height(rest_height_units(bvh))
+
+
+def unit_for_height(h: float) -> float:
+    """Metres per file unit for an upright pose ``h`` file units tall: the first of CMU's ASF unit,
+    inches, centimetres, metres and millimetres that makes it 1.2–2.2 m."""
     for unit in (CMU_UNIT_M, 0.0254, 0.01, 1.0, 0.001):
         if 1.2 <= h * unit <= 2.2:
             return unit
-    raise BVHError(f"cannot determine the BVH unit: rest-pose height is {h:.3g} file units")
+    raise BVHError(f"cannot determine the BVH unit: an upright pose is {h:.3g} file units tall")
 
 
 #: BVH world (Y up, Z forward, X left) -> OpenSim ground (X forward, Y up, Z right).

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.motion_library.bvh import BVH, bvh_to_opensim, guess_unit_m, parse_bvh
+from training.motion_library.bvh import BVH, bvh_to_opensim, guess_unit_m, parse_bvh, unit_for_height
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPO_ROOT.parent / "shared" / "data" / "opensim" / "Rajagopal2016.osim"
@@ -47,6 +47,10 @@ TRIALS_JSON = Path(__file__).with_name("cmu_trials.json")
 LICENCE = "CMU Graphics Lab Motion Capture Database: free for all uses (see mocap.cs.cmu.edu)"
 MAX_RATE_HZ = 60.0
 MAX_DURATION_S = 60.0
+#: IK frames with a marker RMS above this are dropped (the longest run under it is kept) ...
+IK_FRAME_RMS_MAX_M = 0.06
+#: ... and a trial keeps at least this much, or fails.
+MIN_KEPT_S = 2.0
 STATIC_FRAMES = 3  # frames (at the output rate) averaged by ScaleTool for the static pose
 SUBJECT_MASS_KG = 70.0  # unknown for CMU subjects; irrelevant to kinematics
 
@@ -87,6 +91,10 @@ def _markers() -> list[MarkerDef]:
             ("{S}WJC", "{Side}Hand", "{Side}Wrist", "hand_{s}", "radius_hand_{s}", None, True, 8.0),
             ("{S}HND", "{Side}HandIndex1_End", "{s}Fingers_End", "hand_{s}", None, (0.0, -0.07, 0.0), False, 1.0),
         ]
+        # Character Creator (iClone) rig: the toe and finger end sites sit on their joints, so the
+        # middle toe and the middle finger's knuckle (rigid with the hand) stand in for the tips
+        cc = {"{S}HJC": "Thigh", "{S}KJC": "Calf", "{S}AJC": "Foot", "{S}MTP": "ToeBase", "{S}TOE": "MidToe1",
+              "{S}SJC": "Upperarm", "{S}EJC": "Forearm", "{S}WJC": "Hand", "{S}HND": "Mid1"}
         for name, mb, mx, body, joint, loc, fixed, w in rows:
             if loc is not None:
                 loc = (loc[0], loc[1], loc[2] * z)
@@ -94,15 +102,24 @@ def _markers() -> list[MarkerDef]:
             if "{s}Fingers" in mx:
                 mx_name = ("r" if s == "r" else "l") + "Fingers_End"
                 mx_name = mx_name[0].upper() + mx_name[1:]  # RFingers_End / LFingers_End
-            out.append(MarkerDef(_side(name, s), {"mb": _side(mb, s), "max": mx_name}, _side(body, s),
-                                 _side(joint, s) if joint else None, loc, fixed, w))
+            names = {"mb": _side(mb, s), "max": mx_name, "cc": f"CC_Base_{s.upper()}_{cc[name]}"}
+            out.append(MarkerDef(_side(name, s), names, _side(body, s), _side(joint, s) if joint else None,
+                                 loc, fixed, w))
     out += [
-        MarkerDef("PELV", {"mb": "Hips", "max": "Hips"}, "pelvis", None, (-0.05, 0.0, 0.0), False, 4.0),
-        MarkerDef("CHEST", {"mb": "Spine1", "max": "Chest2"}, "torso", None, (-0.03, 0.25, 0.0), False, 2.0),
+        # CC: the waist joint rides on the root (pelvis) segment 10 cm above the hips, which pins the
+        # pelvis tilt; the root itself sits between the hip joints and would not
+        MarkerDef("PELV", {"mb": "Hips", "max": "Hips", "cc": "CC_Base_Waist"}, "pelvis", None,
+                  (-0.05, 0.0, 0.0), False, 4.0),
+        MarkerDef("CHEST", {"mb": "Spine1", "max": "Chest2", "cc": "CC_Base_Spine02"}, "torso", None,
+                  (-0.03, 0.25, 0.0), False, 2.0),
         # the Rajagopal torso carries the head (no neck joint): head points only weakly steer the trunk
-        MarkerDef("NECK", {"mb": "Neck1", "max": "Neck"}, "torso", None, (-0.02, 0.45, 0.0), False, 0.5),
-        MarkerDef("HEAD", {"mb": "Head", "max": "Head"}, "torso", None, (0.0, 0.52, 0.0), False, 0.2),
-        MarkerDef("HTOP", {"mb": "Head_End", "max": "Head_End"}, "torso", None, (0.0, 0.65, 0.0), False, 0.2),
+        MarkerDef("NECK", {"mb": "Neck1", "max": "Neck", "cc": "CC_Base_NeckTwist01"}, "torso", None,
+                  (-0.02, 0.45, 0.0), False, 0.5),
+        MarkerDef("HEAD", {"mb": "Head", "max": "Head", "cc": "CC_Base_Head"}, "torso", None, (0.0, 0.52, 0.0),
+                  False, 0.2),
+        # CC has no head-top end site: the right eye (in front of and above the head joint) fixes the head
+        MarkerDef("HTOP", {"mb": "Head_End", "max": "Head_End", "cc": "CC_Base_R_Eye"}, "torso", None,
+                  (0.0, 0.65, 0.0), False, 0.2),
     ]
     return out
 
@@ -127,6 +144,16 @@ MEASUREMENTS: dict[str, tuple[list[tuple[str, str]], list[str]]] = {
 }
 
 
+#: Character Creator rig: its hip joints are 25 % wider apart than the model's. Scaling the whole
+#: pelvis by that raises the lumbar joint, and since the torso is scaled by the hip-to-shoulder
+#: distance, hip -> lumbar -> shoulder no longer fits straight: IK tilts the pelvis 16-20 deg forward
+#: and bends the lumbar spine 25-35 deg in plain walking. So the hip width scales the pelvis across
+#: (Z) only, and X and Y keep the model's size.
+CC_PELVIS: dict[str, tuple[list[tuple[str, str]], list[str], str]] = {
+    "pelvis_width": ([("RHJC", "LHJC")], ["pelvis"], "Z"),
+}
+
+
 class RetargetError(RuntimeError):
     pass
 
@@ -135,23 +162,83 @@ class RetargetError(RuntimeError):
 
 
 def naming_scheme(bvh: BVH) -> str:
+    """``mb`` (MotionBuilder-style cgspeed conversions), ``max`` (3dsMax-style) or ``cc`` (CMU motion
+    on iClone's Character Creator avatar, e.g. DragonForgedTheArtist/IClone-CMU-Mocap)."""
     names = set(bvh.names)
     if "LeftUpLeg" in names:
         return "mb"
     if "LeftHip" in names and "LeftKnee" in names:
         return "max"
-    raise RetargetError("unknown BVH skeleton naming (neither MotionBuilder- nor 3dsMax-style CMU)")
+    if "CC_Base_L_Thigh" in names and "CC_Base_R_Thigh" in names:
+        return "cc"
+    raise RetargetError("unknown BVH skeleton naming (neither MotionBuilder-, 3dsMax- nor Character "
+                        "Creator-style CMU)")
+
+
+#: An upright reference pose: BVH joint name -> position (BVH world frame, file unit). The cgspeed
+#: conversions' rest pose is one; a Character Creator rig's rest pose is not (its bone frames carry
+#: the bind rotations), so for those a T-pose frame is used.
+Reference = dict[str, np.ndarray]
+
+
+def _is_t_pose(bvh: BVH, frame: int) -> bool:
+    """True when ``frame`` of a CC-rig BVH is a T-pose: hands at shoulder height, arms spread wide."""
+    p = bvh.positions(np.array([frame]))[0]
+    at = {n: p[bvh.index(f"CC_Base_{n}")] for n in ("L_Hand", "R_Hand", "L_Upperarm", "R_Upperarm", "Head",
+                                                     "L_Foot", "R_Foot")}
+    height = at["Head"][1] - min(at["L_Foot"][1], at["R_Foot"][1])
+    level = max(abs(at["L_Hand"][1] - at["L_Upperarm"][1]), abs(at["R_Hand"][1] - at["R_Upperarm"][1]))
+    span = np.linalg.norm((at["L_Hand"] - at["R_Hand"])[[0, 2]])
+    return bool(height > 0 and level < 0.06 * height and span > 0.7 * height)
+
+
+def reference_pose(bvh: BVH) -> Reference | None:
+    """The BVH's own upright reference pose: the rest pose (mb, max) or a T-pose in frame 0 (cc);
+    ``None`` for a cc file without one (use another trial's T-pose of the same avatar)."""
+    scheme = naming_scheme(bvh)
+    if scheme == "cc":
+        if bvh.n_frames < 2 or not _is_t_pose(bvh, 0):
+            return None
+        pts = bvh.positions(np.array([0]))[0]
+    else:
+        pts = bvh.positions(rest=True)[0]
+    return {n: pts[i] for i, n in enumerate(bvh.names)}
+
+
+def reference_unit_m(reference: Reference) -> float:
+    """Metres per file unit, from the reference pose's vertical extent (see :func:`unit_for_height`)."""
+    y = np.array([v[1] for v in reference.values()])
+    return unit_for_height(float(y.max() - y.min()))
+
+
+def same_skeleton(bvh: BVH, reference: Reference, tol: float = 0.005) -> bool:
+    """True when the limb segments of ``bvh`` (thigh, shank, foot, upper arm, forearm: the rigid
+    marker pairs of :data:`MEASUREMENTS`) have the lengths they have in ``reference``, within the
+    relative tolerance ``tol``: the two files carry the same skeleton."""
+    scheme = naming_scheme(bvh)
+    by = {m.name: m.bvh[scheme] for m in MARKERS}
+    p = bvh.positions(np.array([0]))[0]
+    for name, (pairs, _) in MEASUREMENTS.items():
+        if name == "torso":  # hip to shoulder spans the spine, not one rigid segment
+            continue
+        for a, b in pairs:
+            here = np.linalg.norm(p[bvh.index(by[a])] - p[bvh.index(by[b])])
+            there = np.linalg.norm(reference[by[a]] - reference[by[b]])
+            if abs(here - there) > tol * there:
+                return False
+    return True
 
 
 def marker_trajectories(bvh: BVH, rate_hz: float = MAX_RATE_HZ, max_s: float = MAX_DURATION_S,
-                        skip_first: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
+                        skip_first: bool = True, unit_m: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Virtual markers in OpenSim ground (m): returns (times [F] s, points [F, M, 3], unit_m).
 
-    Frame 0 of the CMU conversions is a reset pose and is skipped (``skip_first``). Frames are
-    decimated by an integer stride to at most ``rate_hz`` and cut to ``max_s`` seconds.
+    Frame 0 of the CMU conversions is a reset pose (or, on the CC rig, a T-pose) and is skipped
+    (``skip_first``). Frames are decimated by an integer stride to at most ``rate_hz`` and cut to
+    ``max_s`` seconds. ``unit_m`` (metres per file unit) is guessed from the rest pose when not given.
     """
     scheme = naming_scheme(bvh)
-    unit = guess_unit_m(bvh)
+    unit = guess_unit_m(bvh) if unit_m is None else unit_m
     stride = max(1, int(np.ceil(bvh.fps / rate_hz - 1e-6)))
     start = 1 if skip_first and bvh.n_frames > 1 else 0
     frames = np.arange(start, bvh.n_frames, stride)
@@ -217,16 +304,19 @@ def write_trc(path: Path, times: np.ndarray, points: np.ndarray, names: list[str
 
 
 def _xml_tasks(weights: dict[str, float]) -> str:
-    return "".join(f'<IKMarkerTask name="{n}"><apply>true</apply><weight>{w}</weight></IKMarkerTask>'
+    """IK marker tasks; a marker of weight 0 is left out of the solve."""
+    return "".join(f'<IKMarkerTask name="{n}"><apply>{str(w > 0).lower()}</apply><weight>{w}</weight></IKMarkerTask>'
                    for n, w in weights.items())
 
 
-def rest_pose_overrides(bvh: BVH, model_path: Path = DEFAULT_MODEL) -> dict[str, np.ndarray]:
+def rest_pose_overrides(bvh: BVH, model_path: Path = DEFAULT_MODEL, reference: Reference | None = None,
+                        unit_m: float | None = None) -> dict[str, np.ndarray]:
     """Fixed locations (unscaled model body frames, m) of the non-joint-centre markers, from the BVH.
 
-    Each such marker is taken from the BVH rest pose (upright, facing +X after :func:`bvh_to_opensim`)
-    as an offset from a reference that the model also has, divided by that segment's size ratio
-    (BVH / model) so that ScaleTool's scaling brings it back:
+    Each such marker is taken from the upright reference pose (the BVH rest pose unless ``reference``
+    is given, in file units of ``unit_m`` metres; facing +X after :func:`bvh_to_opensim`) as an offset
+    from a reference that the model also has, divided by that segment's size ratio (BVH / model) so
+    that ScaleTool's scaling brings it back:
 
     * PELV (BVH root): from the hip-centre midpoint, ratio of hip widths (pins the pelvis tilt);
     * CHEST, NECK, HEAD, HTOP: from the shoulder-centre midpoint on the torso, ratio of shoulder widths;
@@ -237,10 +327,14 @@ def rest_pose_overrides(bvh: BVH, model_path: Path = DEFAULT_MODEL) -> dict[str,
 
     scheme = naming_scheme(bvh)
     by = {m.name: m.bvh[scheme] for m in MARKERS}
-    rest = bvh_to_opensim(bvh.positions(rest=True)[0], guess_unit_m(bvh))
+    if reference is None:
+        reference = reference_pose(bvh)
+        if reference is None:
+            raise RetargetError("this BVH has no upright reference pose: give one from a trial of the same avatar")
+    unit = reference_unit_m(reference) if unit_m is None else unit_m
 
     def p(name: str) -> np.ndarray:
-        return rest[bvh.index(by[name])]
+        return bvh_to_opensim(reference[by[name]], unit)
 
     model = osim.Model(str(model_path))
     model.initSystem()
@@ -314,14 +408,21 @@ def build_generic_model(model_path: Path, out_path: Path,
     model.printToXML(str(out_path))
 
 
-def _scale_setup(generic: Path, static_trc: Path, t0: float, t1: float, work: Path) -> Path:
+def _scale_setup(generic: Path, static_trc: Path, t0: float, t1: float, work: Path,
+                 cc_pelvis: bool = False) -> Path:
+    table = {n: (pairs, bodies, "X Y Z") for n, (pairs, bodies) in MEASUREMENTS.items()}
+    if cc_pelvis:
+        del table["pelvis"]
+        table.update(CC_PELVIS)
     meas = []
-    for name, (pairs, bodies) in MEASUREMENTS.items():
+    for name, (pairs, bodies, axes) in table.items():
         mp = "".join(f"<MarkerPair><markers> {a} {b}</markers></MarkerPair>" for a, b in pairs)
-        bs = "".join(f'<BodyScale name="{b}"><axes> X Y Z</axes></BodyScale>' for b in bodies)
+        bs = "".join(f'<BodyScale name="{b}"><axes> {axes}</axes></BodyScale>' for b in bodies)
         meas.append(f'<Measurement name="{name}"><apply>true</apply><MarkerPairSet><objects>{mp}</objects>'
                     f"</MarkerPairSet><BodyScaleSet><objects>{bs}</objects></BodyScaleSet></Measurement>")
-    tasks = _xml_tasks({m.name: m.weight for m in MARKERS})
+    # on the CC path the free markers start far from their data (their default spots are the
+    # cgspeed skeleton's), so the static pose is solved on the joint centres alone before they are placed
+    tasks = _xml_tasks({m.name: (m.weight if m.fixed or not cc_pelvis else 0.0) for m in MARKERS})
     xml = f"""<?xml version="1.0" encoding="UTF-8" ?>
 <OpenSimDocument Version="40000">
 <ScaleTool name="cmu_subject">
@@ -390,8 +491,10 @@ def _read_sto_columns(path: Path) -> dict[str, np.ndarray]:
 
 
 def scale_and_ik(trc: Path, times: np.ndarray, work: Path, mot_out: Path,
-                 model_path: Path = DEFAULT_MODEL, overrides: dict[str, np.ndarray] | None = None) -> dict:
-    """Run ScaleTool then InverseKinematicsTool on ``trc``; returns IK error summary (m) and scales."""
+                 model_path: Path = DEFAULT_MODEL, overrides: dict[str, np.ndarray] | None = None,
+                 static_frames: int = STATIC_FRAMES, ik_from: int = 0, cc_pelvis: bool = False) -> dict:
+    """Run ScaleTool on the first ``static_frames`` frames of ``trc``, then InverseKinematicsTool from
+    frame ``ik_from`` to the end; returns IK error summary (m)."""
     import opensim as osim
 
     osim.Logger.setLevelString("error")
@@ -399,8 +502,8 @@ def scale_and_ik(trc: Path, times: np.ndarray, work: Path, mot_out: Path,
     generic = work / "generic_markers.osim"
     build_generic_model(model_path, generic, overrides)
     t0 = float(times[0])
-    t1 = float(times[min(STATIC_FRAMES, len(times)) - 1])
-    setup = _scale_setup(generic, trc, t0, t1, work)
+    t1 = float(times[min(static_frames, len(times)) - 1])
+    setup = _scale_setup(generic, trc, t0, t1, work, cc_pelvis)
     cwd = os.getcwd()
     try:
         os.chdir(work)
@@ -409,20 +512,49 @@ def scale_and_ik(trc: Path, times: np.ndarray, work: Path, mot_out: Path,
         if not scaled_ok or not (work / "scaled.osim").is_file():
             raise RetargetError("OpenSim ScaleTool failed")
         mot = work / "ik.mot"
-        ik = osim.InverseKinematicsTool(str(_ik_setup(work / "scaled.osim", trc, t0, float(times[-1]), work, mot)))
+        ik = osim.InverseKinematicsTool(str(_ik_setup(work / "scaled.osim", trc, float(times[ik_from]),
+                                                      float(times[-1]), work, mot)))
         with _quiet_stdout():
             ik_ok = ik.run()
         if not ik_ok or not mot.is_file():
             raise RetargetError("OpenSim InverseKinematicsTool failed")
     finally:
         os.chdir(cwd)
-    shutil.copyfile(mot, mot_out)
     err_file = next(work.glob("*_ik_marker_errors.sto"))
     err = _read_sto_columns(err_file)
     rms = err["marker_error_RMS"]
     mx = err["marker_error_max"]
+    start, stop = longest_good_run(rms, IK_FRAME_RMS_MAX_M)
+    rate = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else MAX_RATE_HZ
+    if (stop - start) < MIN_KEPT_S * rate:
+        raise RetargetError(f"IK fits no {MIN_KEPT_S:.0f} s stretch with a marker RMS under "
+                            f"{IK_FRAME_RMS_MAX_M * 100:.0f} cm (median {np.median(rms) * 100:.1f} cm)")
+    write_mot_rows(mot, mot_out, start, stop)
+    rms, mx = rms[start:stop], mx[start:stop]
     return {"ik_rms_m": float(np.sqrt(np.mean(rms ** 2))), "ik_max_m": float(mx.max()),
-            "ik_rms_p95_m": float(np.percentile(rms, 95))}
+            "ik_rms_p95_m": float(np.percentile(rms, 95)), "ik_frames_dropped": int(len(err["time"]) - (stop - start))}
+
+
+def longest_good_run(frame_rms: np.ndarray, limit: float) -> tuple[int, int]:
+    """``(start, stop)`` of the longest run of frames whose marker RMS is under ``limit`` (``stop``
+    exclusive; ``(0, 0)`` when no frame is). IK that loses the subject (a flipped pelvis, the spine at
+    its limit) does so for a stretch of frames; the run around it is kept, not the trial thrown away."""
+    good = np.concatenate([[False], np.asarray(frame_rms) < limit, [False]])
+    edges = np.flatnonzero(np.diff(good.astype(int)))
+    if len(edges) == 0:
+        return 0, 0
+    starts, stops = edges[::2], edges[1::2]
+    k = int(np.argmax(stops - starts))
+    return int(starts[k]), int(stops[k])
+
+
+def write_mot_rows(src: Path, dst: Path, start: int, stop: int) -> None:
+    """Copy the .mot ``src`` to ``dst`` keeping data rows ``start:stop`` (and the header's nRows right)."""
+    lines = src.read_text().splitlines()
+    end = next(i for i, ln in enumerate(lines) if ln.strip().lower() == "endheader")
+    rows = [ln for ln in lines[end + 2:] if ln.strip()][start:stop]
+    head = [f"nRows={len(rows)}" if ln.replace(" ", "").lower().startswith("nrows=") else ln for ln in lines[:end + 2]]
+    dst.write_text("\n".join(head + rows) + "\n")
 
 
 # -------------------------------------------------------------------------------------- mirror I/O
@@ -438,15 +570,35 @@ class Mirror:
         self.repo = name.replace("+", "/", 1) if "+" in name else name
         self.commit = self._git("rev-parse", "HEAD").strip() if self.is_git else None
         if self.is_git:
-            files = self._git("ls-tree", "-r", "--name-only", "HEAD").splitlines()
+            # a snapshot may list its largest files without holding them (size shown as non-numeric)
+            rows = [ln.split("\t", 1) for ln in self._git("ls-tree", "-r", "-l", "HEAD").splitlines() if "\t" in ln]
+            files = [path for meta, path in rows if meta.split()[-1].isdigit()]
         else:
             files = [str(p.relative_to(self.path)) for p in self.path.rglob("*.bvh")]
         self.by_trial: dict[str, str] = {}
+        self._reference: Reference | None = None
         for f in sorted(files):
             base = f.rsplit("/", 1)[-1]
-            m = re.fullmatch(r"(\d+_\d+)\.bvh", base)
-            if m and m.group(1) not in self.by_trial:
-                self.by_trial[m.group(1)] = f
+            m = re.fullmatch(r"(\d+)_(\d+)\.bvh", base)
+            key = f"{int(m.group(1)):02d}_{m.group(2)}" if m else None  # 007_01.bvh -> 07_01
+            if key and key not in self.by_trial:
+                self.by_trial[key] = f
+
+    def shared_reference(self) -> Reference:
+        """The first upright reference pose found among this mirror's trials (sorted by trial): what
+        a Character Creator file without a T-pose of its own borrows from a file of the same avatar."""
+        if self._reference is None:
+            for rel in self.by_trial.values():
+                try:
+                    ref = reference_pose(parse_bvh(self.read(rel)))
+                except (RetargetError, ValueError, subprocess.CalledProcessError):
+                    continue
+                if ref is not None:
+                    self._reference = ref
+                    break
+            else:
+                raise RetargetError(f"no trial in {self.path} has an upright reference pose (T-pose)")
+        return self._reference
 
     def _git(self, *args: str) -> str:
         return subprocess.run(["git", f"--git-dir={self.path}", *args], check=True, capture_output=True,
@@ -469,24 +621,48 @@ def convert_trial(trial: dict, mirror: Mirror, out_dir: Path, model_path: Path =
                   keep_work: bool = False) -> dict:
     rel = mirror.by_trial[trial["trial"]]
     bvh = parse_bvh(mirror.read(rel))
-    times, pts, unit = marker_trajectories(bvh)
+    reference = reference_pose(bvh)
+    if reference is None:
+        reference = mirror.shared_reference()
+        if not same_skeleton(bvh, reference):
+            raise RetargetError(f"{rel} has no T-pose and another skeleton than the mirror's reference T-pose")
+    unit = reference_unit_m(reference)
+    times, pts, unit = marker_trajectories(bvh, unit_m=unit)
     tid = _trial_id(trial["trial"])
     work = Path(tempfile.mkdtemp(prefix=f"{tid}_", dir=out_dir))
     try:
         trc = work / f"{tid}.trc"
-        write_trc(trc, times, pts, [m.name for m in MARKERS])
-        overrides = rest_pose_overrides(bvh, model_path)
-        summary = scale_and_ik(trc, times, work, out_dir / f"{tid}.mot", model_path, overrides)
+        if naming_scheme(bvh) == "cc":
+            # the avatar's spine and pelvis do not match the model's closely enough for fixed offsets
+            # (IK then bends the lumbar spine 35 deg in plain walking): the T-pose goes first as the
+            # static trial, and MarkerPlacer puts the non-joint-centre markers on the model there
+            scheme = naming_scheme(bvh)
+            tpose = np.array([[reference[m.bvh[scheme]] for m in MARKERS]])
+            static = normalise_heading(bvh_to_opensim(tpose, unit))
+            dt = float(times[1] - times[0]) if len(times) > 1 else 1.0 / MAX_RATE_HZ
+            all_times = np.concatenate([[0.0, dt], times - times[0] + 2 * dt])  # ScaleTool averages >= 2 frames
+            write_trc(trc, all_times, np.concatenate([static, static, pts]), [m.name for m in MARKERS])
+            summary = scale_and_ik(trc, all_times, work, out_dir / f"{tid}.mot", model_path, None,
+                                   static_frames=2, ik_from=2, cc_pelvis=True)
+        else:
+            write_trc(trc, times, pts, [m.name for m in MARKERS])
+            overrides = rest_pose_overrides(bvh, model_path, reference, unit)
+            summary = scale_and_ik(trc, times, work, out_dir / f"{tid}.mot", model_path, overrides)
     finally:
         if not keep_work:
             shutil.rmtree(work, ignore_errors=True)
     rate = 1.0 / float(np.median(np.diff(times)))
+    kept = int(len(times) - summary["ik_frames_dropped"])
     return {
         "id": tid, "kind": trial["kind"], "description": trial["description"],
         "source": {"repo": mirror.repo, "commit": mirror.commit, "path": rel},
-        "licence": LICENCE, "subject": f"cmu_{int(trial['trial'].split('_')[0]):02d}",
-        "fps": round(rate, 3), "frames": int(len(times)), "duration_s": round(float(times[-1] - times[0]), 3),
+        "licence": LICENCE + ("" if naming_scheme(bvh) != "cc" else
+                              "; retargeted onto iClone's Character Creator avatar in the source repository, "
+                              "which carries no licence file of its own"),
+        "subject": f"cmu_{int(trial['trial'].split('_')[0]):02d}",
+        "fps": round(rate, 3), "frames": kept, "duration_s": round((kept - 1) / rate, 3),
         "source_fps": round(bvh.fps, 3), "unit_m": unit,
+        **({"split": trial["split"]} if "split" in trial else {}),
         **{k: round(v, 5) for k, v in summary.items()},
     }
 
@@ -509,7 +685,10 @@ def main(argv: list[str] | None = None) -> int:
     index_path = out / "index.json"
     index = {e["id"]: e for e in json.loads(index_path.read_text())} if index_path.is_file() else {}
     for trial in table:
-        mirror = next((m for m in mirrors if trial["trial"] in m.by_trial), None)
+        # the table names the repository a trial comes from; a plain folder (not a git snapshot) serves
+        # any trial it holds
+        mirror = next((m for m in mirrors if m.repo == trial["repo"] and trial["trial"] in m.by_trial),
+                      next((m for m in mirrors if not m.is_git and trial["trial"] in m.by_trial), None))
         if mirror is None:
             print(f"{trial['trial']}: not in any mirror, skipped", file=sys.stderr)
             continue

@@ -1,0 +1,180 @@
+"""CMU retargeting: the Character Creator (iClone) rig through OpenSim Scale + IK, the IK quality gate,
+the trial table's pinned splits and the mirror's file naming."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model_store.biomech import load_definition, read_mot
+from training.motion_library import cmu_retarget as cr
+from training.motion_library.bvh import parse_bvh
+from training.motion_library.catalogue import cmu_trials
+
+FPS = 60.0
+
+# Character Creator-style skeleton (cm, BVH world: Y up, Z forward, X left); all rotations zero is a
+# T-pose. Rows: name, parent, offset.
+_LEFT = [
+    ("L_Thigh", "Pelvis", (9.0, -2.0, 0.0)), ("L_Calf", "L_Thigh", (0.0, -44.0, 0.0)),
+    ("L_Foot", "L_Calf", (0.0, -42.0, 0.0)), ("L_ToeBase", "L_Foot", (0.0, -6.0, 13.0)),
+    ("L_MidToe1", "L_ToeBase", (0.0, 0.0, 3.0)),
+    ("L_Clavicle", "Spine02", (3.0, 20.0, 0.0)), ("L_Upperarm", "L_Clavicle", (15.0, 0.0, 0.0)),
+    ("L_Forearm", "L_Upperarm", (28.0, 0.0, 0.0)), ("L_Hand", "L_Forearm", (25.0, 0.0, 0.0)),
+    ("L_Mid1", "L_Hand", (9.0, 0.0, 0.0)),
+]
+SKELETON = [("Hip", None, (0.0, 100.0, 0.0)), ("Pelvis", "Hip", (0.0, 0.0, 0.0)),
+            ("Waist", "Hip", (0.0, 10.0, 0.0)), ("Spine01", "Waist", (0.0, 5.0, 0.0)),
+            ("Spine02", "Spine01", (0.0, 14.0, 0.0)), ("NeckTwist01", "Spine02", (0.0, 24.0, 0.0)),
+            ("Head", "NeckTwist01", (0.0, 8.0, 0.0)), ("R_Eye", "Head", (-3.0, 8.0, 8.0))]
+SKELETON += _LEFT + [(n.replace("L_", "R_"), p.replace("L_", "R_"), (-o[0], o[1], o[2])) for n, p, o in _LEFT]
+
+
+def cc_bvh(knee_deg: np.ndarray, t_pose_first: bool = True) -> str:
+    """A CC-rig BVH: frame 0 a T-pose (or already the motion), then both knees flexed by ``knee_deg``
+    (one value per frame) with the hips flexed by half as much and the arms lowered."""
+    children: dict[str | None, list[tuple[str, tuple[float, float, float]]]] = {}
+    for name, parent, off in SKELETON:
+        children.setdefault(parent, []).append((name, off))
+    order: list[str] = []
+    lines = ["HIERARCHY"]
+
+    def emit(name: str, off: tuple[float, float, float], depth: int, root: bool) -> None:
+        pad = "  " * depth
+        lines.append(f"{pad}{'ROOT' if root else 'JOINT'} CC_Base_{name}")
+        lines.append(f"{pad}{{")
+        lines.append(f"{pad}  OFFSET {off[0]} {off[1]} {off[2]}")
+        lines.append(f"{pad}  CHANNELS {6 if root else 3} " + ("Xposition Yposition Zposition " if root else "")
+                     + "Zrotation Yrotation Xrotation")
+        order.append(name)
+        kids = children.get(name, [])
+        for kid, koff in kids:
+            emit(kid, koff, depth + 1, False)
+        if not kids:
+            lines.extend([f"{pad}  End Site", f"{pad}  {{", f"{pad}    OFFSET 0 0 0", f"{pad}  }}"])
+        lines.append(f"{pad}}}")
+
+    emit("Hip", SKELETON[0][2], 0, True)
+    frames = []
+    knees = np.concatenate([[0.0], knee_deg]) if t_pose_first else np.asarray(knee_deg)
+    for k, knee in enumerate(knees):
+        values = []
+        for name in order:
+            rot = [0.0, 0.0, 0.0]  # Z, Y, X
+            if name.endswith("_Calf"):
+                rot[2] = knee  # +X: the shank swings back
+            if name.endswith("_Thigh"):
+                rot[2] = -0.5 * knee  # -X: the thigh swings forward
+            if name.endswith("_Upperarm") and (k > 0 or not t_pose_first):
+                rot[0] = -75.0 if name.startswith("L_") else 75.0  # arms down by the sides
+            values += ([0.0, 100.0, 0.0] if name == "Hip" else []) + rot
+        frames.append(" ".join(f"{v:.4f}" for v in values))
+    lines += ["MOTION", f"Frames: {len(frames)}", f"Frame Time: {1.0 / FPS:.6f}", *frames]
+    return "\n".join(lines) + "\n"
+
+
+def _knee_wave(n: int = 150) -> np.ndarray:
+    return 30.0 + 25.0 * np.sin(np.linspace(0.0, 2.0 * np.pi, n))
+
+
+def test_cc_rig_is_recognised_and_its_t_pose_is_the_reference():
+    bvh = parse_bvh(cc_bvh(_knee_wave(20)))
+    assert cr.naming_scheme(bvh) == "cc"
+    ref = cr.reference_pose(bvh)
+    assert ref is not None
+    assert cr.reference_unit_m(ref) == pytest.approx(0.01)  # centimetres
+    assert cr.same_skeleton(bvh, ref)
+    # a file that starts in motion has no reference of its own, but the same skeleton
+    moving = parse_bvh(cc_bvh(_knee_wave(20), t_pose_first=False))
+    assert cr.reference_pose(moving) is None
+    assert cr.same_skeleton(moving, ref)
+    # another avatar (longer shanks) is told apart
+    other = parse_bvh(cc_bvh(_knee_wave(20)).replace("OFFSET 0.0 -42.0 0.0", "OFFSET 0.0 -47.0 0.0"))
+    assert not cr.same_skeleton(other, ref)
+    with pytest.raises(cr.RetargetError, match="reference pose"):
+        cr.rest_pose_overrides(moving)
+
+
+def test_longest_good_run_keeps_the_longest_stretch():
+    rms = np.array([0.01, 0.09, 0.01, 0.02, 0.03, 0.2, 0.01])
+    assert cr.longest_good_run(rms, 0.05) == (2, 5)
+    assert cr.longest_good_run(np.full(4, 0.01), 0.05) == (0, 4)
+    assert cr.longest_good_run(np.full(4, 0.5), 0.05) == (0, 0)
+
+
+def test_write_mot_rows_keeps_a_readable_slice(tmp_path: Path):
+    md = load_definition()
+    n = 10
+    header = ["trimmed", "version=1", f"nRows={n}", f"nColumns={len(md.coordinate_names) + 1}", "inDegrees=yes",
+              "endheader", "\t".join(["time", *md.coordinate_names])]
+    rows = ["\t".join([f"{i / FPS:.5f}", *(f"{float(i)}" for _ in md.coordinate_names)]) for i in range(n)]
+    src = tmp_path / "all.mot"
+    src.write_text("\n".join(header + rows) + "\n")
+    cr.write_mot_rows(src, tmp_path / "part.mot", 3, 7)
+    motion = read_mot(tmp_path / "part.mot")
+    assert len(motion.times_s) == 4
+    assert motion.times_s[0] == pytest.approx(3 / FPS, abs=1e-5)
+    assert "nRows=4" in (tmp_path / "part.mot").read_text()
+
+
+def test_pinned_split_overrides_the_rule(tmp_path: Path):
+    entries = [{"id": f"cmu_{i:02d}", "kind": "walk", "source": {}} for i in range(1, 7)]
+    entries[0]["split"] = "test"  # was held out before the others came
+    (tmp_path / "index.json").write_text(json.dumps(entries))
+    split = {t.id: t.split for t in cmu_trials(tmp_path / "index.json")}
+    assert sorted(k for k, v in split.items() if v == "test") == ["cmu_01", "cmu_05"]
+
+
+def test_trial_table_keeps_earlier_held_out_trials_and_names_a_repo_per_trial():
+    table = cr.load_trial_table()
+    by = {t["trial"]: t for t in table}
+    assert by["131_02"].get("split") == "test" and by["131_03"].get("split") == "test"
+    assert len(by) == len(table), "a trial is listed twice"
+    assert all(t.get("repo") for t in table)
+
+
+def _bare_repo(tmp_path: Path, files: dict[str, str], name: str) -> Path:
+    work = tmp_path / "work"
+    for rel, text in files.items():
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_text(text)
+    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    bare = tmp_path / "mirrors" / name / "repo"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    return bare
+
+
+@pytest.mark.slow
+def test_cc_trial_through_opensim_scale_and_ik(tmp_path: Path):
+    """A CC-rig file without a T-pose of its own borrows the mirror's reference T-pose (another file of
+    the same avatar), goes through OpenSim ScaleTool + InverseKinematicsTool, and the knee flexion it
+    was given comes back with the trunk upright."""
+    knee = _knee_wave()
+    bare = _bare_repo(tmp_path, {"All_BVH/subjects/007/007_03.bvh": cc_bvh(knee[:30]),
+                                 "All_BVH/subjects/007/007_04.bvh": cc_bvh(knee, t_pose_first=False)},
+                      "acme+cc-mocap")
+    mirror = cr.Mirror(bare)
+    assert mirror.repo == "acme/cc-mocap"
+    assert sorted(mirror.by_trial) == ["07_03", "07_04"]  # 007_04.bvh -> 07_04
+    out = tmp_path / "out"
+    out.mkdir()
+    entry = cr.convert_trial({"trial": "07_04", "kind": "squat", "description": "knee bends", "split": "test"},
+                             mirror, out)
+    assert entry["split"] == "test"
+    assert "Character Creator" in entry["licence"]
+    assert entry["ik_rms_m"] < 0.03, entry
+    motion = read_mot(out / "cmu_07_04.mot")
+    names = load_definition().coordinate_names
+    got = np.degrees(motion.coords[:, names.index("knee_angle_r")])
+    want = knee[1:][: len(got)]  # the first motion frame is dropped with the reference slot
+    assert len(got) >= 2 * FPS - 1
+    assert np.abs(got - want[: len(got)]).mean() < 6.0, (got[:10], want[:10])
+    trunk = np.degrees(motion.coords[:, names.index("pelvis_tilt")] + motion.coords[:, names.index("lumbar_extension")])
+    assert np.abs(trunk).max() < 12.0
