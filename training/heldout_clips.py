@@ -40,7 +40,8 @@ _KIND_NO = {"walk": 0, "run": 1, "squat": 2, "lunge": 3, "sit_to_stand": 4, "arm
 REAL_PREFIX = "real_"
 #: Kind numbers for the seeds of library kinds (stable, whatever the library holds).
 _REAL_KIND_NO = {k: 20 + i for i, k in enumerate(("walk", "run", "sprint", "jump", "squat", "sit_to_stand", "balance",
-                                                   "reach", "turn", "bend", "misc", "dance", "lunge", "arms"))}
+                                                   "reach", "turn", "bend", "misc", "dance", "lunge", "arms",
+                                                   "sport", "everyday"))}
 SPLIT_SEEDS = {"calibration": 3_000_000, "eval": 4_000_000}
 RESERVED_RUN = Path("data_cache/eval/subject01_run_IK.mot")
 

@@ -28,7 +28,8 @@ from typing import Any
 SOURCES_FILE = Path(__file__).with_name("sources.json")
 SPLITS = ("train", "test")
 SHARED_WALK_ID = "shared_rajagopal_walk"
-#: CMU trials: every ``CMU_TEST_EVERY``-th trial of a kind (sorted by id, 1-based) is held out.
+#: CMU trials: every ``CMU_TEST_EVERY``-th trial of a kind (sorted by id, 1-based) is held out, or the
+#: last of 2–4; a ``split`` in the trial table pins a trial instead.
 CMU_TEST_EVERY = 5
 
 
@@ -107,7 +108,10 @@ def cmu_trials(index_file: Path) -> list[Trial]:
         items = sorted(items, key=lambda e: e["id"])
         n = len(items)
         for i, e in enumerate(items, 1):
-            held = i % CMU_TEST_EVERY == 0 or (2 <= n < CMU_TEST_EVERY and i == n)
+            if "split" in e:  # pinned by the trial table
+                held = e["split"] == "test"
+            else:
+                held = i % CMU_TEST_EVERY == 0 or (2 <= n < CMU_TEST_EVERY and i == n)
             d = {"subject": e.get("subject", e["id"]), "licence": e.get("licence", default_licence),
                  "source_model": "Rajagopal2016 (OpenSim Scale + IK on virtual markers)",
                  **e, "split": "test" if held else "train", "converted": f"motion_library/cmu/{e['id']}.mot"}
