@@ -145,6 +145,13 @@ TRAIN_CONFIGS["gpu-polish"] = replace(TRAIN_CONFIGS["gpu-continue"], name="gpu-p
 TRAIN_CONFIGS["cpu-polish"] = replace(TRAIN_CONFIGS["cpu-finetune"], name="cpu-polish", lr=1.5e-4, lr_stage2=1e-4,
                                       stream=replace(_CPU_STREAM, seed=15, time_budget_s=3900.0))
 
+# Continue the bundled checkpoint on this CPU once the motion library holds the Character Creator CMU
+# trials (dance, sport, everyday and more walking; ``--init model_store/checkpoints/default.json``):
+# learning rates between ``cpu-polish``'s and ``cpu-continue``'s (the data is new, the weights are
+# close), another stream seed, 80 minutes.
+TRAIN_CONFIGS["cpu-widen"] = replace(TRAIN_CONFIGS["cpu-finetune"], name="cpu-widen", lr=2e-4, lr_stage2=1.2e-4,
+                                     stream=replace(_CPU_STREAM, seed=16, time_budget_s=4800.0))
+
 
 def get_train_config(name: str, **overrides: Any) -> TrainConfig:
     if name not in TRAIN_CONFIGS:
