@@ -109,6 +109,11 @@ def evaluate_clip(clip: HeldOutClip, predictor: Predictor, floor: tuple[np.ndarr
     return res
 
 
+#: Kinds whose knee-angle amplitude ratio means something (cyclic gait, large knee swings); the "all"
+#: row averages it over these only (a knee that barely moves, as in arm raises, gives ratios like 5).
+GAIT_KINDS = frozenset({"walk", "run", "run_real", "real_walk", "real_run", "real_sprint"})
+
+
 def _aggregate(rows: list[dict]) -> dict:
     by_kind: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
@@ -118,14 +123,21 @@ def _aggregate(rows: list[dict]) -> dict:
     modes = ("none", "fit", "floor") if rows and "fit" in rows[0] else ("none", "floor")
     for kind, rs in by_kind.items():
         out[kind] = {"clips": len(rs)}
+        gait = [r for r in rs if r["kind"] in GAIT_KINDS] if kind == "all" else rs
         for mode in modes:
-            out[kind][mode] = {k: round(float(np.mean([r[mode][k] for r in rs])), 2)
-                               for k in (*HEADLINE, "knee_amplitude_ratio")}
+            out[kind][mode] = {k: round(float(np.mean([r[mode][k] for r in rs])), 2) for k in HEADLINE}
+            out[kind][mode]["knee_amplitude_ratio"] = (
+                round(float(np.mean([r[mode]["knee_amplitude_ratio"] for r in gait])), 2) if gait else None)
         out[kind]["fit_seconds_mean"] = round(float(np.mean([r["fit_seconds"] for r in rs])), 2)
         out[kind]["abs_sync_error_frames_mean"] = round(float(np.mean([abs(r["sync_error_frames"]) for r in rs])), 2)
         cal = [r["within_2sd"] for r in rs if r["within_2sd"] is not None]
         out[kind]["fit_within_2sd"] = round(float(np.mean(cal)), 3) if cal else None
     return out
+
+
+def _cell(a: dict, mode: str, k: str) -> str:
+    v = a[mode][k]
+    return "—" if v is None else str(v)
 
 
 def markdown_table(agg: dict) -> str:
@@ -135,8 +147,8 @@ def markdown_table(agg: dict) -> str:
     head = "| kind | clips | " + " | ".join(f"{k} {label}" for k in (*HEADLINE, "knee_amplitude_ratio"))
     lines = [head + " |", "|" + "---|" * (len(HEADLINE) + 3)]
     for kind, a in agg.items():
-        cells = [(f"{a['none'][k]} / **{a['fit'][k]}** / {a['floor'][k]}" if fit else
-                  f"**{a['none'][k]}** / {a['floor'][k]}") for k in (*HEADLINE, "knee_amplitude_ratio")]
+        cells = [(f"{_cell(a, 'none', k)} / **{_cell(a, 'fit', k)}** / {_cell(a, 'floor', k)}" if fit else
+                  f"**{_cell(a, 'none', k)}** / {_cell(a, 'floor', k)}") for k in (*HEADLINE, "knee_amplitude_ratio")]
         lines.append(f"| {kind} | {a['clips']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -59,3 +59,18 @@ def test_with_perturbed_detections_the_fit_beats_the_network():
         assert r["fit"]["ll_mae_deg"] < r["floor"]["ll_mae_deg"], kind
         rows.append(r)
     assert np.mean([r["fit"]["ll_mae_deg"] for r in rows]) < np.mean([r["none"]["ll_mae_deg"] for r in rows])
+
+
+def test_all_row_averages_the_knee_amplitude_over_gait_kinds_only():
+    from training.evaluate_pipeline import HEADLINE, _aggregate, markdown_table
+
+    def row(kind: str, ratio: float) -> dict:
+        figures = {**dict.fromkeys(HEADLINE, 1.0), "knee_amplitude_ratio": ratio}
+        return {"kind": kind, "none": figures, "floor": figures, "fit_seconds": 0.0, "sync_error_frames": 0,
+                "within_2sd": None}
+
+    agg = _aggregate([row("real_run", 0.9), row("real_walk", 1.1), row("arm_raises", 5.0)])
+    assert agg["arm_raises"]["none"]["knee_amplitude_ratio"] == 5.0  # its own row keeps it
+    assert agg["all"]["none"]["knee_amplitude_ratio"] == pytest.approx(1.0)
+    assert _aggregate([row("arm_raises", 5.0)])["all"]["none"]["knee_amplitude_ratio"] is None
+    assert "—" in markdown_table(_aggregate([row("squat", 2.0)]))
