@@ -180,3 +180,27 @@ def test_cc_trial_through_opensim_scale_and_ik(tmp_path: Path):
     assert np.abs(got - want[: len(got)]).mean() < 6.0, (got[:10], want[:10])
     trunk = np.degrees(motion.coords[:, names.index("pelvis_tilt")] + motion.coords[:, names.index("lumbar_extension")])
     assert np.abs(trunk).max() < 12.0
+
+
+def test_main_refuses_zero_jobs(tmp_path: Path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cr.main(["--mirror", str(tmp_path), "--out", str(tmp_path / "out"), "--jobs", "0"])
+    assert exc.value.code == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_main_converts_in_parallel_and_reports_a_failed_trial(tmp_path: Path, capfd):
+    """Two processes: the T-pose-only file is too short for the IK gate and is reported, the other
+    (borrowing that T-pose) lands in the index with the kind the trial table gives it."""
+    folder = tmp_path / "bvh"
+    folder.mkdir()
+    (folder / "007_03.bvh").write_text(cc_bvh(_knee_wave(30)))
+    (folder / "007_04.bvh").write_text(cc_bvh(_knee_wave(), t_pose_first=False))
+    out = tmp_path / "out"
+    assert cr.main(["--mirror", str(folder), "--out", str(out), "--trials", "07_03", "07_04", "--jobs", "2"]) == 0
+    index = json.loads((out / "index.json").read_text())
+    assert [e["id"] for e in index] == ["cmu_07_04"]
+    assert index[0]["kind"] == {t["trial"]: t for t in cr.load_trial_table()}["07_04"]["kind"]
+    assert (out / "cmu_07_04.mot").is_file()
+    assert "07_03: failed: IK fits no 2 s stretch" in capfd.readouterr().err  # from the worker process

@@ -17,7 +17,7 @@ For each trial:
 CLI::
 
     python -m training.motion_library.cmu_retarget --mirror /work/.mirror/una-dinosauria+cmu-mocap/repo \
-        --out data_cache/motion_library/cmu [--trials 02_01 09_01 ...]
+        --out data_cache/motion_library/cmu [--trials 02_01 09_01 ...] [--jobs N]
 
 ``--mirror`` may be a bare git directory (as the ``fetch`` tool leaves it; files are read with
 ``git show``) or a plain folder; trials are found by file name (``<trial>.bvh``) anywhere in it.
@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -667,6 +668,15 @@ def convert_trial(trial: dict, mirror: Mirror, out_dir: Path, model_path: Path =
     }
 
 
+def _convert_logged(trial: dict, mirror: Mirror, out: Path, model: Path, keep_work: bool) -> dict | None:
+    """:func:`convert_trial`, its failure printed instead of raised (one bad trial must not stop a batch)."""
+    try:
+        return convert_trial(trial, mirror, out, model, keep_work)
+    except Exception as exc:
+        print(f"{trial['trial']}: failed: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mirror", type=Path, action="append", required=True,
@@ -675,7 +685,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", nargs="*", help="trial numbers like 02_01 (default: the whole table)")
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     ap.add_argument("--keep-work", action="store_true", help="keep the work folder (trc, setups, scaled model)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="trials converted at once, one process each (default: one per core)")
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error("--jobs must be at least 1")
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     mirrors = [Mirror(p) for p in args.mirror]
@@ -684,6 +698,7 @@ def main(argv: list[str] | None = None) -> int:
         table = [t for t in table if t["trial"] in set(args.trials)]
     index_path = out / "index.json"
     index = {e["id"]: e for e in json.loads(index_path.read_text())} if index_path.is_file() else {}
+    work: list[tuple[dict, Mirror]] = []
     for trial in table:
         # the table names the repository a trial comes from; a plain folder (not a git snapshot) serves
         # any trial it holds
@@ -692,15 +707,18 @@ def main(argv: list[str] | None = None) -> int:
         if mirror is None:
             print(f"{trial['trial']}: not in any mirror, skipped", file=sys.stderr)
             continue
-        try:
-            entry = convert_trial(trial, mirror, out, args.model, args.keep_work)
-        except Exception as exc:  # one bad trial must not stop the batch
-            print(f"{trial['trial']}: failed: {exc}", file=sys.stderr)
-            continue
-        index[entry["id"]] = entry
-        print(f"{entry['id']}: {entry['kind']} {entry['duration_s']:.1f} s, IK RMS {entry['ik_rms_m'] * 100:.2f} cm, "
-              f"max {entry['ik_max_m'] * 100:.2f} cm", flush=True)
-        index_path.write_text(json.dumps(sorted(index.values(), key=lambda e: e["id"]), indent=1) + "\n")
+        work.append((trial, mirror))
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:  # OpenSim's IK is single-threaded
+        futures = [pool.submit(_convert_logged, trial, mirror, out, args.model, args.keep_work)
+                   for trial, mirror in work]
+        for future in as_completed(futures):
+            entry = future.result()
+            if entry is None:
+                continue
+            index[entry["id"]] = entry  # the index is written here only, by this process
+            print(f"{entry['id']}: {entry['kind']} {entry['duration_s']:.1f} s, IK RMS "
+                  f"{entry['ik_rms_m'] * 100:.2f} cm, max {entry['ik_max_m'] * 100:.2f} cm", flush=True)
+            index_path.write_text(json.dumps(sorted(index.values(), key=lambda e: e["id"]), indent=1) + "\n")
     return 0
 
 
