@@ -4,7 +4,6 @@ the trial table's pinned splits and the mirror's file naming."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,8 @@ from model_store.biomech import load_definition, read_mot
 from training.motion_library import cmu_retarget as cr
 from training.motion_library.bvh import parse_bvh
 from training.motion_library.catalogue import cmu_trials
+
+from .git_mirror import bare_mirror
 
 FPS = 60.0
 
@@ -139,29 +140,16 @@ def test_trial_table_keeps_earlier_splits_and_names_a_repo_per_trial():
     assert all(t.get("repo") for t in table)
 
 
-def _bare_repo(tmp_path: Path, files: dict[str, str], name: str) -> Path:
-    work = tmp_path / "work"
-    for rel, text in files.items():
-        (work / rel).parent.mkdir(parents=True, exist_ok=True)
-        (work / rel).write_text(text)
-    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t"]
-    subprocess.run(["git", "init", "-q", str(work)], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "x"], check=True)
-    bare = tmp_path / "mirrors" / name / "repo"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    return bare
-
-
 @pytest.mark.slow
 def test_cc_trial_through_opensim_scale_and_ik(tmp_path: Path):
     """A CC-rig file without a T-pose of its own borrows the mirror's reference T-pose (another file of
     the same avatar), goes through OpenSim ScaleTool + InverseKinematicsTool, and the knee flexion it
     was given comes back with the trunk upright."""
     knee = _knee_wave()
-    bare = _bare_repo(tmp_path, {"All_BVH/subjects/007/007_03.bvh": cc_bvh(knee[:30]),
-                                 "All_BVH/subjects/007/007_04.bvh": cc_bvh(knee, t_pose_first=False)},
-                      "acme+cc-mocap")
+    mirrors = bare_mirror(tmp_path, {"All_BVH/subjects/007/007_03.bvh": cc_bvh(knee[:30]),
+                                     "All_BVH/subjects/007/007_04.bvh": cc_bvh(knee, t_pose_first=False)},
+                          "acme+cc-mocap")
+    bare = mirrors / "acme+cc-mocap" / "repo"
     mirror = cr.Mirror(bare)
     assert mirror.repo == "acme/cc-mocap"
     assert sorted(mirror.by_trial) == ["07_03", "07_04"]  # 007_04.bvh -> 07_04

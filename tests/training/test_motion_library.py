@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,8 @@ from training.motion_library.catalogue import (
     load_catalogue,
 )
 from training.motion_library.library import FPS, build_library, load_library
+
+from .git_mirror import bare_mirror
 
 NAMES = load_definition().coordinate_names
 RESERVED = {"repo": "opensim-org/opensim-models", "path": "Pipelines/Rajagopal/ExpData/motion_capture_run.trc"}
@@ -70,21 +71,6 @@ def test_cmu_split_rule(tmp_path: Path):
     assert split["cmu_95"] == "train"  # a kind with one trial cannot hold one out
 
 
-def _bare_repo_with(tmp_path: Path, files: dict[str, str]) -> Path:
-    work = tmp_path / "work"
-    work.mkdir()
-    for rel, text in files.items():
-        (work / rel).parent.mkdir(parents=True, exist_ok=True)
-        (work / rel).write_text(text)
-    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t"]
-    subprocess.run(["git", "init", "-q", str(work)], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "x"], check=True)
-    mirrors = tmp_path / "mirrors"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(mirrors / "acme+mocap" / "repo")], check=True)
-    return mirrors
-
-
 def test_build_converts_degrees_resamples_negates_and_clips(tmp_path: Path):
     """A 100 Hz .mot in degrees (gait2392-style negative knee flexion) becomes 60 Hz radians in model
     order; the named coordinates are negated; angles beyond the model's ranges are clipped and counted."""
@@ -97,7 +83,7 @@ def test_build_converts_degrees_resamples_negates_and_clips(tmp_path: Path):
     q[:, hip] = np.radians(150.0)  # beyond the model's 120° limit
     src = tmp_path / "trial.mot"
     write_mot(src, t, q, NAMES)
-    mirrors = _bare_repo_with(tmp_path, {"data/trial.mot": src.read_text()})
+    mirrors = bare_mirror(tmp_path, {"data/trial.mot": src.read_text()})
     doc = {"trials": [{"id": "t1", "kind": "walk", "subject": "s", "licence": "test", "source_model": "gait2392",
                        "split": "train", "negate": ["knee_angle_r"],
                        "source": {"repo": "acme/mocap", "commit": "HEAD", "path": "data/trial.mot"}}]}

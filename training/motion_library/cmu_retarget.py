@@ -410,9 +410,9 @@ def build_generic_model(model_path: Path, out_path: Path,
 
 
 def _scale_setup(generic: Path, static_trc: Path, t0: float, t1: float, work: Path,
-                 cc_pelvis: bool = False) -> Path:
+                 cc_rig: bool = False) -> Path:
     table = {n: (pairs, bodies, "X Y Z") for n, (pairs, bodies) in MEASUREMENTS.items()}
-    if cc_pelvis:
+    if cc_rig:
         del table["pelvis"]
         table.update(CC_PELVIS)
     meas = []
@@ -423,7 +423,7 @@ def _scale_setup(generic: Path, static_trc: Path, t0: float, t1: float, work: Pa
                     f"</MarkerPairSet><BodyScaleSet><objects>{bs}</objects></BodyScaleSet></Measurement>")
     # on the CC path the free markers start far from their data (their default spots are the
     # cgspeed skeleton's), so the static pose is solved on the joint centres alone before they are placed
-    tasks = _xml_tasks({m.name: (m.weight if m.fixed or not cc_pelvis else 0.0) for m in MARKERS})
+    tasks = _xml_tasks({m.name: (m.weight if m.fixed or not cc_rig else 0.0) for m in MARKERS})
     xml = f"""<?xml version="1.0" encoding="UTF-8" ?>
 <OpenSimDocument Version="40000">
 <ScaleTool name="cmu_subject">
@@ -493,9 +493,10 @@ def _read_sto_columns(path: Path) -> dict[str, np.ndarray]:
 
 def scale_and_ik(trc: Path, times: np.ndarray, work: Path, mot_out: Path,
                  model_path: Path = DEFAULT_MODEL, overrides: dict[str, np.ndarray] | None = None,
-                 static_frames: int = STATIC_FRAMES, ik_from: int = 0, cc_pelvis: bool = False) -> dict:
+                 static_frames: int = STATIC_FRAMES, ik_from: int = 0, cc_rig: bool = False) -> dict:
     """Run ScaleTool on the first ``static_frames`` frames of ``trc``, then InverseKinematicsTool from
-    frame ``ik_from`` to the end; returns IK error summary (m)."""
+    frame ``ik_from`` to the end; returns IK error summary (m). ``cc_rig``: the Character Creator
+    avatar's settings (:data:`CC_PELVIS` scaling; the static pose solved on the joint centres alone)."""
     import opensim as osim
 
     osim.Logger.setLevelString("error")
@@ -504,7 +505,7 @@ def scale_and_ik(trc: Path, times: np.ndarray, work: Path, mot_out: Path,
     build_generic_model(model_path, generic, overrides)
     t0 = float(times[0])
     t1 = float(times[min(static_frames, len(times)) - 1])
-    setup = _scale_setup(generic, trc, t0, t1, work, cc_pelvis)
+    setup = _scale_setup(generic, trc, t0, t1, work, cc_rig)
     cwd = os.getcwd()
     try:
         os.chdir(work)
@@ -622,6 +623,7 @@ def convert_trial(trial: dict, mirror: Mirror, out_dir: Path, model_path: Path =
                   keep_work: bool = False) -> dict:
     rel = mirror.by_trial[trial["trial"]]
     bvh = parse_bvh(mirror.read(rel))
+    scheme = naming_scheme(bvh)
     reference = reference_pose(bvh)
     if reference is None:
         reference = mirror.shared_reference()
@@ -633,18 +635,17 @@ def convert_trial(trial: dict, mirror: Mirror, out_dir: Path, model_path: Path =
     work = Path(tempfile.mkdtemp(prefix=f"{tid}_", dir=out_dir))
     try:
         trc = work / f"{tid}.trc"
-        if naming_scheme(bvh) == "cc":
+        if scheme == "cc":
             # the avatar's spine and pelvis do not match the model's closely enough for fixed offsets
             # (IK then bends the lumbar spine 35 deg in plain walking): the T-pose goes first as the
             # static trial, and MarkerPlacer puts the non-joint-centre markers on the model there
-            scheme = naming_scheme(bvh)
             tpose = np.array([[reference[m.bvh[scheme]] for m in MARKERS]])
             static = normalise_heading(bvh_to_opensim(tpose, unit))
             dt = float(times[1] - times[0]) if len(times) > 1 else 1.0 / MAX_RATE_HZ
             all_times = np.concatenate([[0.0, dt], times - times[0] + 2 * dt])  # ScaleTool averages >= 2 frames
             write_trc(trc, all_times, np.concatenate([static, static, pts]), [m.name for m in MARKERS])
             summary = scale_and_ik(trc, all_times, work, out_dir / f"{tid}.mot", model_path, None,
-                                   static_frames=2, ik_from=2, cc_pelvis=True)
+                                   static_frames=2, ik_from=2, cc_rig=True)
         else:
             write_trc(trc, times, pts, [m.name for m in MARKERS])
             overrides = rest_pose_overrides(bvh, model_path, reference, unit)
@@ -657,7 +658,7 @@ def convert_trial(trial: dict, mirror: Mirror, out_dir: Path, model_path: Path =
     return {
         "id": tid, "kind": trial["kind"], "description": trial["description"],
         "source": {"repo": mirror.repo, "commit": mirror.commit, "path": rel},
-        "licence": LICENCE + ("" if naming_scheme(bvh) != "cc" else
+        "licence": LICENCE + ("" if scheme != "cc" else
                               "; retargeted onto iClone's Character Creator avatar in the source repository, "
                               "which carries no licence file of its own"),
         "subject": f"cmu_{int(trial['trial'].split('_')[0]):02d}",
