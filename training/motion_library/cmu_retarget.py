@@ -483,9 +483,14 @@ def _ik_setup(model: Path, trc: Path, t0: float, t1: float, work: Path, mot: Pat
     return path
 
 
+def _header_end(lines: list[str]) -> int:
+    """Index of the ``endheader`` line of an OpenSim .sto/.mot (the column names follow it)."""
+    return next(i for i, ln in enumerate(lines) if ln.strip().lower() == "endheader")
+
+
 def _read_sto_columns(path: Path) -> dict[str, np.ndarray]:
     lines = path.read_text().splitlines()
-    end = next(i for i, ln in enumerate(lines) if ln.strip().lower() == "endheader")
+    end = _header_end(lines)
     header = lines[end + 1].split("\t")
     data = np.array([[float(v) for v in ln.split("\t")] for ln in lines[end + 2:] if ln.strip()])
     return {h.strip(): data[:, i] for i, h in enumerate(header)}
@@ -553,7 +558,7 @@ def longest_good_run(frame_rms: np.ndarray, limit: float) -> tuple[int, int]:
 def write_mot_rows(src: Path, dst: Path, start: int, stop: int) -> None:
     """Copy the .mot ``src`` to ``dst`` keeping data rows ``start:stop`` (and the header's nRows right)."""
     lines = src.read_text().splitlines()
-    end = next(i for i, ln in enumerate(lines) if ln.strip().lower() == "endheader")
+    end = _header_end(lines)
     rows = [ln for ln in lines[end + 2:] if ln.strip()][start:stop]
     head = [f"nRows={len(rows)}" if ln.replace(" ", "").lower().startswith("nrows=") else ln for ln in lines[:end + 2]]
     dst.write_text("\n".join(head + rows) + "\n")
@@ -636,9 +641,9 @@ def convert_trial(trial: dict, mirror: Mirror, out_dir: Path, model_path: Path =
     try:
         trc = work / f"{tid}.trc"
         if scheme == "cc":
-            # the avatar's spine and pelvis do not match the model's closely enough for fixed offsets
-            # (IK then bends the lumbar spine 35 deg in plain walking): the T-pose goes first as the
-            # static trial, and MarkerPlacer puts the non-joint-centre markers on the model there
+            # the avatar's rest pose is not upright: its T-pose goes first as the static trial, and
+            # MarkerPlacer puts the non-joint-centre markers on the model there (measured on this
+            # avatar, not fixed from a rest pose); the pelvis scaling is what keeps the spine straight
             tpose = np.array([[reference[m.bvh[scheme]] for m in MARKERS]])
             static = normalise_heading(bvh_to_opensim(tpose, unit))
             dt = float(times[1] - times[0]) if len(times) > 1 else 1.0 / MAX_RATE_HZ
