@@ -16,6 +16,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from model_store.biomech import load_definition
+from model_store.biomech.mirror import mirror_coordinates
 
 #: (centre low, centre high, max amplitude) for posture sampling, by coordinate name (rad).
 _PRIOR: dict[str, tuple[float, float, float]] = {
@@ -29,7 +30,12 @@ _SIDED: dict[str, tuple[float, float, float]] = {
     "arm_rot": (-0.4, 0.4, 0.35), "elbow_flex": (0.1, 1.6, 0.6), "pro_sup": (0.3, 1.3, 0.3),
     "wrist_flex": (-0.3, 0.3, 0.3), "wrist_dev": (-0.1, 0.2, 0.15),
 }
-MIRROR_NEGATE = ("pelvis_list", "pelvis_rotation", "pelvis_tz", "lumbar_bending", "lumbar_rotation")
+
+
+def mirror(q: np.ndarray) -> np.ndarray:
+    """Mirror a motion [..., 39] across the ground's sagittal (x-y) plane, swapping sides
+    (:func:`model_store.biomech.mirror.mirror_coordinates`)."""
+    return mirror_coordinates(q)
 
 
 def _names() -> tuple[str, ...]:
@@ -83,30 +89,6 @@ def walk_window(
     t_new = start + np.arange(frames) / fps * warp
     unwrapped = np.unwrap(walk, axis=0)
     return np.stack([np.interp(t_new, t_src, unwrapped[:, j]) for j in range(walk.shape[1])], 1)
-
-
-def mirror(q: np.ndarray) -> np.ndarray:
-    """Mirror a motion [..., 39] across the ground's sagittal (x-y) plane, swapping sides."""
-    names = _names()
-    out = q.copy()
-    for i, n in enumerate(names):
-        other = _other_side(n)
-        if other is not None and n < other:
-            j = names.index(other)
-            out[..., i], out[..., j] = q[..., j], q[..., i]
-    for n in MIRROR_NEGATE:
-        out[..., names.index(n)] *= -1.0
-    return out
-
-
-def _other_side(name: str) -> str | None:
-    """``hip_flexion_r`` → ``hip_flexion_l``, ``knee_angle_l_beta`` → ``knee_angle_r_beta``; else None."""
-    parts = name.split("_")
-    for k, p in enumerate(parts):
-        if p in ("r", "l"):
-            parts[k] = "l" if p == "r" else "r"
-            return "_".join(parts)
-    return None
 
 
 def rotate_heading(q: np.ndarray, angle: float) -> np.ndarray:
