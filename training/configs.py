@@ -60,6 +60,9 @@ class TrainConfig:
     log_every: int = 10
     stream: StreamRecipe | None = None  # on-the-fly data instead of ``data``'s cached shards
     amp: bool = False  # bf16 image encoder (CUDA only)
+    # Streamed runs: keep an exponential moving average of the weights (decay per optimizer step) and
+    # save it as the result; None saves the last weights. The average smooths small-batch noise.
+    ema_decay: float | None = None
 
     @property
     def total_steps(self) -> int:

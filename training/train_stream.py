@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.torch import save_file
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from model_store.biomech import load_fullbody_model
 from model_store.network import KinematicsNet, get_config, save_checkpoint
@@ -27,7 +28,7 @@ from training.configs import TrainConfig
 from training.data import SequenceArrays
 from training.evaluation import evaluate_constant, evaluate_network, mean_pose_of
 from training.losses import kinematics_loss
-from training.manifest import checkpoint_manifest, cosine_decay
+from training.manifest import brief_metrics, checkpoint_manifest, cosine_decay
 from training.stream import DeviceBuffer, SequenceStream, collect
 
 
@@ -53,6 +54,15 @@ def _save_partial(net: torch.nn.Module, path: Path, step: int) -> None:
     save_file({k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp),
               metadata={"step": str(step)})
     os.replace(tmp, path)
+
+
+def _result(net: KinematicsNet, ema: AveragedModel | None) -> KinematicsNet:
+    """The network a run hands on: the weight average when one is kept, else the trained network."""
+    if ema is None:
+        return net
+    avg = ema.module
+    assert isinstance(avg, KinematicsNet)
+    return avg
 
 
 def _hardware(dev: torch.device, workers: int) -> str:
@@ -84,6 +94,8 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
     s = cfg.stream
     if s is None:
         raise ValueError(f"config {cfg.name} has no stream recipe")
+    if cfg.ema_decay is not None and not 0.0 <= cfg.ema_decay <= 1.0:
+        raise ValueError(f"ema_decay must be in [0, 1], got {cfg.ema_decay}")
     workers = s.workers or max(1, (os.cpu_count() or 2) - 1)
     run_dir.mkdir(parents=True, exist_ok=True)
     if test_data is None:
@@ -111,6 +123,8 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
     net.encoder_autocast = cfg.amp and dev.type == "cuda"
     fk = load_fullbody_model().to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ema = (AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+           if cfg.ema_decay is not None else None)
     buf = DeviceBuffer(s.buffer_sequences, s.frames, s.mask_size, dev)
     gen = torch.Generator(device=dev)
     gen.manual_seed(cfg.seed)
@@ -151,8 +165,10 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
                 skipped += 1
                 continue
             opt.step()
+            if ema is not None:
+                ema.update_parameters(net)
             if step % cfg.checkpoint_every == 0:  # weights only: what a killed run leaves behind
-                _save_partial(net, run_dir / "partial.safetensors", step)
+                _save_partial(_result(net, ema), run_dir / "partial.safetensors", step)
             if step % cfg.log_every == 0:
                 lv = float(loss.detach())
                 losses.append(lv)
@@ -170,11 +186,15 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
         stream.close()
         log.close()
     wall = time.perf_counter() - t0
-    net.use_temporal = True
-    net.encoder_autocast = False
     summary: dict[str, Any] = {"steps": step, "wall_time_s": round(wall, 1), "losses": losses,
                                "sequences_generated": stream.received, "windows_drawn": drawn,
                                "skipped_steps": skipped, "initialised_from": parent}
+    if ema is not None:  # the last weights' figures beside the average's, for the record
+        net.use_temporal, net.encoder_autocast = True, False
+        summary["metrics_last_weights"] = brief_metrics(evaluate_network(net, test_data))
+    net = _result(net, ema)
+    net.use_temporal = True
+    net.encoder_autocast = False
     summary["metrics"] = evaluate_network(net, test_data)
     mean_a, mean_s = mean_pose_of(*buf.coords_and_scales())
     summary["baseline_mean_pose"] = evaluate_constant(mean_a, mean_s, test_data)
@@ -204,6 +224,7 @@ def _manifest(cfg: TrainConfig, summary: dict[str, Any], mean_a: np.ndarray, mea
         "motion_sources": motion_sources,
         "sequences_generated": summary["sequences_generated"],
         "skipped_steps": summary["skipped_steps"],
+        "metrics_last_weights": summary.get("metrics_last_weights"),
         "initialised_from": summary["initialised_from"],
         "hardware": hardware,
     }

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from safetensors import safe_open
 
 from model_store.network import load_network
@@ -36,6 +38,26 @@ def test_streamed_training_writes_a_loadable_checkpoint(tmp_path: Path):
     with safe_open(str(tmp_path / "run" / "partial.safetensors"), "pt") as f:
         assert f.metadata()["step"] == str(cfg.total_steps // cfg.checkpoint_every * cfg.checkpoint_every)
         assert set(f.keys()) == set(net.state_dict())
+
+
+@pytest.mark.slow
+def test_weight_average_is_what_a_run_saves(tmp_path: Path):
+    """With ``ema_decay`` the run saves the weight average: at decay 1 the average never moves, so the
+    result is the starting checkpoint bit for bit, while the last weights (trained) score differently."""
+    base = get_train_config("stream-tiny")
+    train_streaming(base, tmp_path / "a", tmp_path / "cache", device="cpu", progress=False)
+    frozen = replace(base, ema_decay=1.0)
+    summary = train_streaming(frozen, tmp_path / "b", tmp_path / "cache", device="cpu", progress=False,
+                              init_from=tmp_path / "a" / "model.json")
+    start, _ = load_network(tmp_path / "a" / "model.json")
+    result, record = load_network(tmp_path / "b" / "model.json")
+    for k, v in start.state_dict().items():
+        assert torch.equal(v, result.state_dict()[k]), k
+    assert record.manifest["training"]["ema_decay"] == 1.0
+    assert record.manifest["metrics_last_weights"]["ll_mae_deg"] != record.manifest["metrics"]["ll_mae_deg"]
+    assert summary["steps"] == base.total_steps
+    with pytest.raises(ValueError, match="ema_decay"):
+        train_streaming(replace(base, ema_decay=1.5), tmp_path / "c", tmp_path / "cache", device="cpu")
 
 
 def test_sequence_workers_start_single_threaded_and_stop(tmp_path: Path, monkeypatch):
