@@ -1,7 +1,9 @@
 """Network inference speed: ms per frame pair (two views) for each config, torch and onnxruntime.
 
 Usage: ``.venv/bin/python bench/bench_network.py [--configs small paper] [--frames 64] [--onnx]``.
-Untrained weights (speed does not depend on them); one window of ``--frames`` frames per call.
+Untrained weights (speed does not depend on them); one window of ``--frames`` frames per call. With
+``--onnx`` the last column is what the product runs: the window and its mirror image
+(:mod:`model_store.network.mirror`, two passes plus the flip and the average).
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ import torch
 from timing import mean_seconds
 
 from model_store.network import KinematicsNet, get_config
+from model_store.network.mirror import average_with_mirror, mirror_inputs
 from model_store.network.onnx_export import OnnxKinematicsNet, example_inputs, export_onnx
+
+
+def _both(net: OnnxKinematicsNet, inp, crop_size: int) -> None:
+    """One window with mirror averaging, as the predictor runs it."""
+    a, m = net(inp), net(mirror_inputs(inp, crop_size))
+    average_with_mirror(a.angles[0].numpy(), a.scales[0].numpy(), m.angles[0].numpy(), m.scales[0].numpy())
 
 
 def main() -> None:
@@ -41,7 +50,9 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 ort_net = OnnxKinematicsNet(export_onnx(net.cpu(), Path(tmp) / "n.onnx"))
                 osec = mean_seconds(lambda o=ort_net, i=inp: o(i), args.repeats)
+                msec = mean_seconds(lambda o=ort_net, i=inp, c=cfg.crop_size: _both(o, i, c), args.repeats)
                 line += f" | onnxruntime {osec / frames * 1e3:8.1f} ms/frame pair"
+                line += f" | with mirror average {msec / frames * 1e3:8.1f} ms/frame pair"
         print(line, flush=True)
 
 

@@ -41,11 +41,12 @@ from training.metrics import angle_errors_deg, summarize
 HEADLINE = ("ll_mae_deg", "mae_deg", "scale_err_pct", "mpjpe_mm")
 
 
-def open_predictor(checkpoint: Path | None) -> Predictor | None:
-    """The network of ``checkpoint`` (a manifest; None: the bundled one), or None after printing
-    why it cannot be used (for the evaluation commands, which then exit with status 2)."""
+def open_predictor(checkpoint: Path | None, mirror_average: bool = False) -> Predictor | None:
+    """The network of ``checkpoint`` (a manifest; None: the bundled one; ``mirror_average``: each
+    window averaged with its mirror image), or None after printing why it cannot be used (for the
+    evaluation commands, which then exit with status 2)."""
     try:
-        return Predictor(checkpoint)
+        return Predictor(checkpoint, mirror_average=mirror_average)
     except CheckpointError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
@@ -166,10 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path("data_cache"))
     ap.add_argument("--json", type=Path, help="write the per-clip results and the aggregate here")
     ap.add_argument("--network-only", action="store_true", help="skip the fit (refine=none): network vs floor")
+    ap.add_argument("--mirror-average", action="store_true",
+                    help="average each window's answer with its mirror image's (KINEMATICS_MIRROR_AVERAGE)")
     args = ap.parse_args(argv)
     kinds = ([k for k in args.kinds.split(",") if k] if args.kinds
              else [*library_kinds(args.cache), *(k for k in KINDS if k != "walk")])
-    predictor = open_predictor(args.checkpoint)
+    predictor = open_predictor(args.checkpoint, mirror_average=args.mirror_average)
     if predictor is None:
         return 2
     floor = mean_pose_floor(predictor)
@@ -191,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     agg = _aggregate(rows)
     print(markdown_table(agg))
     report = {"split": args.split, "exact": args.exact, "checkpoint": str(predictor.checkpoint.weights),
+              "mirror_average": predictor.mirror_average,
               "aggregate": agg, "clips": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]}
     for r in report["clips"]:
         for m in ("none", "fit", "floor"):

@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path("data_cache"), help="where detections are cached")
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--checkpoint", type=Path, help="network checkpoint manifest (default: the bundled one)")
+    ap.add_argument("--mirror-average", action="store_true",
+                    help="average each window's answer with its mirror image's (KINEMATICS_MIRROR_AVERAGE)")
     args = ap.parse_args(argv)
     from worker.pipeline.cameras import select_cameras
     from worker.pipeline.contract import PipelineRequest
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (demo_dir() / "calibration.toml").is_file():
         print(f"error: the demo recording is not at {demo_dir()}", file=sys.stderr)
         return 2
-    predictor = open_predictor(args.checkpoint)
+    predictor = open_predictor(args.checkpoint, mirror_average=args.mirror_average)
     if predictor is None:
         return 2
     data = aligned(args.cache)
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     floor = np.tile(core.initial.coords[:1], (n, 1))
     floor[:, rotational_indices()] = floor_angles
     report = {
-        "frames": n, "offsets_4cam": data.offsets, "pipeline_sync_offset": core.sync.offset_frames,
+        "frames": n, "mirror_average": predictor.mirror_average,
+        "offsets_4cam": data.offsets, "pipeline_sync_offset": core.sync.offset_frames,
         "triangulation_median_px": round(float(np.nanmedian(ref.reprojection_px)), 2),
         "residuals": core.refined.report["residuals"],
         "none": compare(core.initial.coords, core.initial.scales, ref.coords, ref.points),

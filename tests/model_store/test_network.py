@@ -127,16 +127,16 @@ def test_predictor_torch_and_onnx_backends_agree(tmp_path):
         Predictor(tmp_path / "ck.json", backend="tensorrt")
 
 
-def test_predictor_auto_uses_a_cached_onnx_graph_and_torch_for_short_windows(tmp_path):
+def test_predictor_onnx_graph_is_exported_once_and_short_windows_run_on_torch(tmp_path):
     from model_store.network.predictor import Predictor
 
     net = _randomised(KinematicsNet(get_config("tiny")))
     save_checkpoint(net, tmp_path / "ck.safetensors", {})
-    first = Predictor(tmp_path / "ck.json")
+    first = Predictor(tmp_path / "ck.json", backend="onnx")
     assert first.backend == "onnx"
     cached = first._onnx.path
     mtime = cached.stat().st_mtime_ns
-    second = Predictor(tmp_path / "ck.json")
+    second = Predictor(tmp_path / "ck.json", backend="onnx")
     assert second.backend == "onnx" and second._onnx.path == cached
     assert cached.stat().st_mtime_ns == mtime  # exported once, then reused
     masks, kp, crops, k, r, t = (x[0].numpy() for x in example_inputs(net).graph_tensors())
@@ -146,6 +146,34 @@ def test_predictor_auto_uses_a_cached_onnx_graph_and_torch_for_short_windows(tmp
     full_onnx = second.predict(window)
     full_torch = Predictor(tmp_path / "ck.json", backend="torch").predict(window)
     assert abs(full_onnx.angles - full_torch.angles).max() <= 1e-3
+
+
+def test_predictor_auto_measures_once_and_keeps_the_faster_backend(tmp_path, monkeypatch):
+    from model_store.network import predictor as predictor_module
+
+    monkeypatch.setattr(predictor_module, "_AUTO_CHOICE", {})
+    monkeypatch.setattr(predictor_module, "CACHE_DIR", tmp_path / "cache")
+    net = _randomised(KinematicsNet(get_config("tiny")))
+    save_checkpoint(net, tmp_path / "ck.safetensors", {})
+    first = predictor_module.Predictor(tmp_path / "ck.json")
+    times = first.backend_seconds
+    assert set(times) == {"onnx", "torch"} and min(times.values()) > 0
+    assert first.backend == min(times, key=times.get)
+    again = predictor_module.Predictor(tmp_path / "ck.json")  # same process: the choice is remembered
+    assert again.backend == first.backend and again.backend_seconds == {}
+    monkeypatch.setattr(predictor_module, "_AUTO_CHOICE", {})  # a new process reads the stored choice
+    stored = predictor_module.Predictor(tmp_path / "ck.json")
+    assert stored.backend == first.backend and stored.backend_seconds == {}
+    # a stored choice the other way round is followed; one from other library versions is measured again
+    choice = next((tmp_path / "cache").glob("*.backend.json"))
+    doc = json.loads(choice.read_text())
+    other = "torch" if first.backend == "onnx" else "onnx"
+    choice.write_text(json.dumps({**doc, "faster": other}))
+    monkeypatch.setattr(predictor_module, "_AUTO_CHOICE", {})
+    assert predictor_module.Predictor(tmp_path / "ck.json").backend == other
+    choice.write_text(json.dumps({**doc, "versions": {"torch": "0.0"}}))
+    monkeypatch.setattr(predictor_module, "_AUTO_CHOICE", {})
+    assert set(predictor_module.Predictor(tmp_path / "ck.json").backend_seconds) == {"onnx", "torch"}
 
 
 def test_pelvis_alias_is_canonicalised_without_changing_the_orientation():

@@ -139,3 +139,22 @@ def test_a_view_whose_keypoints_are_all_unseen_fails_with_a_code(use_tiny_checkp
         cli_main(["--front", str(synthetic_clip / "front.mp4"), "--side", str(synthetic_clip / "side.mp4"),
                   "--refine", "magic", "--out", str(tmp_path / "o")])
     assert info.value.code == 2 and "--refine" in capsys.readouterr().err
+
+
+def test_mirror_average_setting_reaches_the_network(use_tiny_checkpoint, synthetic_clip, tmp_path, capsys,
+                                                    monkeypatch):
+    """``KINEMATICS_MIRROR_AVERAGE`` switches the second, mirrored network pass on: the summary says
+    so and the network's answer changes."""
+    coords = {}
+    for on in (False, True):
+        monkeypatch.setenv("KINEMATICS_MIRROR_AVERAGE", "1" if on else "0")
+        get_settings.cache_clear()  # as a new process would read it
+        out = tmp_path / str(on)
+        rc, cap = _run(["--front", str(synthetic_clip / "front.mp4"), "--side", str(synthetic_clip / "side.mp4"),
+                        "--calibration", str(synthetic_clip / "calibration.toml"), "--refine", "none",
+                        "--detections", str(synthetic_clip / "detections"), "--out", str(out), "--no-overlay"], capsys)
+        assert rc == 0, cap.err
+        assert json.loads((out / "summary.json").read_text())["network"]["mirror_average"] is on
+        coords[on] = read_mot(out / "kinematics.mot").coords
+    get_settings.cache_clear()
+    assert np.abs(coords[True] - coords[False]).max() > 1e-4

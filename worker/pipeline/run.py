@@ -138,7 +138,8 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
     stages = _Stages(progress)
     warnings: list[str] = []
     try:
-        predictor = Predictor(get_settings().kinematics_checkpoint)
+        settings = get_settings()
+        predictor = Predictor(settings.kinematics_checkpoint, mirror_average=settings.kinematics_mirror_average)
     except CheckpointError as exc:
         raise PipelineError("no_checkpoint", str(exc)) from exc
     hint = parse_subject(request.subject)
@@ -215,7 +216,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         "frames_held": result.held_frames,
         "angle_values_clamped_to_range": result.clipped_values,
         "network": {"config": predictor.config.name, "sha256": predictor.checkpoint.sha256[:16],
-                    "windows": core.inferred.windows},
+                    "windows": core.inferred.windows, "mirror_average": predictor.mirror_average},
         "model_height_m": round(result.model_height_m, 3),
         "body_scales": {name: [round(float(v), 4) for v in sc]
                         for name, sc in zip(load_definition().body_names, result.scales, strict=True)},
