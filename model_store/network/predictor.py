@@ -4,7 +4,9 @@
 e.g. :meth:`NetworkInputs.from_arrays`) — masks may be the 256² crop masks (uint8 or float), they
 are resized here — and returns the 36 rotational coordinates (rad, ``ROTATIONAL_COORDINATES`` order)
 per frame and one 22×3 scale set. The ``onnx`` backend runs the same graph with onnxruntime (CUDA
-provider when available); ``auto`` (the default) uses it when it works.
+provider when available); ``auto`` (the default) uses whichever of the two is faster here (see
+:class:`Predictor`). ``mirror_average`` adds a second pass on the window's mirror image and
+averages the two answers (:mod:`model_store.network.mirror`).
 """
 
 from __future__ import annotations
@@ -60,12 +62,13 @@ class Predictor:
     """``backend``: ``torch``, ``onnx``, or ``auto`` (default: whichever of onnxruntime and torch
     runs one full window faster on this machine, measured once per checkpoint, device and library
     versions and kept in :data:`CACHE_DIR`; torch when onnxruntime does not import or the export
-    fails). Which is faster depends on the CPU and
-    the library versions: on one 2-core Xeon, onnxruntime 1.32's convolutions made it ~4× slower
-    than torch for the bundled network, where another machine had measured it faster. The ONNX graph
-    is exported once per checkpoint and cached (next to the weights if a ``.onnx`` is there, else
-    under the system temp folder keyed by the weights' sha256); windows shorter than the network's
-    window always run on torch. ``backend_seconds`` holds the timings ``auto`` compared (s per window)."""
+    fails). Which is faster depends on the CPU and the library versions: on one 2-core Xeon,
+    onnxruntime 1.32's convolutions made it ~4× slower than torch for the bundled network, where
+    another machine had measured it faster. The ONNX graph is exported once per checkpoint and
+    cached (next to the weights if a ``.onnx`` is there, else in :data:`CACHE_DIR` keyed by the
+    weights' sha256); windows shorter than the network's window always run on torch.
+    ``backend_seconds`` holds the timings ``auto`` compared (s per window; empty when it did not
+    measure). ``mirror_average``: see the module docstring."""
 
     def __init__(self, checkpoint: str | Path | None = None, backend: str = "auto", device: str | None = None,
                  mirror_average: bool = False):
@@ -78,16 +81,15 @@ class Predictor:
         self.backend_seconds: dict[str, float] = {}
         if backend == "auto":
             key = (self.record.sha256, str(self.device))
-            if key not in _AUTO_CHOICE:
-                _AUTO_CHOICE[key] = self._stored_choice() or "onnx"
-            if _AUTO_CHOICE[key] == "onnx":
+            choice = _AUTO_CHOICE.get(key) or self._stored_choice()  # None: not measured yet
+            if choice != "torch":
                 try:
                     self._onnx = self._load_onnx()
                 except Exception as exc:  # any failure: the torch graph computes the same thing
                     log.warning("onnxruntime backend unavailable (%s: %s); using torch", exc.__class__.__name__, exc)
-                if self._onnx is not None and self._stored_choice() is None:
-                    self._onnx = self._onnx if self._measure_onnx_faster() else None
-                _AUTO_CHOICE[key] = "onnx" if self._onnx is not None else "torch"
+                if self._onnx is not None and choice is None and not self._measure_onnx_faster():
+                    self._onnx = None
+            _AUTO_CHOICE[key] = "onnx" if self._onnx is not None else "torch"
         elif backend == "onnx":
             self._onnx = self._load_onnx()
         self.backend = "onnx" if self._onnx is not None else "torch"
