@@ -11,10 +11,11 @@ from model_store.biomech import load_fullbody_model
 from model_store.biomech.mirror import body_mirror_permutation, mirror_coordinates, mirror_scales
 from model_store.cameras import look_at
 from model_store.landmarks import load_landmarks, mirror_permutation
-from model_store.network import KinematicsNet, NetworkInputs, get_config, save_checkpoint
+from model_store.network import NetworkInputs, save_checkpoint
 from model_store.network.mirror import mirror_inputs, unmirror_angles
 from model_store.network.onnx_export import example_inputs
 from model_store.network.outputs import ROTATIONAL_COORDINATES, assemble_coordinates
+from tests.model_store.nets import tiny_net
 
 
 def test_mirrored_motion_and_scales_reflect_every_body():
@@ -86,12 +87,8 @@ def test_mirror_averaged_predictions_are_exactly_mirror_symmetric(tmp_path):
     from model_store.network.predictor import Predictor
 
     torch.manual_seed(0)
-    net = KinematicsNet(get_config("tiny"))
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():  # zero-initialised heads get weights so the outputs depend on the inputs
-        for p in (net.scale_head.weight, net.temporal_out.weight):
-            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
-    save_checkpoint(net.eval(), tmp_path / "ck.safetensors", {})
+    net = tiny_net()
+    save_checkpoint(net, tmp_path / "ck.safetensors", {})
     window = example_inputs(net)
     plain = Predictor(tmp_path / "ck.json", backend="torch")
     avg = Predictor(tmp_path / "ck.json", backend="torch", mirror_average=True)

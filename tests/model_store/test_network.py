@@ -11,7 +11,6 @@ from model_store.network import (
     CONFIGS,
     CheckpointError,
     CheckpointNotFound,
-    KinematicsNet,
     NetworkInputs,
     get_config,
     load_network,
@@ -20,6 +19,7 @@ from model_store.network import (
 )
 from model_store.network.geometry import project_full, triangulate
 from model_store.network.onnx_export import OnnxKinematicsNet, example_inputs, export_onnx
+from tests.model_store.nets import tiny_net
 
 
 @pytest.fixture(autouse=True)
@@ -27,17 +27,8 @@ def _seed():
     torch.manual_seed(0)
 
 
-def _randomised(net: KinematicsNet) -> KinematicsNet:
-    """Give zero-initialised heads non-zero weights so outputs depend on the inputs."""
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in (net.scale_head.weight, net.temporal_out.weight):
-            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
-    return net.eval()
-
-
 def test_output_shapes_and_ranges():
-    net = _randomised(KinematicsNet(get_config("tiny")))
+    net = tiny_net()
     inp = example_inputs(net, batch=2)
     out = net(inp)
     assert out.sincos.shape == (2, net.config.window, 36, 2)
@@ -78,7 +69,7 @@ def test_prepare_masks_downsamples_uint8():
 
 
 def test_checkpoint_round_trip_and_integrity(tmp_path):
-    net = _randomised(KinematicsNet(get_config("tiny")))
+    net = tiny_net()
     rec = save_checkpoint(net, tmp_path / "ck.safetensors", {"metrics": {"mae_deg": 1.0}})
     manifest = json.loads((tmp_path / "ck.json").read_text())
     assert manifest["sha256"] == rec.sha256 and manifest["config"]["name"] == "tiny"
@@ -101,7 +92,7 @@ def test_missing_checkpoint_names_the_training_command(tmp_path):
 
 
 def test_onnx_matches_torch(tmp_path):
-    net = _randomised(KinematicsNet(get_config("tiny")))
+    net = tiny_net()
     path = export_onnx(net, tmp_path / "net.onnx")
     inp = example_inputs(net, batch=2)
     with torch.no_grad():
@@ -114,7 +105,7 @@ def test_onnx_matches_torch(tmp_path):
 def test_predictor_torch_and_onnx_backends_agree(tmp_path):
     from model_store.network.predictor import Predictor
 
-    net = _randomised(KinematicsNet(get_config("tiny")))
+    net = tiny_net()
     save_checkpoint(net, tmp_path / "ck.safetensors", {})
     inp = example_inputs(net)
     masks256 = (torch.nn.functional.interpolate(inp.masks[0], size=(256, 256)) * 255).byte()[None]
@@ -130,7 +121,7 @@ def test_predictor_torch_and_onnx_backends_agree(tmp_path):
 def test_predictor_onnx_graph_is_exported_once_and_short_windows_run_on_torch(tmp_path):
     from model_store.network.predictor import Predictor
 
-    net = _randomised(KinematicsNet(get_config("tiny")))
+    net = tiny_net()
     save_checkpoint(net, tmp_path / "ck.safetensors", {})
     first = Predictor(tmp_path / "ck.json", backend="onnx")
     assert first.backend == "onnx"
@@ -153,7 +144,7 @@ def test_predictor_auto_measures_once_and_keeps_the_faster_backend(tmp_path, mon
 
     monkeypatch.setattr(predictor_module, "_AUTO_CHOICE", {})
     monkeypatch.setattr(predictor_module, "CACHE_DIR", tmp_path / "cache")
-    net = _randomised(KinematicsNet(get_config("tiny")))
+    net = tiny_net()
     save_checkpoint(net, tmp_path / "ck.safetensors", {})
     first = predictor_module.Predictor(tmp_path / "ck.json")
     times = first.backend_seconds
