@@ -65,13 +65,22 @@ def canonical_pelvis(angles: torch.Tensor) -> torch.Tensor:
     return torch.cat([pelvis, angles[..., 3:]], -1)
 
 
+#: Heatmap values below this are set to exactly zero. A Gaussian's far tail underflows into float32
+#: subnormals (below 1.2e-38), and x86 arithmetic on subnormals is many times slower: with them the
+#: first convolution took 6× longer (bench/bench_network.py). Values this small change no output.
+HEATMAP_FLOOR = 1e-12
+
+
 def render_heatmaps(keypoints: torch.Tensor, size: int, crop_size: int, sigma: float) -> torch.Tensor:
-    """Gaussian heatmaps [N, 33, S, S] from keypoints [N, 33, 3] given in crop px (× visibility)."""
+    """Gaussian heatmaps [N, 33, S, S] from keypoints [N, 33, 3] given in crop px (× visibility).
+
+    Values under :data:`HEATMAP_FLOOR` are exactly 0 (no subnormal floats reach the encoder)."""
     xy = (keypoints[..., :2] + 0.5) * (size / crop_size) - 0.5
     grid = torch.arange(size, dtype=keypoints.dtype, device=keypoints.device)
     gx = torch.exp(-((grid[None, None, :] - xy[..., 0:1]) ** 2) / (2 * sigma**2))  # [N, 33, S]
     gy = torch.exp(-((grid[None, None, :] - xy[..., 1:2]) ** 2) / (2 * sigma**2))
-    return gy[..., :, None] * gx[..., None, :] * keypoints[..., 2, None, None]
+    heat = gy[..., :, None] * gx[..., None, :] * keypoints[..., 2, None, None]
+    return heat * (heat > HEATMAP_FLOOR).to(heat.dtype)
 
 
 class KinematicsNet(nn.Module):

@@ -18,7 +18,7 @@ from model_store.network import (
     save_checkpoint,
 )
 from model_store.network.geometry import project_full, triangulate
-from model_store.network.onnx_export import OnnxKinematicsNet, example_inputs, export_onnx
+from model_store.network.onnx_export import GRAPH_VERSION, OnnxKinematicsNet, example_inputs, export_onnx
 from tests.model_store.nets import tiny_net
 
 
@@ -66,6 +66,25 @@ def test_prepare_masks_downsamples_uint8():
     out = prepare_masks(m, 64)
     assert out.shape == (3, 64, 64) and out.dtype == torch.float32
     assert (out[:, 32, 32] == 1.0).all() and (out[:, 0, 0] == 0.0).all()
+
+
+def test_heatmaps_hold_no_subnormal_floats():
+    """Subnormals slow x86 convolutions many times over; the floor removes them and nothing else."""
+    from model_store.network.model import HEATMAP_FLOOR, render_heatmaps
+
+    kp = torch.rand(4, 33, 3) * torch.tensor([256.0, 256.0, 1.0])
+    kp[0, 0, :2] = torch.tensor([-40.0, 300.0])  # far outside the crop: only tail values in the map
+    heat = render_heatmaps(kp, 64, 256, sigma=1.5)
+    tiny = torch.finfo(torch.float32).tiny
+    assert not ((heat != 0) & (heat.abs() < tiny)).any()
+    xy = (kp[..., :2] + 0.5) * (64 / 256) - 0.5
+    grid = torch.arange(64.0)
+    gx = torch.exp(-((grid - xy[..., 0:1]) ** 2) / (2 * 1.5**2))
+    gy = torch.exp(-((grid - xy[..., 1:2]) ** 2) / (2 * 1.5**2))
+    unfloored = gy[..., :, None] * gx[..., None, :] * kp[..., 2, None, None]
+    assert ((unfloored != 0) & (unfloored.abs() < tiny)).any()  # the case the floor exists for
+    kept = unfloored > HEATMAP_FLOOR
+    assert torch.equal(heat[kept], unfloored[kept]) and (heat[~kept] == 0).all()
 
 
 def test_checkpoint_round_trip_and_integrity(tmp_path):
@@ -126,6 +145,7 @@ def test_predictor_onnx_graph_is_exported_once_and_short_windows_run_on_torch(tm
     first = Predictor(tmp_path / "ck.json", backend="onnx")
     assert first.backend == "onnx"
     cached = first._onnx.path
+    assert cached.name.endswith(f".g{GRAPH_VERSION}.onnx")  # graphs of an older export are not reused
     mtime = cached.stat().st_mtime_ns
     second = Predictor(tmp_path / "ck.json", backend="onnx")
     assert second.backend == "onnx" and second._onnx.path == cached
