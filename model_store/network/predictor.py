@@ -27,7 +27,7 @@ from model_store.network.checkpoint import CheckpointRecord, load_network
 from model_store.network.inputs import NetworkInputs
 from model_store.network.mirror import average_with_mirror, mirror_inputs
 from model_store.network.model import prepare_masks
-from model_store.network.onnx_export import OnnxKinematicsNet, example_inputs, export_onnx
+from model_store.network.onnx_export import GRAPH_VERSION, OnnxKinematicsNet, example_inputs, export_onnx
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +55,19 @@ def _seconds(fn: Callable[[], object]) -> float:
 def _versions() -> dict[str, str]:
     import onnxruntime
 
-    return {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
+    return {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__, "graph": str(GRAPH_VERSION)}
 
 
 class Predictor:
     """``backend``: ``torch``, ``onnx``, or ``auto`` (default: whichever of onnxruntime and torch
     runs one full window faster on this machine, measured once per checkpoint, device and library
     versions and kept in :data:`CACHE_DIR`; torch when onnxruntime does not import or the export
-    fails). Which is faster depends on the CPU and the library versions: on one 2-core Xeon,
-    onnxruntime 1.32's convolutions made it ~4× slower than torch for the bundled network, where
-    another machine had measured it faster. The ONNX graph is exported once per checkpoint and
-    cached (next to the weights if a ``.onnx`` is there, else in :data:`CACHE_DIR` keyed by the
-    weights' sha256); windows shorter than the network's window always run on torch.
+    fails). Which is faster depends on the CPU and the library versions: on a 2-core Sapphire
+    Rapids Xeon onnxruntime 1.32 ran the bundled network's window ~1.5× faster than torch 2.13
+    (README, "Benchmarks"). The ONNX graph is exported once per checkpoint and cached (next to the
+    weights if a ``.onnx`` is there, else in :data:`CACHE_DIR` keyed by the weights' sha256 and
+    :data:`~model_store.network.onnx_export.GRAPH_VERSION`); windows shorter than the network's
+    window always run on torch.
     ``backend_seconds`` holds the timings ``auto`` compared (s per window; empty when it did not
     measure). ``mirror_average``: see the module docstring."""
 
@@ -132,7 +133,7 @@ class Predictor:
     def _load_onnx(self) -> OnnxKinematicsNet:
         onnx_path = self.record.weights.with_suffix(".onnx")
         if not onnx_path.is_file():
-            onnx_path = CACHE_DIR / f"{self.record.sha256[:24]}.onnx"
+            onnx_path = CACHE_DIR / f"{self.record.sha256[:24]}.g{GRAPH_VERSION}.onnx"
             if not onnx_path.is_file():
                 tmp = onnx_path.with_name(f"{onnx_path.stem}.{os.getpid()}.tmp.onnx")
                 export_onnx(self.net.cpu(), tmp)
