@@ -1,4 +1,4 @@
-"""CMU retargeting: the Character Creator (iClone) rig through OpenSim Scale + IK, the IK quality gate,
+"""CMU retargeting: the Character Creator (iClone) and Daz rigs through OpenSim Scale + IK, the IK quality gate,
 the trial table's pinned splits and the mirror's file naming."""
 
 from __future__ import annotations
@@ -35,47 +35,76 @@ SKELETON = [("Hip", None, (0.0, 100.0, 0.0)), ("Pelvis", "Hip", (0.0, 0.0, 0.0))
 SKELETON += _LEFT + [(n.replace("L_", "R_"), p.replace("L_", "R_"), (-o[0], o[1], o[2])) for n, p, o in _LEFT]
 
 
-def cc_bvh(knee_deg: np.ndarray, t_pose_first: bool = True) -> str:
-    """A CC-rig BVH: frame 0 a T-pose (or already the motion), then both knees flexed by ``knee_deg``
-    (one value per frame) with the hips flexed by half as much and the arms lowered."""
+# Daz/Poser-style skeleton (B. Hahne's Daz-friendly release) as a repository rescaled it: metres, a
+# figure 1.19 m tall, no toe joint; all rotations zero is a T-pose.
+_DAZ_LEFT = [
+    ("lButtock", "hip", (0.069, 0.034, 0.01)), ("lThigh", "lButtock", (0.0, -0.013, -0.017)),
+    ("lShin", "lThigh", (0.0, -0.288, 0.006)), ("lFoot", "lShin", (0.006, -0.352, -0.04)),
+    ("lCollar", "chest", (0.021, 0.15, -0.038)), ("lShldr", "lCollar", (0.069, -0.015, 0.011)),
+    ("lForeArm", "lShldr", (0.22, -0.013, 0.004)), ("lHand", "lForeArm", (0.176, 0.006, 0.055)),
+    ("lMid1", "lHand", (0.064, 0.009, 0.027)),
+]
+DAZ_SKELETON = [("hip", None, (0.0, 0.0, 0.0)), ("abdomen", "hip", (0.0, 0.162, -0.006)),
+                ("chest", "abdomen", (0.0, 0.091, -0.004)), ("neck", "chest", (0.0, 0.173, -0.017)),
+                ("head", "neck", (-0.002, 0.055, 0.01)), ("rightEye", "head", (-0.029, 0.063, 0.063))]
+DAZ_SKELETON += _DAZ_LEFT + [("r" + n[1:], "r" + p[1:] if p.startswith("l") else p, (-o[0], o[1], o[2]))
+                             for n, p, o in _DAZ_LEFT]
+#: End sites: the Daz foot's sits ~10 cm ahead of the ankle (no toe joint).
+DAZ_ENDS = {"lFoot": (-0.009, -0.029, 0.095), "rFoot": (0.009, -0.029, 0.095)}
+
+
+def rig_bvh(knee_deg: np.ndarray, t_pose_first: bool = True, daz: bool = False) -> str:
+    """A BVH of the CC rig (cm) or, with ``daz``, of the Daz rig (m): frame 0 a T-pose (or already the
+    motion), then both knees flexed by ``knee_deg`` (one value per frame) with the hips flexed by half
+    as much and the arms lowered."""
+    skeleton, prefix = (DAZ_SKELETON, "") if daz else (SKELETON, "CC_Base_")
+    root, root_pos = skeleton[0][0], ([0.0, 0.68, 0.0] if daz else [0.0, 100.0, 0.0])
     children: dict[str | None, list[tuple[str, tuple[float, float, float]]]] = {}
-    for name, parent, off in SKELETON:
+    for name, parent, off in skeleton:
         children.setdefault(parent, []).append((name, off))
     order: list[str] = []
     lines = ["HIERARCHY"]
 
-    def emit(name: str, off: tuple[float, float, float], depth: int, root: bool) -> None:
+    def emit(name: str, off: tuple[float, float, float], depth: int, is_root: bool) -> None:
         pad = "  " * depth
-        lines.append(f"{pad}{'ROOT' if root else 'JOINT'} CC_Base_{name}")
+        lines.append(f"{pad}{'ROOT' if is_root else 'JOINT'} {prefix}{name}")
         lines.append(f"{pad}{{")
         lines.append(f"{pad}  OFFSET {off[0]} {off[1]} {off[2]}")
-        lines.append(f"{pad}  CHANNELS {6 if root else 3} " + ("Xposition Yposition Zposition " if root else "")
+        lines.append(f"{pad}  CHANNELS {6 if is_root else 3} " + ("Xposition Yposition Zposition " if is_root else "")
                      + "Zrotation Yrotation Xrotation")
         order.append(name)
         kids = children.get(name, [])
         for kid, koff in kids:
             emit(kid, koff, depth + 1, False)
         if not kids:
-            lines.extend([f"{pad}  End Site", f"{pad}  {{", f"{pad}    OFFSET 0 0 0", f"{pad}  }}"])
+            end = DAZ_ENDS.get(name, (0, 0, 0)) if daz else (0, 0, 0)
+            lines.extend([f"{pad}  End Site", f"{pad}  {{", f"{pad}    OFFSET {end[0]} {end[1]} {end[2]}",
+                          f"{pad}  }}"])
         lines.append(f"{pad}}}")
 
-    emit("Hip", SKELETON[0][2], 0, True)
+    emit(root, skeleton[0][2], 0, True)
     frames = []
     knees = np.concatenate([[0.0], knee_deg]) if t_pose_first else np.asarray(knee_deg)
     for k, knee in enumerate(knees):
         values = []
         for name in order:
             rot = [0.0, 0.0, 0.0]  # Z, Y, X
-            if name.endswith("_Calf"):
+            left = name.startswith(("L_", "l"))
+            if name.endswith(("_Calf", "Shin")):
                 rot[2] = knee  # +X: the shank swings back
-            if name.endswith("_Thigh"):
+            if name.endswith(("_Thigh", "Thigh")):
                 rot[2] = -0.5 * knee  # -X: the thigh swings forward
-            if name.endswith("_Upperarm") and (k > 0 or not t_pose_first):
-                rot[0] = -75.0 if name.startswith("L_") else 75.0  # arms down by the sides
-            values += ([0.0, 100.0, 0.0] if name == "Hip" else []) + rot
+            if name.endswith(("_Upperarm", "Shldr")) and (k > 0 or not t_pose_first):
+                rot[0] = -75.0 if left else 75.0  # arms down by the sides
+            values += (root_pos if name == root else []) + rot
         frames.append(" ".join(f"{v:.4f}" for v in values))
     lines += ["MOTION", f"Frames: {len(frames)}", f"Frame Time: {1.0 / FPS:.6f}", *frames]
     return "\n".join(lines) + "\n"
+
+
+def cc_bvh(knee_deg: np.ndarray, t_pose_first: bool = True) -> str:
+    """:func:`rig_bvh` of the Character Creator rig."""
+    return rig_bvh(knee_deg, t_pose_first)
 
 
 def _knee_wave(n: int = 150) -> np.ndarray:
@@ -166,6 +195,61 @@ def test_cc_trial_through_opensim_scale_and_ik(tmp_path: Path):
     want = knee[1:][: len(got)]  # the first motion frame is dropped with the reference slot
     assert len(got) >= 2 * FPS - 1
     assert np.abs(got - want[: len(got)]).mean() < 6.0, (got[:10], want[:10])
+    trunk = np.degrees(motion.coords[:, names.index("pelvis_tilt")] + motion.coords[:, names.index("lumbar_extension")])
+    assert np.abs(trunk).max() < 12.0
+
+
+def test_daz_rig_is_recognised_and_has_no_toe_tip():
+    bvh = parse_bvh(rig_bvh(_knee_wave(20), daz=True))
+    assert cr.naming_scheme(bvh) == "daz"
+    names = [m.name for m in cr.scheme_markers("daz")]
+    assert "RTOE" not in names and "LTOE" not in names and len(names) == len(cr.MARKERS) - 2
+    times, pts, unit = cr.marker_trajectories(bvh, unit_m=1.45)
+    assert pts.shape == (len(times), len(names), 3) and unit == 1.45
+    def rest_knee_deg(b) -> float:
+        p = b.positions(rest=True)[0]
+        thigh = p[b.index("rShin")] - p[b.index("rThigh")]
+        shank = p[b.index("rFoot")] - p[b.index("rShin")]
+        return float(np.degrees(np.arccos(thigh @ shank / np.linalg.norm(thigh) / np.linalg.norm(shank))))
+
+    length = np.linalg.norm(bvh.joints[bvh.index("lFoot")].offset)
+    assert rest_knee_deg(bvh) > 5.0  # the figure's zero pose bends the knee
+    cr.straighten_daz_limbs(bvh)
+    assert rest_knee_deg(bvh) < 1e-6 and np.linalg.norm(bvh.joints[bvh.index("lFoot")].offset) == pytest.approx(length)
+    hands = bvh.positions(rest=True)[0][[bvh.index("lHand"), bvh.index("rHand")]]
+    assert hands[0, 0] > 0.45 and hands[1, 0] < -0.45 and np.abs(hands[:, 2]).max() < 0.05  # straight out sideways
+    # the rescaled figure (1.19 m) is below the height the unit guess accepts: the table names the unit
+    with pytest.raises(ValueError, match="cannot determine the BVH unit"):
+        cr.reference_unit_m(cr.reference_pose(bvh))
+
+
+def test_120_fps_files_are_decimated_to_60_hz():
+    """BVH files write 1/120 s as "0.008333" (120.005 fps): every second frame is kept, not every third."""
+    text = rig_bvh(_knee_wave(40), daz=True).replace(f"Frame Time: {1.0 / FPS:.6f}", "Frame Time: 0.008333")
+    times, pts, _ = cr.marker_trajectories(parse_bvh(text), unit_m=1.45)
+    assert len(times) == len(pts) == 20 and np.diff(times) == pytest.approx(2 * 0.008333)
+
+
+@pytest.mark.slow
+def test_daz_trial_through_opensim_scale_and_ik(tmp_path: Path):
+    """A Daz-rig file named like the rescaled copies (``60_01_scaled.bvh``) goes through OpenSim Scale +
+    IK with the table's unit; the knee flexion comes back with the trunk upright."""
+    knee = _knee_wave()
+    mirrors = bare_mirror(tmp_path, {"public/bvh/60/60_01_scaled.bvh": rig_bvh(knee, daz=True)}, "acme+daz")
+    mirror = cr.Mirror(mirrors / "acme+daz" / "repo")
+    assert mirror.by_trial == {"60_01": "public/bvh/60/60_01_scaled.bvh"}
+    out = tmp_path / "out"
+    out.mkdir()
+    entry = cr.convert_trial({"trial": "60_01", "kind": "dance", "description": "knee bends", "unit_m": 1.45},
+                             mirror, out)
+    assert entry["unit_m"] == 1.45 and "Daz" in entry["licence"]
+    assert entry["ik_rms_m"] < 0.03, entry
+    motion = read_mot(out / "cmu_60_01.mot")
+    names = load_definition().coordinate_names
+    got = np.degrees(motion.coords[:, names.index("knee_angle_r")])
+    want = knee[: len(got)]  # frame 0 (the T-pose) is skipped
+    assert len(got) >= 2 * FPS - 1
+    assert np.abs(got - want).mean() < 6.0, (got[:10], want[:10])
     trunk = np.degrees(motion.coords[:, names.index("pelvis_tilt")] + motion.coords[:, names.index("lumbar_extension")])
     assert np.abs(trunk).max() < 12.0
 

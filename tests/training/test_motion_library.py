@@ -100,6 +100,25 @@ def test_build_converts_degrees_resamples_negates_and_clips(tmp_path: Path):
     assert len(manifest["trials"][0]["provenance"]["sha256"]) == 64
 
 
+def test_build_keeps_only_max_seconds_of_a_long_trial(tmp_path: Path):
+    t = np.arange(0, 3.0 + 1e-9, 0.01)
+    q = np.zeros((len(t), len(NAMES)))
+    q[:, NAMES.index("pelvis_ty")] = 0.95
+    q[:, NAMES.index("knee_angle_r")] = np.radians(30.0) * t  # rises with time: the kept part is the start
+    src = tmp_path / "trial.mot"
+    write_mot(src, t, q, NAMES)
+    mirrors = bare_mirror(tmp_path, {"data/trial.mot": src.read_text()})
+    doc = {"trials": [{"id": "t1", "kind": "run", "subject": "s", "licence": "test", "source_model": "-",
+                       "split": "train", "max_seconds": 1.5,
+                       "source": {"repo": "acme/mocap", "commit": "HEAD", "path": "data/trial.mot"}}]}
+    (tmp_path / "sources.json").write_text(json.dumps(doc))
+    manifest = json.loads(build_library(mirrors, tmp_path / "cache", progress=False, sources=tmp_path / "sources.json",
+                                        shared_walk=False).read_text())
+    (out,) = load_library(tmp_path / "cache").coords
+    assert len(out) == 90 and manifest["trials"][0]["seconds"] == 1.5
+    assert np.degrees(out[-1, NAMES.index("knee_angle_r")]) == pytest.approx(30.0 * 89 / FPS, abs=0.1)
+
+
 def test_build_names_a_missing_mirror(tmp_path: Path):
     from training.motion_library.library import LibraryError
 

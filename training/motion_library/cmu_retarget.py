@@ -20,8 +20,10 @@ CLI::
         --out data_cache/motion_library/cmu [--trials 02_01 09_01 ...] [--jobs N]
 
 ``--mirror`` may be a bare git directory (as the ``fetch`` tool leaves it; files are read with
-``git show``) or a plain folder; trials are found by file name (``<trial>.bvh``) anywhere in it.
-Several ``--mirror`` may be given. The trial table (kind, description) is ``cmu_trials.json``.
+``git show``) or a plain folder; trials are found by file name (``<trial>.bvh``, else a suffixed
+``<trial>_scaled.bvh`` and the like) anywhere in it. Several ``--mirror`` may be given. The trial table
+(kind, description, optional ``split`` and ``unit_m``: metres per file unit where the height-based guess
+would mislead) is ``cmu_trials.json``.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class MarkerDef:
     """A virtual marker: BVH joint per naming scheme, model body, location in the body (m), fixed, weight.
 
     ``location=None`` means "the centre of ``joint`` (the OpenSim joint whose child frame is on ``body``)".
+    A naming scheme missing from ``bvh`` has no such point: the marker is left out for that skeleton.
     """
 
     name: str
@@ -96,6 +99,10 @@ def _markers() -> list[MarkerDef]:
         # middle toe and the middle finger's knuckle (rigid with the hand) stand in for the tips
         cc = {"{S}HJC": "Thigh", "{S}KJC": "Calf", "{S}AJC": "Foot", "{S}MTP": "ToeBase", "{S}TOE": "MidToe1",
               "{S}SJC": "Upperarm", "{S}EJC": "Forearm", "{S}WJC": "Hand", "{S}HND": "Mid1"}
+        # Daz/Poser-style rig (B. Hahne's Daz-friendly CMU release): no toe joint, so the foot's end
+        # site (~10 cm ahead of the ankle) stands in for the MTP centre and there is no toe tip
+        daz = {"{S}HJC": "Thigh", "{S}KJC": "Shin", "{S}AJC": "Foot", "{S}MTP": "Foot_End",
+               "{S}SJC": "Shldr", "{S}EJC": "ForeArm", "{S}WJC": "Hand", "{S}HND": "Mid1"}
         for name, mb, mx, body, joint, loc, fixed, w in rows:
             if loc is not None:
                 loc = (loc[0], loc[1], loc[2] * z)
@@ -104,28 +111,37 @@ def _markers() -> list[MarkerDef]:
                 mx_name = ("r" if s == "r" else "l") + "Fingers_End"
                 mx_name = mx_name[0].upper() + mx_name[1:]  # RFingers_End / LFingers_End
             names = {"mb": _side(mb, s), "max": mx_name, "cc": f"CC_Base_{s.upper()}_{cc[name]}"}
+            if name in daz:
+                names["daz"] = f"{s}{daz[name]}"
             out.append(MarkerDef(_side(name, s), names, _side(body, s), _side(joint, s) if joint else None,
                                  loc, fixed, w))
     out += [
         # CC: the waist joint rides on the root (pelvis) segment 10 cm above the hips, which pins the
         # pelvis tilt; the root itself sits between the hip joints and would not
-        MarkerDef("PELV", {"mb": "Hips", "max": "Hips", "cc": "CC_Base_Waist"}, "pelvis", None,
+        # Daz: the abdomen joint rides on the root 16 cm above the hips, like the CC waist
+        MarkerDef("PELV", {"mb": "Hips", "max": "Hips", "cc": "CC_Base_Waist", "daz": "abdomen"}, "pelvis", None,
                   (-0.05, 0.0, 0.0), False, 4.0),
-        MarkerDef("CHEST", {"mb": "Spine1", "max": "Chest2", "cc": "CC_Base_Spine02"}, "torso", None,
+        MarkerDef("CHEST", {"mb": "Spine1", "max": "Chest2", "cc": "CC_Base_Spine02", "daz": "chest"}, "torso", None,
                   (-0.03, 0.25, 0.0), False, 2.0),
         # the Rajagopal torso carries the head (no neck joint): head points only weakly steer the trunk
-        MarkerDef("NECK", {"mb": "Neck1", "max": "Neck", "cc": "CC_Base_NeckTwist01"}, "torso", None,
+        MarkerDef("NECK", {"mb": "Neck1", "max": "Neck", "cc": "CC_Base_NeckTwist01", "daz": "neck"}, "torso", None,
                   (-0.02, 0.45, 0.0), False, 0.5),
-        MarkerDef("HEAD", {"mb": "Head", "max": "Head", "cc": "CC_Base_Head"}, "torso", None, (0.0, 0.52, 0.0),
-                  False, 0.2),
-        # CC has no head-top end site: the right eye (in front of and above the head joint) fixes the head
-        MarkerDef("HTOP", {"mb": "Head_End", "max": "Head_End", "cc": "CC_Base_R_Eye"}, "torso", None,
-                  (0.0, 0.65, 0.0), False, 0.2),
+        MarkerDef("HEAD", {"mb": "Head", "max": "Head", "cc": "CC_Base_Head", "daz": "head"}, "torso", None,
+                  (0.0, 0.52, 0.0), False, 0.2),
+        # CC and Daz have no head-top end site: the right eye (in front of and above the head joint) fixes the head
+        MarkerDef("HTOP", {"mb": "Head_End", "max": "Head_End", "cc": "CC_Base_R_Eye", "daz": "rightEye"}, "torso",
+                  None, (0.0, 0.65, 0.0), False, 0.2),
     ]
     return out
 
 
 MARKERS = _markers()
+
+
+def scheme_markers(scheme: str) -> list[MarkerDef]:
+    """The markers a skeleton of naming ``scheme`` has (see :func:`naming_scheme`), in :data:`MARKERS` order."""
+    return [m for m in MARKERS if scheme in m.bvh]
+
 
 #: Segment scale measurements: name -> (marker pairs, bodies scaled uniformly by it).
 MEASUREMENTS: dict[str, tuple[list[tuple[str, str]], list[str]]] = {
@@ -163,8 +179,9 @@ class RetargetError(RuntimeError):
 
 
 def naming_scheme(bvh: BVH) -> str:
-    """``mb`` (MotionBuilder-style cgspeed conversions), ``max`` (3dsMax-style) or ``cc`` (CMU motion
-    on iClone's Character Creator avatar, e.g. DragonForgedTheArtist/IClone-CMU-Mocap)."""
+    """``mb`` (MotionBuilder-style cgspeed conversions), ``max`` (3dsMax-style), ``cc`` (CMU motion
+    on iClone's Character Creator avatar, e.g. DragonForgedTheArtist/IClone-CMU-Mocap) or ``daz``
+    (B. Hahne's Daz/Poser-friendly conversions: ``hip``, ``rThigh``, ``rShin``, ``rShldr``, ...)."""
     names = set(bvh.names)
     if "LeftUpLeg" in names:
         return "mb"
@@ -172,8 +189,30 @@ def naming_scheme(bvh: BVH) -> str:
         return "max"
     if "CC_Base_L_Thigh" in names and "CC_Base_R_Thigh" in names:
         return "cc"
-    raise RetargetError("unknown BVH skeleton naming (neither MotionBuilder-, 3dsMax- nor Character "
-                        "Creator-style CMU)")
+    if {"lThigh", "rThigh", "lShin", "rShin", "abdomen"} <= names:
+        return "daz"
+    raise RetargetError("unknown BVH skeleton naming (neither MotionBuilder-, 3dsMax-, Character "
+                        "Creator- nor Daz-style CMU)")
+
+
+#: Daz rig: (joint, segment's straight direction in BVH world) for the offsets that span a limb
+#: segment. The Daz figure's zero pose bends its knees ~8 deg (ankle 4 cm behind the knee) and its
+#: elbows ~17 deg, while the CMU motion put on it was recorded against a straight T-pose.
+DAZ_STRAIGHT = {"{s}Shin": (0.0, -1.0, 0.0), "{s}Foot": (0.0, -1.0, 0.0), "{s}ForeArm": (1.0, 0.0, 0.0),
+                "{s}Hand": (1.0, 0.0, 0.0)}
+
+
+def straighten_daz_limbs(bvh: BVH) -> BVH:
+    """Give a Daz-rig BVH straight limbs in its zero pose (in place; returns ``bvh``): the thigh,
+    shank, upper-arm and forearm offsets point straight down / sideways (left arm +X, right arm -X),
+    each keeping its length. The rotations in the file are relative to a straight T-pose, so on the
+    figure's own bent zero pose every knee would read ~8 deg and every elbow ~17 deg too flexed."""
+    for side, sign in (("l", 1.0), ("r", -1.0)):
+        for name, direction in DAZ_STRAIGHT.items():
+            joint = bvh.joints[bvh.index(name.replace("{s}", side))]
+            d = np.array(direction) * (sign if direction[0] else 1.0)
+            joint.offset = d * float(np.linalg.norm(joint.offset))
+    return bvh
 
 
 #: An upright reference pose: BVH joint name -> position (BVH world frame, file unit). The cgspeed
@@ -217,7 +256,7 @@ def same_skeleton(bvh: BVH, reference: Reference, tol: float = 0.005) -> bool:
     marker pairs of :data:`MEASUREMENTS`) have the lengths they have in ``reference``, within the
     relative tolerance ``tol``: the two files carry the same skeleton."""
     scheme = naming_scheme(bvh)
-    by = {m.name: m.bvh[scheme] for m in MARKERS}
+    by = {m.name: m.bvh[scheme] for m in scheme_markers(scheme)}
     p = bvh.positions(np.array([0]))[0]
     for name, (pairs, _) in MEASUREMENTS.items():
         if name == "torso":  # hip to shoulder spans the spine, not one rigid segment
@@ -232,7 +271,8 @@ def same_skeleton(bvh: BVH, reference: Reference, tol: float = 0.005) -> bool:
 
 def marker_trajectories(bvh: BVH, rate_hz: float = MAX_RATE_HZ, max_s: float = MAX_DURATION_S,
                         skip_first: bool = True, unit_m: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
-    """Virtual markers in OpenSim ground (m): returns (times [F] s, points [F, M, 3], unit_m).
+    """Virtual markers in OpenSim ground (m): returns (times [F] s, points [F, M, 3], unit_m); the
+    markers are ``scheme_markers`` of the file's naming scheme.
 
     Frame 0 of the CMU conversions is a reset pose (or, on the CC rig, a T-pose) and is skipped
     (``skip_first``). Frames are decimated by an integer stride to at most ``rate_hz`` and cut to
@@ -240,23 +280,26 @@ def marker_trajectories(bvh: BVH, rate_hz: float = MAX_RATE_HZ, max_s: float = M
     """
     scheme = naming_scheme(bvh)
     unit = guess_unit_m(bvh) if unit_m is None else unit_m
-    stride = max(1, int(np.ceil(bvh.fps / rate_hz - 1e-6)))
+    # "Frame Time: 0.008333" is 120.005 fps: a tolerance keeps that at stride 2 (60 Hz), not 3 (40 Hz)
+    stride = max(1, int(np.ceil(bvh.fps / rate_hz - 1e-3)))
     start = 1 if skip_first and bvh.n_frames > 1 else 0
     frames = np.arange(start, bvh.n_frames, stride)
     n_max = int(np.floor(max_s * bvh.fps / stride)) + 1
     frames = frames[:n_max]
     pos = bvh.positions(frames)
-    idx = [bvh.index(m.bvh[scheme]) for m in MARKERS]
-    pts = normalise_heading(bvh_to_opensim(pos[:, idx], unit))
+    markers = scheme_markers(scheme)
+    idx = [bvh.index(m.bvh[scheme]) for m in markers]
+    pts = normalise_heading(bvh_to_opensim(pos[:, idx], unit), [m.name for m in markers])
     times = np.arange(len(frames)) * stride * bvh.frame_time
     return times, pts, unit
 
 
-def normalise_heading(points: np.ndarray) -> np.ndarray:
+def normalise_heading(points: np.ndarray, names: list[str] | None = None) -> np.ndarray:
     """Rotate about the vertical and shift so that, in the first frame, the subject faces +X with the
     hip-joint-centre midpoint above the ground origin (OpenSim's default pose faces +X, so IK starts
-    near the solution). ``points`` is ``[F, M, 3]`` in OpenSim ground (m)."""
-    names = [m.name for m in MARKERS]
+    near the solution). ``points`` is ``[F, M, 3]`` in OpenSim ground (m), markers ``names`` (default:
+    all of :data:`MARKERS`)."""
+    names = names or [m.name for m in MARKERS]
     r, left = points[0, names.index("RHJC")], points[0, names.index("LHJC")]
     right = r - left
     right[1] = 0.0
@@ -327,7 +370,7 @@ def rest_pose_overrides(bvh: BVH, model_path: Path = DEFAULT_MODEL, reference: R
     import opensim as osim
 
     scheme = naming_scheme(bvh)
-    by = {m.name: m.bvh[scheme] for m in MARKERS}
+    by = {m.name: m.bvh[scheme] for m in scheme_markers(scheme)}
     if reference is None:
         reference = reference_pose(bvh)
         if reference is None:
@@ -366,10 +409,11 @@ def rest_pose_overrides(bvh: BVH, model_path: Path = DEFAULT_MODEL, reference: R
         state = model.initSystem()
         talus = model.getBodySet().get(f"talus_{sd}").getPositionInGround(state).to_numpy()
         toes = model.getBodySet().get(f"toes_{sd}").getPositionInGround(state).to_numpy()
-        s = np.linalg.norm(p(f"{side}MTP") - p(f"{side}AJC")) / np.linalg.norm(toes - talus)
-        toe = (p(f"{side}TOE") - p(f"{side}MTP")) / s
-        toe[1] = 0.0  # toe tip level with the MTP centre in the toes frame
-        out[f"{side}TOE"] = toe
+        if f"{side}TOE" in by:
+            s = np.linalg.norm(p(f"{side}MTP") - p(f"{side}AJC")) / np.linalg.norm(toes - talus)
+            toe = (p(f"{side}TOE") - p(f"{side}MTP")) / s
+            toe[1] = 0.0  # toe tip level with the MTP centre in the toes frame
+            out[f"{side}TOE"] = toe
         ulna = model.getBodySet().get(f"ulna_{sd}").getPositionInGround(state).to_numpy()
         hand = model.getBodySet().get(f"hand_{sd}").getPositionInGround(state).to_numpy()
         s = np.linalg.norm(p(f"{side}WJC") - p(f"{side}EJC")) / np.linalg.norm(hand - ulna)
@@ -378,8 +422,9 @@ def rest_pose_overrides(bvh: BVH, model_path: Path = DEFAULT_MODEL, reference: R
 
 
 def build_generic_model(model_path: Path, out_path: Path,
-                        overrides: dict[str, np.ndarray] | None = None) -> None:
-    """Copy the Rajagopal model with its marker set replaced by :data:`MARKERS` (unscaled bodies).
+                        overrides: dict[str, np.ndarray] | None = None, markers: list[MarkerDef] | None = None) -> None:
+    """Copy the Rajagopal model with its marker set replaced by ``markers`` (default :data:`MARKERS`;
+    unscaled bodies).
 
     ``overrides`` maps marker names to fixed locations (m, unscaled body frame).
     """
@@ -393,7 +438,7 @@ def build_generic_model(model_path: Path, out_path: Path,
         model.updCoordinateSet().get(name).set_clamped(False)
     ms = model.updMarkerSet()
     ms.clearAndDestroy()
-    for m in MARKERS:
+    for m in markers or MARKERS:
         body = model.getBodySet().get(m.body)
         if m.name in overrides:
             loc = np.asarray(overrides[m.name], dtype=float)
@@ -410,7 +455,7 @@ def build_generic_model(model_path: Path, out_path: Path,
 
 
 def _scale_setup(generic: Path, static_trc: Path, t0: float, t1: float, work: Path,
-                 cc_rig: bool = False) -> Path:
+                 cc_rig: bool = False, markers: list[MarkerDef] | None = None) -> Path:
     table = {n: (pairs, bodies, "X Y Z") for n, (pairs, bodies) in MEASUREMENTS.items()}
     if cc_rig:
         del table["pelvis"]
@@ -423,7 +468,7 @@ def _scale_setup(generic: Path, static_trc: Path, t0: float, t1: float, work: Pa
                     f"</MarkerPairSet><BodyScaleSet><objects>{bs}</objects></BodyScaleSet></Measurement>")
     # on the CC path the free markers start far from their data (their default spots are the
     # cgspeed skeleton's), so the static pose is solved on the joint centres alone before they are placed
-    tasks = _xml_tasks({m.name: (m.weight if m.fixed or not cc_rig else 0.0) for m in MARKERS})
+    tasks = _xml_tasks({m.name: (m.weight if m.fixed or not cc_rig else 0.0) for m in markers or MARKERS})
     xml = f"""<?xml version="1.0" encoding="UTF-8" ?>
 <OpenSimDocument Version="40000">
 <ScaleTool name="cmu_subject">
@@ -459,8 +504,9 @@ def _scale_setup(generic: Path, static_trc: Path, t0: float, t1: float, work: Pa
     return path
 
 
-def _ik_setup(model: Path, trc: Path, t0: float, t1: float, work: Path, mot: Path) -> Path:
-    tasks = _xml_tasks({m.name: m.weight for m in MARKERS})
+def _ik_setup(model: Path, trc: Path, t0: float, t1: float, work: Path, mot: Path,
+              markers: list[MarkerDef] | None = None) -> Path:
+    tasks = _xml_tasks({m.name: m.weight for m in markers or MARKERS})
     xml = f"""<?xml version="1.0" encoding="UTF-8" ?>
 <OpenSimDocument Version="40000">
 <InverseKinematicsTool name="cmu_ik">
@@ -498,19 +544,21 @@ def _read_sto_columns(path: Path) -> dict[str, np.ndarray]:
 
 def scale_and_ik(trc: Path, times: np.ndarray, work: Path, mot_out: Path,
                  model_path: Path = DEFAULT_MODEL, overrides: dict[str, np.ndarray] | None = None,
-                 static_frames: int = STATIC_FRAMES, ik_from: int = 0, cc_rig: bool = False) -> dict:
+                 static_frames: int = STATIC_FRAMES, ik_from: int = 0, cc_rig: bool = False,
+                 markers: list[MarkerDef] | None = None) -> dict:
     """Run ScaleTool on the first ``static_frames`` frames of ``trc``, then InverseKinematicsTool from
     frame ``ik_from`` to the end; returns IK error summary (m). ``cc_rig``: the Character Creator
-    avatar's settings (:data:`CC_PELVIS` scaling; the static pose solved on the joint centres alone)."""
+    avatar's settings (:data:`CC_PELVIS` scaling; the static pose solved on the joint centres alone).
+    ``markers``: those in ``trc`` (default :data:`MARKERS`)."""
     import opensim as osim
 
     osim.Logger.setLevelString("error")
     work.mkdir(parents=True, exist_ok=True)
     generic = work / "generic_markers.osim"
-    build_generic_model(model_path, generic, overrides)
+    build_generic_model(model_path, generic, overrides, markers)
     t0 = float(times[0])
     t1 = float(times[min(static_frames, len(times)) - 1])
-    setup = _scale_setup(generic, trc, t0, t1, work, cc_rig)
+    setup = _scale_setup(generic, trc, t0, t1, work, cc_rig, markers)
     cwd = os.getcwd()
     try:
         os.chdir(work)
@@ -520,7 +568,7 @@ def scale_and_ik(trc: Path, times: np.ndarray, work: Path, mot_out: Path,
             raise RetargetError("OpenSim ScaleTool failed")
         mot = work / "ik.mot"
         ik = osim.InverseKinematicsTool(str(_ik_setup(work / "scaled.osim", trc, float(times[ik_from]),
-                                                      float(times[-1]), work, mot)))
+                                                      float(times[-1]), work, mot, markers)))
         with _quiet_stdout():
             ik_ok = ik.run()
         if not ik_ok or not mot.is_file():
@@ -586,8 +634,9 @@ class Mirror:
         self._reference: Reference | None = None
         for f in sorted(files):
             base = f.rsplit("/", 1)[-1]
-            m = re.fullmatch(r"(\d+)_(\d+)\.bvh", base)
-            key = f"{int(m.group(1)):02d}_{m.group(2)}" if m else None  # 007_01.bvh -> 07_01
+            # 007_01.bvh -> 07_01; a suffixed copy (60_01_scaled.bvh) serves when the plain name is absent
+            m = re.fullmatch(r"(\d+)_(\d+)(_[A-Za-z][A-Za-z0-9_]*)?\.bvh", base)
+            key = f"{int(m.group(1)):02d}_{m.group(2)}" if m else None
             if key and key not in self.by_trial:
                 self.by_trial[key] = f
 
@@ -620,6 +669,15 @@ def _trial_id(trial: str) -> str:
     return f"cmu_{int(subj):02d}_{num}"
 
 
+#: What the licence text adds for conversions made by others than the cgspeed release.
+SCHEME_LICENCE_NOTES = {
+    "cc": "; retargeted onto iClone's Character Creator avatar in the source repository, which carries no "
+          "licence file of its own",
+    "daz": "; B. Hahne's Daz-friendly BVH release (outworldz.com), rescaled to metres in the source "
+           "repository, which carries no licence file of its own and quotes CMU's terms in its READMEs",
+}
+
+
 def load_trial_table() -> list[dict]:
     return json.loads(TRIALS_JSON.read_text())["trials"]
 
@@ -629,14 +687,19 @@ def convert_trial(trial: dict, mirror: Mirror, out_dir: Path, model_path: Path =
     rel = mirror.by_trial[trial["trial"]]
     bvh = parse_bvh(mirror.read(rel))
     scheme = naming_scheme(bvh)
+    if scheme == "daz":
+        straighten_daz_limbs(bvh)
     reference = reference_pose(bvh)
     if reference is None:
         reference = mirror.shared_reference()
         if not same_skeleton(bvh, reference):
             raise RetargetError(f"{rel} has no T-pose and another skeleton than the mirror's reference T-pose")
-    unit = reference_unit_m(reference)
+    # a table entry's unit_m: files rescaled by hand, whose height would otherwise mislead the unit guess
+    unit = float(trial["unit_m"]) if "unit_m" in trial else reference_unit_m(reference)
     times, pts, unit = marker_trajectories(bvh, unit_m=unit)
     tid = _trial_id(trial["trial"])
+    markers = scheme_markers(scheme)
+    names = [m.name for m in markers]
     work = Path(tempfile.mkdtemp(prefix=f"{tid}_", dir=out_dir))
     try:
         trc = work / f"{tid}.trc"
@@ -644,17 +707,18 @@ def convert_trial(trial: dict, mirror: Mirror, out_dir: Path, model_path: Path =
             # the avatar's rest pose is not upright: its T-pose goes first as the static trial, and
             # MarkerPlacer puts the non-joint-centre markers on the model there (measured on this
             # avatar, not fixed from a rest pose); the pelvis scaling is what keeps the spine straight
-            tpose = np.array([[reference[m.bvh[scheme]] for m in MARKERS]])
-            static = normalise_heading(bvh_to_opensim(tpose, unit))
+            tpose = np.array([[reference[m.bvh[scheme]] for m in markers]])
+            static = normalise_heading(bvh_to_opensim(tpose, unit), names)
             dt = float(times[1] - times[0]) if len(times) > 1 else 1.0 / MAX_RATE_HZ
             all_times = np.concatenate([[0.0, dt], times - times[0] + 2 * dt])  # ScaleTool averages >= 2 frames
-            write_trc(trc, all_times, np.concatenate([static, static, pts]), [m.name for m in MARKERS])
+            write_trc(trc, all_times, np.concatenate([static, static, pts]), names)
             summary = scale_and_ik(trc, all_times, work, out_dir / f"{tid}.mot", model_path, None,
-                                   static_frames=2, ik_from=2, cc_rig=True)
+                                   static_frames=2, ik_from=2, cc_rig=True, markers=markers)
         else:
-            write_trc(trc, times, pts, [m.name for m in MARKERS])
+            write_trc(trc, times, pts, names)
             overrides = rest_pose_overrides(bvh, model_path, reference, unit)
-            summary = scale_and_ik(trc, times, work, out_dir / f"{tid}.mot", model_path, overrides)
+            summary = scale_and_ik(trc, times, work, out_dir / f"{tid}.mot", model_path, overrides,
+                                   markers=markers)
     finally:
         if not keep_work:
             shutil.rmtree(work, ignore_errors=True)
@@ -663,9 +727,7 @@ def convert_trial(trial: dict, mirror: Mirror, out_dir: Path, model_path: Path =
     return {
         "id": tid, "kind": trial["kind"], "description": trial["description"],
         "source": {"repo": mirror.repo, "commit": mirror.commit, "path": rel},
-        "licence": LICENCE + ("" if scheme != "cc" else
-                              "; retargeted onto iClone's Character Creator avatar in the source repository, "
-                              "which carries no licence file of its own"),
+        "licence": LICENCE + SCHEME_LICENCE_NOTES.get(scheme, ""),
         "subject": f"cmu_{int(trial['trial'].split('_')[0]):02d}",
         "fps": round(rate, 3), "frames": kept, "duration_s": round((kept - 1) / rate, 3),
         "source_fps": round(bvh.fps, 3), "unit_m": unit,

@@ -128,6 +128,8 @@ def build_library(mirrors: Path, cache: Path, progress: bool = True, sources: Pa
         except (LibraryError, OSError, ValueError) as exc:
             raise LibraryError(f"trial {trial.id}: {exc}") from exc
         _, q = resample_motion(motion, FPS)
+        if "max_seconds" in trial.extra:  # a long steady trial: its first seconds are enough
+            q = q[: int(round(float(trial.extra["max_seconds"]) * FPS))]
         names = load_definition().coordinate_names
         for name in trial.extra.get("negate", ()):
             q[:, names.index(name)] *= -1.0
