@@ -42,24 +42,27 @@ def make_sequence(seed: int, index: int, frames: int, mask_size: int, mix) -> di
     return {f: a[f] for f in _FIELDS}
 
 
-def _mix_for(cache: str, split: str):
+def _mix_for(cache: str, split: str, weights: tuple[float, float, float] | None = None):
+    """The motion mixture over ``split`` of the library in ``cache`` (none: procedural and random only);
+    ``weights`` = (real, procedural, random), default :class:`~training.synth.motion_mix.MixWeights`."""
     from training.motion_library.library import LibraryError, load_library
-    from training.synth.motion_mix import MotionMix
+    from training.synth.motion_mix import MixWeights, MotionMix
 
     try:
         lib = load_library(Path(cache)).select(split)
     except LibraryError:
         lib = None
-    return MotionMix(lib)
+    return MotionMix(lib, MixWeights(*weights) if weights is not None else MixWeights())
 
 
 def _worker(wid: int, workers: int, seed: int, frames: int, mask_size: int, cache: str, split: str,
-            out: mp.Queue, stop: EventType, limit: int | None) -> None:
+            out: mp.Queue, stop: EventType, limit: int | None,
+            weights: tuple[float, float, float] | None = None) -> None:
     import cv2
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    mix = _mix_for(cache, split)
+    mix = _mix_for(cache, split, weights)
     i = wid
     while not stop.is_set() and (limit is None or i < limit):
         item = make_sequence(seed, i, frames, mask_size, mix)
@@ -108,6 +111,8 @@ class SequenceStream:
     split: str = "train"
     limit: int | None = None
     queue_size: int = 512
+    #: (real, procedural, random) probabilities of the motion mixture; None: the default MixWeights
+    mix_weights: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         ctx = mp.get_context("spawn")
@@ -115,7 +120,7 @@ class SequenceStream:
         self._stop = ctx.Event()
         self._procs = [ctx.Process(target=_worker, daemon=True,
                                    args=(w, self.workers, self.seed, self.frames, self.mask_size, str(self.cache),
-                                         self.split, self._queue, self._stop, self.limit))
+                                         self.split, self._queue, self._stop, self.limit, self.mix_weights))
                        for w in range(self.workers)]
         with _single_threaded_children():
             for p in self._procs:

@@ -102,7 +102,8 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
         t_test = time.perf_counter()
         test_data = test_set(cfg, cache, workers)
         print(f"test set: {test_data.n_sequences} sequences in {time.perf_counter() - t_test:.1f} s", flush=True)
-    stream = SequenceStream(workers=workers, seed=s.seed, frames=s.frames, mask_size=s.mask_size, cache=cache)
+    stream = SequenceStream(workers=workers, seed=s.seed, frames=s.frames, mask_size=s.mask_size, cache=cache,
+                            mix_weights=s.mix)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -219,7 +220,8 @@ def _manifest(cfg: TrainConfig, summary: dict[str, Any], mean_a: np.ndarray, mea
     return {
         **checkpoint_manifest(cfg, summary, mean_a, mean_s),
         "data_recipe": {"stream": cfg.stream.__dict__ if cfg.stream else None,
-                        "mixture": "real library trials (train split) / procedural kinds / random = 0.5 / 0.3 / 0.2",
+                        "mixture": "real library trials (train split) / procedural kinds / random = "
+                                   + " / ".join(f"{w:g}" for w in (cfg.stream.mix if cfg.stream else ())),
                         "library_minutes": minutes},
         "motion_sources": motion_sources,
         "sequences_generated": summary["sequences_generated"],

@@ -32,6 +32,7 @@ def test_streamed_training_writes_a_loadable_checkpoint(tmp_path: Path):
     m = record.manifest
     assert m["steps"] == cfg.total_steps and "data workers" in m["hardware"]
     assert m["data_recipe"]["stream"]["workers"] == 1
+    assert m["data_recipe"]["mixture"].endswith("= 0.5 / 0.3 / 0.2")
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert {r["stage"] for r in lines} == {1, 2}
     # the partial weights a killed run leaves: the last multiple of checkpoint_every, same tensors
@@ -86,3 +87,14 @@ def _report_threads(q) -> None:
 def test_streamed_configs_refuse_resume(tmp_path: Path, capsys):
     assert train_main(["--config", "stream-tiny", "--resume", "--run-dir", str(tmp_path)]) == 2
     assert "not resumable" in capsys.readouterr().err
+
+
+def test_a_recipe_mixture_reaches_the_workers_mix(tmp_path: Path):
+    """The recipe's (real, procedural, random) weights are the workers' mixture; without a library the
+    real share falls to the others, and no recipe weight means the default 0.5 / 0.3 / 0.2."""
+    assert np.allclose(stream_module._mix_for(str(tmp_path), "train", (0.0, 0.0, 1.0)).p, [0, 0, 1])
+    assert np.allclose(stream_module._mix_for(str(tmp_path), "train", (0.6, 0.3, 0.1)).p, [0, 0.75, 0.25])
+    assert np.allclose(stream_module._mix_for(str(tmp_path), "train").p, [0, 0.6, 0.4])
+    assert get_train_config("gpu-widen").stream.mix == (0.6, 0.3, 0.1)
+    with pytest.raises(ValueError, match="zero weight"):
+        stream_module._mix_for(str(tmp_path), "train", (1.0, 0.0, 0.0))
