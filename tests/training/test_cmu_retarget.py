@@ -151,6 +151,38 @@ def test_write_mot_rows_keeps_a_readable_slice(tmp_path: Path):
     assert "nRows=4" in (tmp_path / "part.mot").read_text()
 
 
+def test_good_runs_lists_every_long_enough_stretch_in_time_order():
+    rms = np.array([0.01, 0.01, 0.09, 0.01, 0.2, 0.01, 0.02, 0.03, 0.01, 0.5])
+    assert cr.good_runs(rms, 0.05, 2) == [(0, 2), (5, 9)]
+    assert cr.good_runs(rms, 0.05, 1) == [(0, 2), (3, 4), (5, 9)]
+    assert cr.good_runs(rms, 0.05, 5) == []
+
+
+def test_write_segments_keeps_the_other_good_stretches(tmp_path: Path):
+    """A take whose IK lost the subject twice: the longest stretch is the trial's file, the other long
+    enough stretch its own file with its rows and error, the too-short one nothing."""
+    md = load_definition()
+    n = 20
+    header = ["ik", "version=1", f"nRows={n}", f"nColumns={len(md.coordinate_names) + 1}", "inDegrees=yes",
+              "endheader", "\t".join(["time", *md.coordinate_names])]
+    rows = ["\t".join([f"{i / FPS:.5f}", *(f"{float(i)}" for _ in md.coordinate_names)]) for i in range(n)]
+    src = tmp_path / "ik.mot"
+    src.write_text("\n".join(header + rows) + "\n")
+    rms = np.full(n, 0.02)
+    rms[[2, 7]] = 0.08  # stretches: 0-1 (2 frames), 3-6 (4), 8-19 (12, the longest)
+    rms[3] = 0.04
+    mx = rms * 2
+    out = tmp_path / "cmu_60_01.mot"
+    main = cr.longest_good_run(rms, cr.IK_FRAME_RMS_MAX_M)
+    assert main == (8, 20)
+    segs = cr.write_segments(src, out, rms, mx, main, min_frames=3)
+    assert [s["file"] for s in segs] == ["cmu_60_01.s1.mot"] and segs[0]["frames"] == 4  # 1st long-enough run
+    assert segs[0]["ik_max_m"] == pytest.approx(0.08) and 0.02 < segs[0]["ik_rms_m"] < 0.04
+    motion = read_mot(tmp_path / "cmu_60_01.s1.mot")
+    assert motion.times_s[0] == pytest.approx(3 / FPS, abs=1e-5) and len(motion.times_s) == 4
+    assert not (tmp_path / "cmu_60_01.s2.mot").exists()  # the longest stretch is the trial's own file
+
+
 def test_pinned_split_overrides_the_rule(tmp_path: Path):
     entries = [{"id": f"cmu_{i:02d}", "kind": "walk", "source": {}} for i in range(1, 7)]
     entries[0]["split"] = "test"  # was held out before the others came

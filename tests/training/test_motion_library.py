@@ -71,6 +71,23 @@ def test_cmu_split_rule(tmp_path: Path):
     assert split["cmu_95"] == "train"  # a kind with one trial cannot hold one out
 
 
+def test_cmu_segments_are_entries_of_their_training_trial_only(tmp_path: Path):
+    """A training trial's further good stretches become entries of the same trial and split; a
+    held-out trial keeps its longest stretch only (its clips stay the same), and segments never move
+    the held-out rule, which counts trials."""
+    seg = [{"file": "cmu_01.s1.mot", "frames": 200, "duration_s": 3.3, "ik_rms_m": 0.03}]
+    entries = [{"id": f"cmu_{i:02d}", "kind": "walk", "subject": "cmu_x", "source": {"repo": "r", "path": f"{i}.bvh"},
+                "frames": 300, "segments": [dict(seg[0], file=f"cmu_{i:02d}.s1.mot")]} for i in range(1, 6)]
+    (tmp_path / "index.json").write_text(json.dumps(entries))
+    trials = {t.id: t for t in cmu_trials(tmp_path / "index.json")}
+    assert trials["cmu_05"].split == "test" and "cmu_05.s1" not in trials
+    assert sorted(trials) == sorted([f"cmu_{i:02d}" for i in range(1, 6)] + [f"cmu_{i:02d}.s1" for i in range(1, 5)])
+    s1 = trials["cmu_01.s1"]
+    assert s1.split == "train" and s1.subject == "cmu_x" and s1.extra["segment_of"] == "cmu_01"
+    assert s1.extra["converted"] == "motion_library/cmu/cmu_01.s1.mot" and s1.extra["frames"] == 200
+    assert s1.extra["segments"] == [] and trials["cmu_01"].extra["converted"] == "motion_library/cmu/cmu_01.mot"
+
+
 def test_build_converts_degrees_resamples_negates_and_clips(tmp_path: Path):
     """A 100 Hz .mot in degrees (gait2392-style negative knee flexion) becomes 60 Hz radians in model
     order; the named coordinates are negated; angles beyond the model's ranges are clipped and counted."""

@@ -7,7 +7,9 @@ Two lists make the catalogue:
   running and gait2392 walking). These models define the coordinates we use (names, axes, zero
   poses) as Rajagopal 2016 does, so they are read by name.
 - ``CACHE/motion_library/cmu/index.json`` (written by :mod:`training.motion_library.cmu_retarget`):
-  CMU motion-capture trials retargeted to Rajagopal 2016 with OpenSim Scale + IK.
+  CMU motion-capture trials retargeted to Rajagopal 2016 with OpenSim Scale + IK. A training trial
+  whose IK lost the subject for a few frames also lists its other good stretches (``segments``):
+  each becomes an entry ``<id>.s<k>`` of the same trial (subject, split), ``segment_of`` naming it.
 
 Plus the shared walking trial (OpenSim Scale + IK on ``../shared/data``, see
 :mod:`training.synth.real_motion`), always in the training split.
@@ -116,6 +118,12 @@ def cmu_trials(index_file: Path) -> list[Trial]:
                  "source_model": "Rajagopal2016 (OpenSim Scale + IK on virtual markers)",
                  **e, "split": "test" if held else "train", "converted": f"motion_library/cmu/{e['id']}.mot"}
             out.append(_trial(d, str(index_file)))
+            if held:  # a held-out trial keeps its longest stretch only: the held-out clips stay the same
+                continue
+            for seg in e.get("segments", ()):  # the take's further good stretches, same trial and split
+                extra = {k: v for k, v in seg.items() if k != "file"}
+                out.append(_trial({**d, "segments": [], **extra, "id": Path(seg["file"]).stem, "segment_of": e["id"],
+                                   "converted": f"motion_library/cmu/{seg['file']}"}, str(index_file)))
     return out
 
 

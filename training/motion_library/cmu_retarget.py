@@ -50,9 +50,10 @@ TRIALS_JSON = Path(__file__).with_name("cmu_trials.json")
 LICENCE = "CMU Graphics Lab Motion Capture Database: free for all uses (see mocap.cs.cmu.edu)"
 MAX_RATE_HZ = 60.0
 MAX_DURATION_S = 60.0
-#: IK frames with a marker RMS above this are dropped (the longest run under it is kept) ...
+#: IK frames with a marker RMS above this are dropped: the longest run under it is the trial's .mot,
+#: every other run of at least MIN_KEPT_S a further segment (``<id>.s<k>.mot``, listed in the index) ...
 IK_FRAME_RMS_MAX_M = 0.06
-#: ... and a trial keeps at least this much, or fails.
+#: ... and a trial keeps at least this much in one run, or fails.
 MIN_KEPT_S = 2.0
 STATIC_FRAMES = 3  # frames (at the output rate) averaged by ScaleTool for the static pose
 SUBJECT_MASS_KG = 70.0  # unknown for CMU subjects; irrelevant to kinematics
@@ -585,9 +586,11 @@ def scale_and_ik(trc: Path, times: np.ndarray, work: Path, mot_out: Path,
         raise RetargetError(f"IK fits no {MIN_KEPT_S:.0f} s stretch with a marker RMS under "
                             f"{IK_FRAME_RMS_MAX_M * 100:.0f} cm (median {np.median(rms) * 100:.1f} cm)")
     write_mot_rows(mot, mot_out, start, stop)
+    segments = write_segments(mot, mot_out, rms, mx, (start, stop), int(np.ceil(MIN_KEPT_S * rate)))
     rms, mx = rms[start:stop], mx[start:stop]
     return {"ik_rms_m": float(np.sqrt(np.mean(rms ** 2))), "ik_max_m": float(mx.max()),
-            "ik_rms_p95_m": float(np.percentile(rms, 95)), "ik_frames_dropped": int(len(err["time"]) - (stop - start))}
+            "ik_rms_p95_m": float(np.percentile(rms, 95)), "ik_frames_dropped": int(len(err["time"]) - (stop - start)),
+            "segments": segments}
 
 
 def longest_good_run(frame_rms: np.ndarray, limit: float) -> tuple[int, int]:
@@ -601,6 +604,32 @@ def longest_good_run(frame_rms: np.ndarray, limit: float) -> tuple[int, int]:
     starts, stops = edges[::2], edges[1::2]
     k = int(np.argmax(stops - starts))
     return int(starts[k]), int(stops[k])
+
+
+def good_runs(frame_rms: np.ndarray, limit: float, min_frames: int) -> list[tuple[int, int]]:
+    """Every ``(start, stop)`` run of at least ``min_frames`` frames whose marker RMS is under ``limit``,
+    in time order (``stop`` exclusive)."""
+    good = np.concatenate([[False], np.asarray(frame_rms) < limit, [False]])
+    edges = np.flatnonzero(np.diff(good.astype(int)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a >= min_frames]
+
+
+def write_segments(mot: Path, mot_out: Path, frame_rms: np.ndarray, frame_max: np.ndarray, main: tuple[int, int],
+                   min_frames: int) -> list[dict]:
+    """Write the IK result ``mot``'s good stretches other than ``main`` (runs of at least ``min_frames``
+    frames with a marker RMS under :data:`IK_FRAME_RMS_MAX_M`) beside ``mot_out`` as ``<stem>.s<k>.mot``
+    (``k``: its place in time among the long-enough runs, from 1); returns per file its name, frames and IK error (m). A
+    glitch of a few frames in the middle of a take no longer throws away the rest of it."""
+    segments = []
+    for k, (a, b) in enumerate(good_runs(frame_rms, IK_FRAME_RMS_MAX_M, min_frames), 1):
+        if (a, b) == tuple(main):
+            continue
+        seg = mot_out.with_name(f"{mot_out.stem}.s{k}.mot")
+        write_mot_rows(mot, seg, a, b)
+        segments.append({"file": seg.name, "frames": b - a,
+                         "ik_rms_m": round(float(np.sqrt(np.mean(frame_rms[a:b] ** 2))), 5),
+                         "ik_max_m": round(float(frame_max[a:b].max()), 5)})
+    return segments
 
 
 def write_mot_rows(src: Path, dst: Path, start: int, stop: int) -> None:
@@ -732,7 +761,9 @@ def convert_trial(trial: dict, mirror: Mirror, out_dir: Path, model_path: Path =
         "fps": round(rate, 3), "frames": kept, "duration_s": round((kept - 1) / rate, 3),
         "source_fps": round(bvh.fps, 3), "unit_m": unit,
         **({"split": trial["split"]} if "split" in trial else {}),
-        **{k: round(v, 5) for k, v in summary.items()},
+        **{k: round(v, 5) for k, v in summary.items() if k != "segments"},
+        # further good stretches (own .mot files beside the trial's): seconds, IK error
+        "segments": [{**seg, "duration_s": round((seg["frames"] - 1) / rate, 3)} for seg in summary["segments"]],
     }
 
 
