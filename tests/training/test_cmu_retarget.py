@@ -136,14 +136,18 @@ def test_longest_good_run_keeps_the_longest_stretch():
     assert cr.longest_good_run(np.full(4, 0.5), 0.05) == (0, 0)
 
 
+def _numbered_mot(path: Path, n: int) -> Path:
+    """A .mot of ``n`` rows at :data:`FPS` whose every coordinate in row ``i`` is ``i`` (degrees)."""
+    names = load_definition().coordinate_names
+    header = ["numbered", "version=1", f"nRows={n}", f"nColumns={len(names) + 1}", "inDegrees=yes",
+              "endheader", "\t".join(["time", *names])]
+    rows = ["\t".join([f"{i / FPS:.5f}", *(f"{float(i)}" for _ in names)]) for i in range(n)]
+    path.write_text("\n".join(header + rows) + "\n")
+    return path
+
+
 def test_write_mot_rows_keeps_a_readable_slice(tmp_path: Path):
-    md = load_definition()
-    n = 10
-    header = ["trimmed", "version=1", f"nRows={n}", f"nColumns={len(md.coordinate_names) + 1}", "inDegrees=yes",
-              "endheader", "\t".join(["time", *md.coordinate_names])]
-    rows = ["\t".join([f"{i / FPS:.5f}", *(f"{float(i)}" for _ in md.coordinate_names)]) for i in range(n)]
-    src = tmp_path / "all.mot"
-    src.write_text("\n".join(header + rows) + "\n")
+    src = _numbered_mot(tmp_path / "all.mot", 10)
     cr.write_mot_rows(src, tmp_path / "part.mot", 3, 7)
     motion = read_mot(tmp_path / "part.mot")
     assert len(motion.times_s) == 4
@@ -161,13 +165,8 @@ def test_good_runs_lists_every_long_enough_stretch_in_time_order():
 def test_write_segments_keeps_the_other_good_stretches(tmp_path: Path):
     """A take whose IK lost the subject twice: the longest stretch is the trial's file, the other long
     enough stretch its own file with its rows and error, the too-short one nothing."""
-    md = load_definition()
     n = 20
-    header = ["ik", "version=1", f"nRows={n}", f"nColumns={len(md.coordinate_names) + 1}", "inDegrees=yes",
-              "endheader", "\t".join(["time", *md.coordinate_names])]
-    rows = ["\t".join([f"{i / FPS:.5f}", *(f"{float(i)}" for _ in md.coordinate_names)]) for i in range(n)]
-    src = tmp_path / "ik.mot"
-    src.write_text("\n".join(header + rows) + "\n")
+    src = _numbered_mot(tmp_path / "ik.mot", n)
     rms = np.full(n, 0.02)
     rms[[2, 7]] = 0.08  # stretches: 0-1 (2 frames), 3-6 (4), 8-19 (12, the longest)
     rms[3] = 0.04

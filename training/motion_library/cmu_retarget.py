@@ -597,13 +597,8 @@ def longest_good_run(frame_rms: np.ndarray, limit: float) -> tuple[int, int]:
     """``(start, stop)`` of the longest run of frames whose marker RMS is under ``limit`` (``stop``
     exclusive; ``(0, 0)`` when no frame is). IK that loses the subject (a flipped pelvis, the spine at
     its limit) does so for a stretch of frames; the run around it is kept, not the trial thrown away."""
-    good = np.concatenate([[False], np.asarray(frame_rms) < limit, [False]])
-    edges = np.flatnonzero(np.diff(good.astype(int)))
-    if len(edges) == 0:
-        return 0, 0
-    starts, stops = edges[::2], edges[1::2]
-    k = int(np.argmax(stops - starts))
-    return int(starts[k]), int(stops[k])
+    runs = good_runs(frame_rms, limit, 1)
+    return max(runs, key=lambda r: r[1] - r[0]) if runs else (0, 0)  # the first of equally long runs
 
 
 def good_runs(frame_rms: np.ndarray, limit: float, min_frames: int) -> list[tuple[int, int]]:
