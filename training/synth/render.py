@@ -19,6 +19,8 @@ from model_store.crops import CROP_SIZE, box_from_extent
 
 #: Bands (full px) drawn beside each side of the geometric box to find the silhouette's pixel extent.
 EXTENT_BAND = 4
+#: sub-pixel bits of the fixed-point coordinates given to OpenCV's drawing
+_SHIFT = 4
 
 
 def project_capsules(
@@ -123,18 +125,130 @@ def pixel_extent(px: np.ndarray, r_px: np.ndarray, image_size: tuple[int, int],
             np.array([x0 + cols[-1] + 1, y0 + rows[-1] + 1], np.float64))
 
 
+def _strip_hits(px: np.ndarray, r_px: np.ndarray, cap_lo: np.ndarray, cap_hi: np.ndarray,
+                region: np.ndarray, along: int, ss: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_inside` of each frame's region [T, 4] (x0, y0, x1, y1; full px), reduced to the
+    columns (``along`` = 0) or rows (1) holding a covered pixel: (first, last, any) [T] in region
+    coordinates. The regions are drawn as tiles of one canvas, each into its own view (the clipping of
+    a canvas of the region's size, so the same pixels), downsampled at once."""
+    x0, y0, x1, y1 = region.T
+    w, h = np.maximum(x1 - x0, 0), np.maximum(y1 - y0, 0)
+    near = ((cap_hi[..., 0] >= (x0 - 2)[:, None]) & (cap_lo[..., 0] <= (x1 + 2)[:, None])
+            & (cap_hi[..., 1] >= (y0 - 2)[:, None]) & (cap_lo[..., 1] <= (y1 + 2)[:, None]))
+    drawn = near.any(1) & (w > 0) & (h > 0)
+    rows = np.concatenate([[0], np.cumsum(h)])
+    width = int(max(w.max(initial=0), 1))
+    canvas = np.zeros((int(rows[-1]) * ss, width * ss), np.uint8)
+    strokes = _strokes(px, r_px, region[:, :2], 1.0, ss, keep=near & drawn[:, None])
+    for i in np.flatnonzero(drawn):
+        _stroke(canvas[rows[i] * ss:rows[i + 1] * ss, :w[i] * ss], strokes[i])
+    t = len(region)
+    first, last, hit = np.zeros(t, int), np.zeros(t, int), np.zeros(t, bool)
+    tiles = np.flatnonzero(h > 0)
+    if tiles.size == 0:
+        return first, last, hit
+    small = canvas if ss == 1 else cv2.resize(canvas, (width, int(rows[-1])), interpolation=cv2.INTER_AREA)
+    inside = small > 127  # columns past a tile's width are never drawn
+    if along == 0:  # per tile: which columns hold a covered pixel
+        per_tile = np.add.reduceat(inside, rows[tiles], axis=0) > 0  # [tiles, width]
+        idx = np.arange(width)
+    else:  # per row; then per tile, in the tile's own rows
+        per_row = inside.any(1)
+        idx = np.arange(per_row.size)
+        lo_i = np.minimum.reduceat(np.where(per_row, idx, per_row.size), rows[tiles])
+        hi_i = np.maximum.reduceat(np.where(per_row, idx, -1), rows[tiles])
+        hit[tiles] = hi_i >= rows[tiles]  # a hit inside the tile (reduceat spans exactly its rows)
+        first[tiles], last[tiles] = lo_i - rows[tiles], hi_i - rows[tiles]
+        return first, last, hit
+    hit[tiles] = per_tile.any(1)
+    first[tiles] = np.where(per_tile, idx, width).min(1)
+    last[tiles] = np.where(per_tile, idx, -1).max(1)
+    return first, last, hit
+
+
+def pixel_extents(px: np.ndarray, r_px: np.ndarray, image_size: tuple[int, int],
+                  band: int = EXTENT_BAND) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`pixel_extent` of every frame (capsule pixels [T, C, 2, 2], radii [T, C] px), the same
+    numbers, with each band drawn for all frames at once: (lo [T, 2], hi [T, 2], found [T]); lo and hi
+    are meaningless where ``found`` is False (no pixel covered)."""
+    w, h = image_size
+    cap_lo = (px - r_px[..., None, None]).min(2)  # [T, C, 2]
+    cap_hi = (px + r_px[..., None, None]).max(2)
+    finite = np.isfinite(cap_lo).all(2) & np.isfinite(cap_hi).all(2)
+    some = finite.any(1)
+    lo = np.where(finite[..., None], cap_lo, np.inf).min(1)
+    hi = np.where(finite[..., None], cap_hi, -np.inf).max(1)
+    lo[~some], hi[~some] = 0.0, 0.0
+    x0 = np.clip(np.floor(lo[:, 0]) - band, 0, w).astype(int)
+    y0 = np.clip(np.floor(lo[:, 1]) - band, 0, h).astype(int)
+    x1 = np.clip(np.ceil(hi[:, 0]) + band + 1, 0, w).astype(int)
+    y1 = np.clip(np.ceil(hi[:, 1]) + band + 1, 0, h).astype(int)
+    b = 2 * band + 1
+    xr, yb = np.maximum(x1 - b, x0), np.maximum(y1 - b, y0)
+    box = (px, r_px, cap_lo, cap_hi)
+    left, _, hit_l = _strip_hits(*box, np.stack([x0, y0, np.minimum(x0 + b, x1), y1], 1), 0)
+    _, right, hit_r = _strip_hits(*box, np.stack([xr, y0, x1, y1], 1), 0)
+    top, _, hit_t = _strip_hits(*box, np.stack([x0, y0, x1, np.minimum(y0 + b, y1)], 1), 1)
+    _, bottom, hit_b = _strip_hits(*box, np.stack([x0, yb, x1, y1], 1), 1)
+    found = some & hit_l & hit_r & hit_t & hit_b
+    out_lo = np.stack([x0 + left, y0 + top], 1).astype(np.float64)
+    out_hi = np.stack([xr + right + 1, yb + bottom + 1], 1).astype(np.float64)
+    for i in np.flatnonzero(some & ~found):  # a band found nothing: the whole box, frame by frame (rare)
+        extent = pixel_extent(px[i], r_px[i], image_size, band)
+        if extent is not None:
+            out_lo[i], out_hi[i] = extent
+            found[i] = True
+    return out_lo, out_hi, found
+
+
 def crop_boxes(cam: Camera, px: np.ndarray, r_px: np.ndarray, crop_size: int = CROP_SIZE) -> np.ndarray:
     """The pipeline's crop boxes [T, 3] (x0, y0, scale) of each frame's silhouette (capsule pixels
     [T, C, 2, 2], radii [T, C] px): :func:`~model_store.crops.box_from_extent` of :func:`pixel_extent`,
     or of the geometric box for a frame whose silhouette covers no pixel."""
     lo, hi = silhouette_box(px, r_px)
-    for i in range(px.shape[0]):
-        extent = pixel_extent(px[i], r_px[i], cam.image_size)
-        if extent is not None:
-            lo[i], hi[i] = extent
-        else:
-            lo[i], hi[i] = lo[i] + 0.5, hi[i] + 0.5  # geometry in pixel-centre coordinates → pixel-edge extent
+    ext_lo, ext_hi, found = pixel_extents(px, r_px, cam.image_size)
+    # geometry in pixel-centre coordinates → pixel-edge extent where no pixel is covered
+    lo = np.where(found[:, None], ext_lo, lo + 0.5)
+    hi = np.where(found[:, None], ext_hi, hi + 0.5)
     return box_from_extent(lo, hi, size=crop_size)
+
+
+def _strokes(px: np.ndarray, r_px: np.ndarray, offset: np.ndarray, scale: float | np.ndarray, ss: int,
+             keep: np.ndarray | None = None) -> list[list[tuple]]:
+    """OpenCV drawing arguments of capsule pixels [N, C, 2, 2] / radii [N, C] (or one frame's [C, 2, 2]
+    / [C]) mapped by ``(px − offset) × scale`` (offsets [N, 2] or [2], scales [N] or one) onto an
+    ``ss``× canvas, one list per frame: (end a, end b, line thickness, end-circle radius), fixed-point
+    ends and radius, of the finite capsules (of those in ``keep`` [N, C], when given), in order."""
+    px, r_px = np.asarray(px, np.float64), np.asarray(r_px, np.float64)
+    px, r_px = px.reshape(-1, *px.shape[-3:]), r_px.reshape(-1, r_px.shape[-1])
+    n = px.shape[0]
+    offset = np.broadcast_to(np.asarray(offset, np.float64).reshape(-1, 2), (n, 2))
+    scale = np.broadcast_to(np.asarray(scale, np.float64).reshape(-1), (n,))
+    f = float(1 << _SHIFT)
+    # output pixel j covers canvas pixels ss·j … ss·j + ss − 1 (pixel centres at integers)
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite capsules are left out below
+        pts = (px - offset[:, None, None]) * scale[:, None, None, None] * ss + (ss - 1) / 2.0
+        rad = r_px * scale[:, None] * ss
+    ok = np.isfinite(pts).all((2, 3)) & np.isfinite(rad)
+    ok &= np.maximum(np.round(2 * np.where(ok, rad, 0.0)), 1) < 32767  # OpenCV's thickness limit
+    if keep is not None:
+        ok &= keep.reshape(n, -1)
+    fi, ci = np.nonzero(ok)  # frame by frame, capsules in order
+    ends = np.round(pts[fi, ci] * f).astype(int).tolist()
+    thick = np.maximum(np.round(2 * rad[fi, ci]), 1).astype(int).tolist()
+    radius = np.round(rad[fi, ci] * f).astype(int).tolist()
+    out: list[list[tuple]] = [[] for _ in range(n)]
+    for i, (a, b), t, r in zip(fi.tolist(), ends, thick, radius, strict=True):
+        out[i].append((tuple(a), tuple(b), t, r))
+    return out
+
+
+def _stroke(canvas: np.ndarray, strokes: list[tuple]) -> None:
+    """Draw capsules (one frame of :func:`_strokes`) white on ``canvas`` (uint8, may be a view)."""
+    for a, b, t, rr in strokes:
+        cv2.line(canvas, a, b, (255,), t, cv2.LINE_AA, _SHIFT)
+        cv2.circle(canvas, a, rr, (255,), -1, cv2.LINE_AA, _SHIFT)
+        cv2.circle(canvas, b, rr, (255,), -1, cv2.LINE_AA, _SHIFT)
 
 
 def draw_mask(
@@ -147,23 +261,27 @@ def draw_mask(
     w, h = size
     ss = supersample
     canvas = np.zeros((h * ss, w * ss), np.uint8)
-    shift = 4  # sub-pixel precision for OpenCV drawing
-    f = float(1 << shift)
-    # output pixel j covers canvas pixels ss·j … ss·j + ss − 1 (pixel centres at integers)
-    pts = (px - offset) * scale * ss + (ss - 1) / 2.0
-    rad = r_px * scale * ss
-    ok = np.isfinite(pts).all((1, 2)) & np.isfinite(rad)
-    ends = np.round(pts[ok] * f).astype(int).tolist()  # fixed-point end points [C, 2, 2]
-    thick = np.maximum(np.round(2 * rad[ok]), 1)
-    radius = np.round(rad[ok] * f)
-    for (ia, ib), t, rr in zip(ends, thick.tolist(), radius.tolist(), strict=True):
-        if t < 32767:
-            cv2.line(canvas, tuple(ia), tuple(ib), (255,), int(t), cv2.LINE_AA, shift)
-            cv2.circle(canvas, tuple(ia), int(rr), (255,), -1, cv2.LINE_AA, shift)
-            cv2.circle(canvas, tuple(ib), int(rr), (255,), -1, cv2.LINE_AA, shift)
+    _stroke(canvas, _strokes(px, r_px, offset, scale, ss)[0])
     if ss == 1:
         return canvas
     return cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def draw_masks(
+    px: np.ndarray, r_px: np.ndarray, offsets: np.ndarray, scales: np.ndarray, size: tuple[int, int],
+    supersample: int = 2,
+) -> np.ndarray:
+    """:func:`draw_mask` of every frame (capsule pixels [T, C, 2, 2], radii [T, C], offsets [T, 2],
+    scales [T]) → uint8 [T, height, width], the same pixels: frames are drawn as tiles of one tall
+    canvas (each into its own view, so nothing crosses a tile) and downsampled at once."""
+    w, h = size
+    ss = supersample
+    t = px.shape[0]
+    canvas = np.zeros((t * h * ss, w * ss), np.uint8)
+    for i, args in enumerate(_strokes(px, r_px, offsets, scales, ss)):
+        _stroke(canvas[i * h * ss:(i + 1) * h * ss], args)
+    small = canvas if ss == 1 else cv2.resize(canvas, (w, t * h), interpolation=cv2.INTER_AREA)
+    return small.reshape(t, h, w)
 
 
 def render_crops(
@@ -178,11 +296,9 @@ def render_crops(
     """
     px, r_px, _ = project_capsules(cam, endpoints, radii)
     crops = crop_boxes(cam, px, r_px, crop_size)
-    masks = np.empty((px.shape[0], out_size, out_size), np.uint8)
     k = out_size / crop_size  # mask px per crop px; pixel centres: mask = (crop + 0.5)·k − 0.5
-    for i in range(px.shape[0]):
-        offset = crops[i, :2] - (0.5 * k - 0.5) / (crops[i, 2] * k)
-        masks[i] = draw_mask(px[i], r_px[i], offset, crops[i, 2] * k, (out_size, out_size))
+    offsets = crops[:, :2] - ((0.5 * k - 0.5) / (crops[:, 2] * k))[:, None]
+    masks = draw_masks(px, r_px, offsets, crops[:, 2] * k, (out_size, out_size))
     kp_px, _ = cam.project_pinhole(landmarks)
     kps = (kp_px - crops[:, None, :2]) * crops[:, None, 2:3]
     vis = keypoint_visibility(cam, endpoints, radii, landmarks)
