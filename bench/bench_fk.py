@@ -1,7 +1,9 @@
-"""Forward-kinematics throughput: B = 64 sequences × 64 frames (4096 poses) per call.
+"""Forward-kinematics throughput: B = 64 sequences × 64 frames (4096 poses) per call, and the time of
+one small call (B = 64: one synthetic sequence, where per-operation overhead dominates).
 
 Usage: ``.venv/bin/python bench/bench_fk.py [--repeats 20] [--threads N]``. Prints poses/s for
-float32 and float64, forward only and forward+backward.
+float32 and float64, forward only and forward+backward, and ms per small call (with and without the
+joint frames the fit's Jacobians need).
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ def main() -> None:
             f"  {dtype!s:14s} forward {fwd * 1e3:7.1f} ms/call = {b / fwd:9.0f} poses/s | "
             f"forward+backward {both * 1e3:7.1f} ms/call = {b / both:9.0f} poses/s"
         )
+    for dtype in (torch.float32, torch.float64):
+        q = fk.default_coordinates.to(dtype).expand(64, -1).clone()
+        s = torch.ones(64, 22, 3, dtype=dtype)
+        small = mean_seconds(lambda q=q, s=s: fk(q, s), args.repeats * 5)
+        frames = mean_seconds(lambda q=q, s=s: fk(q, s, with_frames=True), args.repeats * 5)
+        print(f"  {dtype!s:14s} B = 64: forward {small * 1e3:5.1f} ms/call, "
+              f"with joint frames {frames * 1e3:5.1f} ms/call")
 
 
 if __name__ == "__main__":
