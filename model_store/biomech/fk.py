@@ -94,10 +94,15 @@ class _Function:
     def is_constant(self) -> bool:
         return self.base.type == "Constant" or self.index is None
 
+    @property
+    def constant_value(self) -> float:
+        """The value of a constant function (:attr:`is_constant`)."""
+        value = self.base.value if self.base.type == "Constant" else self.base.intercept
+        return value * self.multiplier
+
     def __call__(self, coords: torch.Tensor, spline: torch.Tensor | None) -> torch.Tensor:
         if self.is_constant:
-            value = self.base.value if self.base.type == "Constant" else self.base.intercept
-            return coords.new_full(coords.shape[:1], value * self.multiplier)
+            return coords.new_full(coords.shape[:1], self.constant_value)
         q = coords[:, self.index]
         if self.base.type == "LinearFunction":
             return (self.base.slope * q + self.base.intercept) * self.multiplier
@@ -214,8 +219,7 @@ class ForwardKinematics(nn.Module):
                     raise ValueError(f"joint {jt['name']}: more than 3 {kind} axes")
                 for k, (axis, (f, slot)) in enumerate(jt[kind]):
                     if f.is_constant:
-                        value = f.base.value if f.base.type == "Constant" else f.base.intercept
-                        const.append((value * f.multiplier, column))
+                        const.append((f.constant_value, column))
                     elif f.base.type == "LinearFunction":
                         lin.append((f.index, f.base.slope, f.base.intercept, f.multiplier, column))
                     else:
