@@ -6,8 +6,8 @@ a queue; sequence ``i`` uses ``default_rng([seed, i])`` and worker ``w`` of ``W`
 ``i = w, w + W, ...``, so a given (seed, i) is always the same sequence. The trainer drains the
 queue without waiting and writes into a :class:`DeviceBuffer` (the newest ``capacity`` sequences),
 from which windows are sampled on the device. Generation speed (``bench/bench_stream.py``): ~0.18 s
-per 64-frame sequence per core at 64² masks with procedural and random motion on this 2-core AMD
-EPYC (0.33 s before the renderer and FK were batched).
+per 64-frame sequence per core at 64² masks, the default mixture with the motion library, on this
+2-core AMD EPYC (0.34 s before the renderer and FK were batched).
 
 Arrays per sequence as in :mod:`training.data` (masks already at the network input size).
 """
