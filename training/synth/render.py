@@ -258,13 +258,8 @@ def draw_mask(
 
     ``size`` is (width, height) of the output; returns uint8 [height, width] in 0–255.
     """
-    w, h = size
-    ss = supersample
-    canvas = np.zeros((h * ss, w * ss), np.uint8)
-    _stroke(canvas, _strokes(px, r_px, offset, scale, ss)[0])
-    if ss == 1:
-        return canvas
-    return cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA)
+    return draw_masks(np.asarray(px)[None], np.asarray(r_px)[None], np.asarray(offset, np.float64).reshape(1, 2),
+                      np.array([scale], np.float64), size, supersample)[0]
 
 
 def draw_masks(
