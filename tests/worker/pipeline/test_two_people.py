@@ -21,26 +21,42 @@ SHIFT_PX = 460.0  # to the right, full-resolution px
 ZOOM = 1.15
 
 
-def _with_bystander(src, dest, lag: int = 0) -> None:
-    """``src`` with the subject's pixels ``lag`` frames later (wrapping round) pasted beside them."""
-    video = decode_video(src, max_side=None)
-    masks = detect_view(video).masks
+@pytest.fixture(scope="module")
+def front_source(shared_data):
+    """The demo's front video decoded at full resolution, with the subject's masks (decoded and
+    segmented once for the module: ~6 s)."""
+    video = decode_video(shared_data / "video" / "pose2sim-demo-single" / "cam01.mp4", max_side=None)
+    return video, detect_view(video).masks
+
+
+def _with_bystander(source, dest, lag: int = 0) -> None:
+    """``source`` (video, masks) written to ``dest`` with the subject's pixels ``lag`` frames later
+    (wrapping round) pasted beside them."""
+    video, masks = source
     n = len(video.frames)
     with av.open(str(dest), "w") as c:
         s = c.add_stream("libx264", rate=60)
         s.width, s.height, s.pix_fmt = video.info.width, video.info.height, "yuv420p"
         s.options = {"crf": "18", "preset": "veryfast"}
         for i, frame in enumerate(video.frames):
-            source, mask = video.frames[(i + lag) % n], masks[(i + lag) % n]
+            source_frame, mask = video.frames[(i + lag) % n], masks[(i + lag) % n]
             ys, xs = np.nonzero(mask > 127)
             cx, bottom = (xs.min() + xs.max()) / 2, ys.max()
             m = np.array([[ZOOM, 0, (1 - ZOOM) * cx + SHIFT_PX], [0, ZOOM, (1 - ZOOM) * bottom]])
             size = (frame.shape[1], frame.shape[0])
-            moved = cv2.warpAffine(source, m, size)
+            moved = cv2.warpAffine(source_frame, m, size)
             moved_mask = cv2.warpAffine(mask, m, size) > 127
             out = np.where(moved_mask[..., None], moved, frame)
             c.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(out), format="rgb24")))
         c.mux(s.encode(None))
+
+
+@pytest.fixture(scope="module")
+def front_with_bystander(front_source, tmp_path_factory):
+    """The front video with an in-step bystander (written once for the module's tests)."""
+    path = tmp_path_factory.mktemp("bystander") / "front.mp4"
+    _with_bystander(front_source, path)
+    return path
 
 
 def _angles(path):
@@ -49,12 +65,11 @@ def _angles(path):
     return lines[i + 1].split("\t"), np.loadtxt(lines[i + 2:])
 
 
-def test_the_subject_is_followed_when_a_bystander_is_in_the_front_view(shared_data, tmp_path):
+def test_the_subject_is_followed_when_a_bystander_is_in_the_front_view(shared_data, front_with_bystander, tmp_path):
     demo = shared_data / "video" / "pose2sim-demo-single"
-    _with_bystander(demo / "cam01.mp4", tmp_path / "front.mp4")
     common = {"calibration": demo / "calibration.toml", "front_camera": "cam01", "side_camera": "cam04",
               "overlay": False}
-    two = run_pipeline(PipelineRequest(tmp_path / "front.mp4", demo / "cam04.mp4", tmp_path / "two", **common))
+    two = run_pipeline(PipelineRequest(front_with_bystander, demo / "cam04.mp4", tmp_path / "two", **common))
     one = run_pipeline(PipelineRequest(demo / "cam01.mp4", demo / "cam04.mp4", tmp_path / "one", **common))
     subject = two.summary["subject"]
     assert subject["people"] == {"front": 2, "side": 1}, subject
@@ -69,19 +84,19 @@ def test_the_subject_is_followed_when_a_bystander_is_in_the_front_view(shared_da
     assert np.abs(a[:, knees] - b[:, knees]).mean() < 3.0
 
 
-def test_a_point_on_the_bystander_is_refused_when_it_matches_nobody_in_the_side_view(shared_data, tmp_path):
+def test_a_point_on_the_bystander_is_refused_when_it_matches_nobody_in_the_side_view(shared_data, front_with_bystander,
+                                                                                     tmp_path):
     from worker.pipeline.contract import PipelineError
 
     demo = shared_data / "video" / "pose2sim-demo-single"
-    _with_bystander(demo / "cam01.mp4", tmp_path / "front.mp4")
     with pytest.raises(PipelineError) as err:
-        run_pipeline(PipelineRequest(tmp_path / "front.mp4", demo / "cam04.mp4", tmp_path / "out",
+        run_pipeline(PipelineRequest(front_with_bystander, demo / "cam04.mp4", tmp_path / "out",
                                      demo / "calibration.toml", "cam01", "cam04", overlay=False,
                                      subject=f"{404 + SHIFT_PX:.0f},900"))
     assert err.value.code == "subject_ambiguous"
 
 
-def test_without_a_calibration_the_person_moving_like_the_side_view_is_followed(shared_data, tmp_path):
+def test_without_a_calibration_the_person_moving_like_the_side_view_is_followed(shared_data, front_source, tmp_path):
     """No calibration: the front view gets a bystander moving out of step with the subject (their pixels
     50 frames, 0.83 s, later, pasted to the right); the side view shows the subject alone. Both
     detection children survey their people's motion, and the subject is matched across the views by
@@ -92,7 +107,7 @@ def test_without_a_calibration_the_person_moving_like_the_side_view_is_followed(
     from worker.pipeline.subject import choose_subject
 
     demo = shared_data / "video" / "pose2sim-demo-single"
-    _with_bystander(demo / "cam01.mp4", tmp_path / "front.mp4", lag=50)
+    _with_bystander(front_source, tmp_path / "front.mp4", lag=50)
     videos = (open_video(tmp_path / "front.mp4"), open_video(demo / "cam04.mp4"))
     seen = {}
 
