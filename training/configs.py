@@ -40,7 +40,7 @@ class StreamRecipe:
     time_budget_s: float | None = None
     stage1_fraction: float = 0.75
     #: training mixture (real library trials, procedural kinds, random motion), normalised; the test
-    #: set always uses the default 0.5 / 0.3 / 0.2 so runs' figures stay comparable
+    #: set always uses the default (MixWeights, the same numbers; a test checks) so runs' figures stay comparable
     mix: tuple[float, float, float] = (0.5, 0.3, 0.2)
 
 

@@ -81,3 +81,13 @@ def test_curve_path_turns_the_heading_and_keeps_step_lengths():
     assert steps.sum() == pytest.approx(1.2, rel=1e-9)
     assert np.degrees(c[-1, rot]) == pytest.approx(90.0, abs=1e-6)
     assert c[-1, tz] < -0.5  # a left turn about +Y heads towards -Z
+
+
+def test_the_recipes_default_mixture_is_the_mixtures_default():
+    """``StreamRecipe.mix`` (written into run manifests) and ``MixWeights`` (what test sets always use)
+    state the same default; a change to one must be made to the other."""
+    from dataclasses import astuple
+
+    from training.configs import StreamRecipe
+
+    assert StreamRecipe().mix == astuple(MixWeights())
