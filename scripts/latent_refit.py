@@ -1,0 +1,136 @@
+"""Experiment (not part of the product; its result was not bundled): continue a checkpoint on this CPU
+with big batches by training only what sits after the image encoder, on cached latents.
+
+The CPU legs of the README (``cpu-polish``, ``cpu-widen``, ``cpu-ema``) made the network worse; the
+suspected cause is their tiny batches (the image encoder is what a CPU cannot run fast). Here the
+encoder is frozen: ``--sequences`` new sequences (the ``gpu-widen`` mixture, library training split)
+are encoded once into per-frame latents (``KinematicsNet.encode_frames``, two 32-frame windows per
+sequence), and then only the heads (``--part heads``) or the temporal stage and the heads
+(``--part temporal``) are trained on them with the training loss, for ``--epochs`` passes, keeping
+the epoch with the lowest loss on a tenth of the sequences held out (validation by sequence).
+
+    .venv/bin/python scripts/latent_refit.py --sequences 1500 --part temporal --epochs 8 --lr 1e-4 \\
+        --batch 48 --latents /tmp/latents.pt --out /tmp/refit/model.safetensors
+    .venv/bin/python -m training.evaluate_pipeline --network-only --clips 2 --checkpoint /tmp/refit/model.json
+
+Measured once (2026-12-05, 2-core Xeon; 1,500 sequences made in 65 s, encoded in 14 minutes): see
+the README ("A frozen-encoder CPU leg"). Neither variant beat the bundled network on the held-out
+clips overall, so nothing was bundled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model_store.biomech import load_fullbody_model
+from model_store.network import load_network, save_checkpoint
+from model_store.network.model import prepare_masks
+from training.data import make_batch
+from training.losses import kinematics_loss
+from training.stream import SequenceStream, collect
+
+
+def encode(net, sequences: int, seed: int, workers: int, cache: Path) -> tuple[torch.Tensor, ...]:
+    """Latents [N, W, latent] of two windows per new sequence, with truth coords [N, W, 39] (rad / m),
+    scales [N, 22, 3] and valid flags [N, W]; window i belongs to sequence i % sequences."""
+    w = net.config.window
+    stream = SequenceStream(workers=workers, seed=seed, frames=2 * w, mask_size=64, cache=cache,
+                            mix_weights=(0.6, 0.3, 0.1), limit=sequences)
+    try:
+        data = collect([stream.get(timeout=600) for _ in range(sequences)])
+    finally:
+        stream.close()
+    out: list[list[torch.Tensor]] = [[], [], [], []]
+    seqs = np.arange(sequences)
+    with torch.no_grad():
+        for start in (0, w):
+            for i in range(0, sequences, 16):
+                s = seqs[i:i + 16]
+                wb = make_batch(data, s, np.full(len(s), start), w)
+                inp = wb.inputs()
+                z = net.encode_frames(inp.with_masks(prepare_masks(inp.masks, net.config.input_size)))
+                for lst, t in zip(out, (z, wb.coords, wb.scales, wb.valid), strict=True):
+                    lst.append(t)
+    return tuple(torch.cat(lst) for lst in out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--init", type=Path, help="checkpoint manifest to start from (default: the bundled one)")
+    ap.add_argument("--sequences", type=int, default=1500)
+    ap.add_argument("--seed", type=int, default=31, help="stream seed (no training leg used 31)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--cache", type=Path, default=Path("data_cache"))
+    ap.add_argument("--latents", type=Path, help="cache file: read when it exists, else written")
+    ap.add_argument("--part", choices=("heads", "temporal"), default="temporal")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--batch", type=int, default=48, help="windows per step")
+    ap.add_argument("--out", type=Path, required=True, help="where the result's .safetensors (+ .json) go")
+    args = ap.parse_args(argv)
+    net, record = load_network(args.init)
+    net.eval()  # no dropout: the latents were made the same way
+    if args.latents is not None and args.latents.is_file():
+        z, coords, scales, valid = torch.load(args.latents)
+    else:
+        t0 = time.perf_counter()
+        z, coords, scales, valid = encode(net, args.sequences, args.seed, args.workers, args.cache)
+        print(f"encoded {z.shape[0]} windows in {time.perf_counter() - t0:.0f} s", flush=True)
+        if args.latents is not None:
+            torch.save((z, coords, scales, valid), args.latents)
+    n = z.shape[0]
+    n_seq = n // 2
+    held = torch.zeros(n_seq, dtype=torch.bool)
+    held[torch.randperm(n_seq, generator=torch.Generator().manual_seed(0))[: max(1, n_seq // 10)]] = True
+    is_val = held[torch.arange(n) % n_seq]
+    val, train = torch.nonzero(is_val).flatten(), torch.nonzero(~is_val).flatten()
+    params = [*net.angle_head.parameters(), *net.scale_head.parameters()]
+    if args.part == "temporal":
+        params += [*net.temporal.parameters(), *net.temporal_out.parameters(), net.pos]
+    for p in net.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    fk = load_fullbody_model()
+
+    def loss_on(idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        return kinematics_loss(net.heads(net.refine(z[idx])), coords[idx], scales[idx], fk, valid[idx])
+
+    def mean_loss(idx: torch.Tensor) -> float:
+        with torch.no_grad():
+            chunks = idx.split(256)
+            return sum(float(loss_on(c)[0]) * len(c) for c in chunks) / len(idx)
+
+    best = (mean_loss(val), copy.deepcopy(net.state_dict()), -1)
+    print(f"start: validation loss {best[0]:.5f}", flush=True)
+    opt = torch.optim.Adam(params, lr=args.lr)
+    gen = torch.Generator().manual_seed(1)
+    for epoch in range(args.epochs):
+        order = train[torch.randperm(len(train), generator=gen)]
+        for i in range(0, len(order), args.batch):
+            loss, _ = loss_on(order[i:i + args.batch])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        v = mean_loss(val)
+        print(f"epoch {epoch}: validation loss {v:.5f}", flush=True)
+        if v < best[0]:
+            best = (v, copy.deepcopy(net.state_dict()), epoch)
+    net.load_state_dict(best[1])
+    manifest = {k: v for k, v in record.manifest.items() if k not in ("config", "weights", "sha256")}
+    manifest["latent_refit"] = {"part": args.part, "sequences": n_seq, "seed": args.seed, "epochs": args.epochs,
+                                "best_epoch": best[2], "lr": args.lr, "batch": args.batch,
+                                "validation_loss": round(best[0], 5), "started_from": record.sha256}
+    save_checkpoint(net, args.out, manifest)
+    print(f"best epoch {best[2]}, validation loss {best[0]:.5f}; wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
