@@ -31,17 +31,23 @@ import torch
 from model_store.biomech import load_fullbody_model
 from model_store.network import load_network, save_checkpoint
 from model_store.network.model import prepare_masks
+from training.configs import get_train_config
 from training.data import make_batch
 from training.losses import kinematics_loss
 from training.stream import SequenceStream, collect
 
+#: the sequences' recipe (length, mask size, motion mixture): the next GPU leg's
+RECIPE = get_train_config("gpu-widen").stream
+assert RECIPE is not None
+
 
 def encode(net, sequences: int, seed: int, workers: int, cache: Path) -> tuple[torch.Tensor, ...]:
-    """Latents [N, W, latent] of two windows per new sequence, with truth coords [N, W, 39] (rad / m),
-    scales [N, 22, 3] and valid flags [N, W]; window i belongs to sequence i % sequences."""
+    """Latents [N, W, latent] of the consecutive windows of each new sequence, with truth coords
+    [N, W, 39] (rad / m), scales [N, 22, 3] and valid flags [N, W]; window i belongs to sequence
+    i % sequences."""
     w = net.config.window
-    stream = SequenceStream(workers=workers, seed=seed, frames=2 * w, mask_size=64, cache=cache,
-                            mix_weights=(0.6, 0.3, 0.1), limit=sequences)
+    stream = SequenceStream(workers=workers, seed=seed, frames=RECIPE.frames, mask_size=RECIPE.mask_size, cache=cache,
+                            mix_weights=RECIPE.mix, limit=sequences)
     try:
         data = collect([stream.get(timeout=600) for _ in range(sequences)])
     finally:
@@ -49,7 +55,7 @@ def encode(net, sequences: int, seed: int, workers: int, cache: Path) -> tuple[t
     out: list[list[torch.Tensor]] = [[], [], [], []]
     seqs = np.arange(sequences)
     with torch.no_grad():
-        for start in (0, w):
+        for start in range(0, RECIPE.frames - w + 1, w):
             for i in range(0, sequences, 16):
                 s = seqs[i:i + 16]
                 wb = make_batch(data, s, np.full(len(s), start), w)
@@ -85,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.latents is not None:
             torch.save((z, coords, scales, valid), args.latents)
     n = z.shape[0]
-    n_seq = n // 2
+    n_seq = n // (RECIPE.frames // net.config.window)
     held = torch.zeros(n_seq, dtype=torch.bool)
     held[torch.randperm(n_seq, generator=torch.Generator().manual_seed(0))[: max(1, n_seq // 10)]] = True
     is_val = held[torch.arange(n) % n_seq]
