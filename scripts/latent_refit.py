@@ -78,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--batch", type=int, default=48, help="windows per step")
+    ap.add_argument("--anchor-scales", type=float, default=0.0, metavar="W",
+                    help="weight of an L1 pull of the per-frame scales towards the starting network's "
+                         "(a guard against the scale head fitting the few training subjects)")
+    ap.add_argument("--blend", type=float, default=1.0, metavar="A",
+                    help="keep A x the selected weights + (1 - A) x the starting weights (1: no blend)")
     ap.add_argument("--out", type=Path, required=True, help="where the result's .safetensors (+ .json) go")
     args = ap.parse_args(argv)
     net, record = load_network(args.init)
@@ -104,14 +109,28 @@ def main(argv: list[str] | None = None) -> int:
     for p in params:
         p.requires_grad_(True)
     fk = load_fullbody_model()
+    start_state = copy.deepcopy(net.state_dict())
+    with torch.no_grad():
+        teacher = torch.cat([net.heads(net.refine(c)).frame_scales for c in z.split(256)])
 
-    def loss_on(idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        return kinematics_loss(net.heads(net.refine(z[idx])), coords[idx], scales[idx], fk, valid[idx])
+    def loss_on(idx: torch.Tensor, anchor: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
+        out = net.heads(net.refine(z[idx]))
+        loss, terms = kinematics_loss(out, coords[idx], scales[idx], fk, valid[idx])
+        if anchor and args.anchor_scales > 0:
+            loss = loss + args.anchor_scales * (out.frame_scales - teacher[idx]).abs().mean()
+        return loss, terms
 
     def mean_loss(idx: torch.Tensor) -> float:
+        """Validation loss (no anchor); prints its angle, scale and FK terms."""
+        total, terms = 0.0, {"angle": 0.0, "scale": 0.0, "fk": 0.0}
         with torch.no_grad():
-            chunks = idx.split(256)
-            return sum(float(loss_on(c)[0]) * len(c) for c in chunks) / len(idx)
+            for c in idx.split(256):
+                loss, parts = loss_on(c, anchor=False)
+                total += float(loss) * len(c)
+                for k in terms:
+                    terms[k] += parts[k] * len(c)
+        print("  validation terms: " + ", ".join(f"{k} {v / len(idx):.5f}" for k, v in terms.items()), flush=True)
+        return total / len(idx)
 
     best = (mean_loss(val), copy.deepcopy(net.state_dict()), -1)
     print(f"start: validation loss {best[0]:.5f}", flush=True)
@@ -128,13 +147,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"epoch {epoch}: validation loss {v:.5f}", flush=True)
         if v < best[0]:
             best = (v, copy.deepcopy(net.state_dict()), epoch)
-    net.load_state_dict(best[1])
+    val_loss, state, best_epoch = best
+    if args.blend != 1.0:
+        a = args.blend
+        state = {k: a * v + (1 - a) * start_state[k] if v.is_floating_point() else v for k, v in state.items()}
+    net.load_state_dict(state)
+    if args.blend != 1.0:
+        val_loss = mean_loss(val)
+        print(f"blended with the start at {args.blend}: validation loss {val_loss:.5f}", flush=True)
     manifest = {k: v for k, v in record.manifest.items() if k not in ("config", "weights", "sha256")}
     manifest["latent_refit"] = {"part": args.part, "sequences": n_seq, "seed": args.seed, "epochs": args.epochs,
-                                "best_epoch": best[2], "lr": args.lr, "batch": args.batch,
-                                "validation_loss": round(best[0], 5), "started_from": record.sha256}
+                                "best_epoch": best_epoch, "lr": args.lr, "batch": args.batch,
+                                "anchor_scales": args.anchor_scales, "blend": args.blend,
+                                "validation_loss": round(val_loss, 5), "started_from": record.sha256}
     save_checkpoint(net, args.out, manifest)
-    print(f"best epoch {best[2]}, validation loss {best[0]:.5f}; wrote {args.out}")
+    print(f"best epoch {best_epoch}, validation loss {val_loss:.5f}; wrote {args.out}")
     return 0
 
 
