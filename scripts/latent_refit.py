@@ -109,14 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     for p in params:
         p.requires_grad_(True)
     fk = load_fullbody_model()
-    start_state = copy.deepcopy(net.state_dict())
-    with torch.no_grad():
-        teacher = torch.cat([net.heads(net.refine(c)).frame_scales for c in z.split(256)])
+    teacher = None
+    if args.anchor_scales > 0:
+        with torch.no_grad():
+            teacher = torch.cat([net.heads(net.refine(c)).frame_scales for c in z.split(256)])
 
     def loss_on(idx: torch.Tensor, anchor: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
         out = net.heads(net.refine(z[idx]))
         loss, terms = kinematics_loss(out, coords[idx], scales[idx], fk, valid[idx])
-        if anchor and args.anchor_scales > 0:
+        if anchor and teacher is not None:
             loss = loss + args.anchor_scales * (out.frame_scales - teacher[idx]).abs().mean()
         return loss, terms
 
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         return total / len(idx)
 
     best = (mean_loss(val), copy.deepcopy(net.state_dict()), -1)
+    start_state = best[1]  # the starting weights, kept for --blend
     print(f"start: validation loss {best[0]:.5f}", flush=True)
     opt = torch.optim.Adam(params, lr=args.lr)
     gen = torch.Generator().manual_seed(1)
