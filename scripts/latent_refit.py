@@ -15,7 +15,10 @@ the epoch with the lowest loss on a tenth of the sequences held out (validation 
 
 Measured once (2026-12-05, 2-core Xeon; 1,500 sequences made in 65 s, encoded in 14 minutes): see
 the README ("A frozen-encoder CPU leg"). Neither variant beat the bundled network on the held-out
-clips overall, so nothing was bundled.
+clips overall, so nothing was bundled. Measured again (2026-12-06, 2-core AMD EPYC) with 3,000
+sequences, ``--epochs 16 --anchor-scales 2.0``: better network-only on 45 held-out clips by
+``training.compare_reports`` (joint centres beyond the scatter, scales unchanged), but over the real
+recording's 5 % segment-length guard after the fit, so not bundled either.
 """
 
 from __future__ import annotations
