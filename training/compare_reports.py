@@ -16,9 +16,12 @@ A figure is ``better`` when its whole interval lies below zero, ``worse`` when i
 the four headline figures gives the overall answer: ``better`` (at least one better, none worse),
 ``worse`` (the reverse), ``mixed`` (some of each) or ``within noise``. The interval's half-width is
 the smallest difference these clips can tell apart — a bundling decision should not rest on less.
+When the reports hold both held-out real motions (``real_*`` kinds) and procedural kinds, two more
+rows pool each group, and the ``real motion`` row gets its own verdict the same way: real motion is
+what users bring, so a network that wins on procedural clips while losing on real ones is no gain.
 
-Exit status: 0, or 1 with ``--require-better`` when the overall answer is not ``better``; 2 when the
-reports cannot be paired.
+Exit status: 0, or 1 with ``--require-better`` unless the overall answer is ``better`` and the real
+motion verdict (when there is one) is not ``worse`` or ``mixed``; 2 when the reports cannot be paired.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from scipy import stats
 
 from training.evaluate_pipeline import GAIT_KINDS, HEADLINE
 
+#: Kinds made from held-out library trials start with this; the group rows' names.
+REAL_PREFIX, REAL_ROW, PROCEDURAL_ROW = "real_", "real motion", "procedural"
 #: The compared figures; ``knee_amplitude_error`` is ``|knee_amplitude_ratio − 1|``.
 FIGURES: tuple[str, ...] = (*HEADLINE, "knee_amplitude_error")
 
@@ -113,26 +118,43 @@ def compare(base: dict[str, Any], candidate: dict[str, Any], mode: str = "none")
     by_kind: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for clip in sorted(a):
         by_kind[clip[0]].append(clip)
+    real = [k for k in sorted(a) if k[0].startswith(REAL_PREFIX)]
+    if real and len(real) < len(a):  # both groups present: a row each (real motion is what users bring)
+        by_kind[REAL_ROW] = real
+        by_kind[PROCEDURAL_ROW] = [k for k in sorted(a) if not k[0].startswith(REAL_PREFIX)]
     by_kind["all"] = sorted(a)
     rows: dict[str, dict[str, Any]] = {}
     for kind, keys in by_kind.items():
         rows[kind] = {}
         for fig in FIGURES:
             use = keys
-            if fig == "knee_amplitude_error" and kind == "all":
+            if fig == "knee_amplitude_error" and kind in ("all", REAL_ROW, PROCEDURAL_ROW):
                 use = [k for k in keys if k[0] in GAIT_KINDS]
             pairs = [(_figure(a[k][mode], fig), _figure(b[k][mode], fig)) for k in use]
             pairs = [p for p in pairs if p[0] is not None and p[1] is not None]
             if pairs:
                 x, y = np.array(pairs, float).T
                 rows[kind][fig] = asdict(paired_difference(x, y))
-    verdicts = [rows["all"][f]["verdict"] for f in HEADLINE]
-    better, worse = "better" in verdicts, "worse" in verdicts
-    overall = "mixed" if better and worse else "better" if better else "worse" if worse else "within noise"
+    overall = _verdict(rows["all"])
+    real_verdict = _verdict(rows[REAL_ROW]) if REAL_ROW in rows else None
     return {"mode": mode, "split": base.get("split"), "exact": base.get("exact"), "clips": len(a),
             "base": base.get("checkpoint"), "candidate": candidate.get("checkpoint"),
             "base_mirror_average": base.get("mirror_average"),
-            "candidate_mirror_average": candidate.get("mirror_average"), "kinds": rows, "overall": overall}
+            "candidate_mirror_average": candidate.get("mirror_average"), "kinds": rows, "overall": overall,
+            "real_motion": real_verdict}
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    """better (some headline figure better, none worse), worse (the reverse), mixed, or within noise."""
+    verdicts = [row[f]["verdict"] for f in HEADLINE if f in row]
+    better, worse = "better" in verdicts, "worse" in verdicts
+    return "mixed" if better and worse else "better" if better else "worse" if worse else "within noise"
+
+
+def accepted(result: dict[str, Any]) -> bool:
+    """The bundling rule: better over all clips, and on the held-out real motions (when the reports
+    hold both real and procedural kinds) not worse on any headline figure."""
+    return result["overall"] == "better" and result.get("real_motion") in (None, "better", "within noise")
 
 
 def _cell(d: dict[str, Any] | None) -> str:
@@ -178,9 +200,11 @@ def main(argv: list[str] | None = None) -> int:
           "candidate − base with its 95 % interval (negative is better)")
     print(markdown_table(result))
     print(f"overall: {result['overall']}")
+    if result["real_motion"] is not None:
+        print(f"held-out real motion: {result['real_motion']}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
-    return 1 if args.require_better and result["overall"] != "better" else 0
+    return 1 if args.require_better and not accepted(result) else 0
 
 
 if __name__ == "__main__":

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from training.compare_reports import FIGURES, ReportMismatch, compare, paired_difference
+from training.compare_reports import (
+    FIGURES,
+    PROCEDURAL_ROW,
+    REAL_ROW,
+    ReportMismatch,
+    accepted,
+    compare,
+    paired_difference,
+)
 from training.compare_reports import main as compare_main
 from training.evaluate_pipeline import main as evaluate_main
 
@@ -26,15 +34,17 @@ def test_paired_difference_interval_and_verdicts():
     assert one.verdict == "too few clips" and one.low is None and one.mean == pytest.approx(-4.0)
 
 
-def _report(offsets: dict[str, float], kinds=("run", "squat"), clips=4, exact=False, seed0=0) -> dict:
+def _report(offsets: dict[str, float], kinds=("run", "squat"), clips=4, exact=False, seed0=0,
+            per_kind: dict[str, dict[str, float]] | None = None) -> dict:
     rng = np.random.default_rng(7)  # the same base figures for every call: only the offsets differ
     rows = []
     for kind in kinds:
+        offsets_here = {**offsets, **(per_kind or {}).get(kind, {})}
         for i in range(clips):
             figures = {"ll_mae_deg": 8 + rng.random(), "mae_deg": 6 + rng.random(), "scale_err_pct": 5 + rng.random(),
                        "mpjpe_mm": 45 + 5 * rng.random(), "knee_amplitude_ratio": 0.9 + 0.05 * rng.random()}
             jitter = 0.01 * (i % 2 - 0.5)  # clip-to-clip scatter of each offset
-            none = {k: v + (offsets[k] + jitter if k in offsets else 0.0) for k, v in figures.items()}
+            none = {k: v + (offsets_here[k] + jitter if k in offsets_here else 0.0) for k, v in figures.items()}
             rows.append({"kind": kind, "seed": seed0 + 1000 * len(rows) + i, "frames": 120, "none": none,
                          "floor": figures})
     return {"split": "eval", "exact": exact, "checkpoint": "x.pt", "mirror_average": False, "clips": rows}
@@ -56,6 +66,27 @@ def test_compare_finds_better_worse_and_mixed():
     assert knee["verdict"] == "better" and knee["mean"] < 0
     # the all row's knee figure is over gait kinds only (run here, not squat), as in the report
     assert knee["clips"] == compare(base, base)["kinds"]["all"]["knee_amplitude_error"]["clips"] == 4
+
+
+def test_real_motion_is_pooled_and_must_not_get_worse():
+    """With held-out real motions beside procedural kinds, each group gets a pooled row; a candidate that
+    is better over all clips only because procedural clips improve while real ones get worse is refused."""
+    kinds = ("run", "squat", "real_walk", "real_jump")
+    base = _report({}, kinds=kinds)
+    assert REAL_ROW not in compare(_report({}), _report({}))["kinds"]  # procedural only: no group rows
+    trade = _report({"mpjpe_mm": -2.0}, kinds=kinds,
+                    per_kind={"run": {"ll_mae_deg": -0.4}, "squat": {"ll_mae_deg": -0.4},
+                              "real_walk": {"ll_mae_deg": 0.4}, "real_jump": {"ll_mae_deg": 0.4}})
+    r = compare(base, trade)
+    assert r["overall"] == "better" and r["kinds"]["all"]["ll_mae_deg"]["verdict"] == "within noise"
+    assert r["kinds"][REAL_ROW]["ll_mae_deg"]["verdict"] == "worse" and r["kinds"][REAL_ROW]["ll_mae_deg"]["clips"] == 8
+    assert r["kinds"][PROCEDURAL_ROW]["ll_mae_deg"]["verdict"] == "better"
+    assert r["real_motion"] == "mixed" and not accepted(r)
+    # the pooled knee figure is over gait kinds only: real_walk in one group, run in the other
+    knee = [r["kinds"][row]["knee_amplitude_error"]["clips"] for row in (REAL_ROW, PROCEDURAL_ROW)]
+    assert knee == [4, 4]
+    fair = compare(base, _report({"mpjpe_mm": -2.0}, kinds=kinds))
+    assert fair["real_motion"] == "better" and accepted(fair)
 
 
 def test_compare_refuses_reports_of_different_clips():
