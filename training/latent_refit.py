@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from training.configs import StreamRecipe, TrainConfig, get_train_config
 from training.data import SequenceArrays, make_batch
 from training.evaluation import evaluate_constant, evaluate_network, mean_pose_of
 from training.losses import kinematics_loss
-from training.manifest import brief_metrics, host_hardware
+from training.manifest import brief_metrics, host_hardware, library_record, lineage, mixture_text
 from training.stream import SequenceStream, collect
 
 PARTS = ("heads", "temporal")
@@ -217,17 +216,6 @@ def refit(net: KinematicsNet, lat: Latents, settings: RefitSettings, log: Any = 
             "validation_terms": {"start": start_terms, "result": terms}}
 
 
-def library_record(cache: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The motion library's trials (id, kind, split, source, licence, seconds) and minutes per split and
-    kind, from ``CACHE/motion_library/manifest.json`` (empty when no library is built)."""
-    library = Path(cache) / "motion_library" / "manifest.json"
-    if not library.is_file():
-        return [], {}
-    lib = json.loads(library.read_text())
-    return ([{"id": t["id"], "kind": t["kind"], "split": t["split"], "source": t["source"], "licence": t["licence"],
-              "seconds": t["seconds"]} for t in lib["trials"]], lib["minutes"])
-
-
 def run(cfg: TrainConfig, init: Path | None, run_dir: Path, settings: RefitSettings, *, sequences: int, seed: int,
         workers: int, cache: Path, latents: Path | None = None, test_data: SequenceArrays | None = None,
         log: Any = print) -> dict[str, Any]:
@@ -265,18 +253,12 @@ def run(cfg: TrainConfig, init: Path | None, run_dir: Path, settings: RefitSetti
     mean_a, mean_s = mean_pose_of(lat.coords.numpy(), lat.scales.numpy())
     floor = brief_metrics(evaluate_constant(mean_a, mean_s, test_data))
     sources, minutes = library_record(cache)
-    parent = {"manifest": str(init) if init else "bundled", "sha256": record.sha256,
-              "steps": record.manifest.get("steps"), "hardware": record.manifest.get("hardware"),
-              "wall_time_s": record.manifest.get("wall_time_s"),
-              "training": record.manifest.get("training", {}).get("name"),
-              "initialised_from": record.manifest.get("initialised_from")}
     manifest: dict[str, Any] = {
         "training": {"name": "latent-refit", "recipe": cfg.name, "network": cfg.network, **settings.__dict__,
                      "sequences": lat.sequences, "windows": summary["windows"], "best_epoch": summary["best_epoch"],
                      "frozen": "image encoder (per-frame latents encoded once)"},
         "data_recipe": {"stream": recipe.__dict__, "stream_seed": seed,
-                        "mixture": "real library trials (train split) / procedural kinds / random = "
-                                   + " / ".join(f"{w:g}" for w in recipe.mix),
+                        "mixture": mixture_text(recipe.mix),
                         "library_minutes": minutes},
         "motion_sources": sources,
         "seed": seed,
@@ -293,7 +275,7 @@ def run(cfg: TrainConfig, init: Path | None, run_dir: Path, settings: RefitSetti
         "baseline_mean_pose": {"metrics": floor, "angles_rad": mean_a.round(6).tolist(),
                                "scales": mean_s.round(6).tolist()},
         "sequences_generated": lat.sequences,
-        "initialised_from": parent,
+        "initialised_from": lineage(init, record.manifest, record.sha256),
     }
     save_checkpoint(net, run_dir / "model.safetensors", manifest)
     log(f"best epoch {summary['best_epoch']}, validation loss {summary['validation_loss']}; test LL-MAE "

@@ -3,10 +3,13 @@ the learning-rate decay both loops use."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +45,31 @@ def cpu_model() -> str:
 def brief_metrics(m: dict[str, Any]) -> dict[str, Any]:
     """Metrics without the per-coordinate breakdown (for manifests and console lines)."""
     return {k: v for k, v in m.items() if k != "mae_deg_by_coordinate"}
+
+
+def library_record(cache: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The motion library's trials (id, kind, split, source, licence, seconds) and its minutes per split
+    and kind, from ``CACHE/motion_library/manifest.json`` (both empty when no library is built)."""
+    library = Path(cache) / "motion_library" / "manifest.json"
+    if not library.is_file():
+        return [], {}
+    lib = json.loads(library.read_text())
+    return ([{"id": t["id"], "kind": t["kind"], "split": t["split"], "source": t["source"], "licence": t["licence"],
+              "seconds": t["seconds"]} for t in lib["trials"]], lib["minutes"])
+
+
+def mixture_text(mix: Sequence[float]) -> str:
+    """A streamed recipe's motion mixture weights, in words."""
+    return "real library trials (train split) / procedural kinds / random = " + " / ".join(f"{w:g}" for w in mix)
+
+
+def lineage(init_from: Path | str | None, manifest: dict[str, Any], sha256: str) -> dict[str, Any]:
+    """What a run started from: the starting checkpoint's manifest path, hash, steps, hardware, wall time,
+    recipe name and its own lineage (so the whole chain of runs stays in the newest manifest)."""
+    return {"manifest": str(init_from) if init_from is not None else "bundled", "sha256": sha256,
+            "steps": manifest.get("steps"), "hardware": manifest.get("hardware"),
+            "wall_time_s": manifest.get("wall_time_s"), "training": manifest.get("training", {}).get("name"),
+            "initialised_from": manifest.get("initialised_from")}
 
 
 def checkpoint_manifest(cfg: TrainConfig, summary: dict[str, Any], mean_a: np.ndarray,

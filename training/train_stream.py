@@ -28,7 +28,7 @@ from training.configs import TrainConfig
 from training.data import SequenceArrays
 from training.evaluation import evaluate_constant, evaluate_network, mean_pose_of
 from training.losses import kinematics_loss
-from training.manifest import brief_metrics, checkpoint_manifest, cosine_decay
+from training.manifest import brief_metrics, checkpoint_manifest, cosine_decay, library_record, lineage, mixture_text
 from training.stream import DeviceBuffer, SequenceStream, collect
 
 
@@ -117,10 +117,7 @@ def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | 
 
         start, record = load_network(init_from, expected_config=cfg.network)
         net.load_state_dict(start.state_dict())
-        parent = {"manifest": str(init_from), "sha256": record.sha256, "steps": record.manifest.get("steps"),
-                  "hardware": record.manifest.get("hardware"), "wall_time_s": record.manifest.get("wall_time_s"),
-                  "training": record.manifest.get("training", {}).get("name"),
-                  "initialised_from": record.manifest.get("initialised_from")}  # the whole lineage
+        parent = lineage(init_from, record.manifest, record.sha256)
     net.encoder_autocast = cfg.amp and dev.type == "cuda"
     fk = load_fullbody_model().to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -209,19 +206,11 @@ def _manifest(cfg: TrainConfig, summary: dict[str, Any], mean_a: np.ndarray, mea
               cache: Path) -> dict[str, Any]:
     """The cached-data manifest (:func:`training.manifest.checkpoint_manifest`) with the streamed recipe, the motion
     sources (with licences and splits), the data made, the hardware and the run it started from."""
-    library = Path(cache) / "motion_library" / "manifest.json"
-    motion_sources: list[dict[str, Any]] = []
-    minutes: dict[str, Any] = {}
-    if library.is_file():
-        lib = json.loads(library.read_text())
-        motion_sources = [{"id": t["id"], "kind": t["kind"], "split": t["split"], "source": t["source"],
-                           "licence": t["licence"], "seconds": t["seconds"]} for t in lib["trials"]]
-        minutes = lib["minutes"]
+    motion_sources, minutes = library_record(cache)
     return {
         **checkpoint_manifest(cfg, summary, mean_a, mean_s),
         "data_recipe": {"stream": cfg.stream.__dict__ if cfg.stream else None,
-                        "mixture": "real library trials (train split) / procedural kinds / random = "
-                                   + " / ".join(f"{w:g}" for w in (cfg.stream.mix if cfg.stream else ())),
+                        "mixture": mixture_text(cfg.stream.mix if cfg.stream else ()),
                         "library_minutes": minutes},
         "motion_sources": motion_sources,
         "sequences_generated": summary["sequences_generated"],
