@@ -115,14 +115,15 @@ def compare(base: dict[str, Any], candidate: dict[str, Any], mode: str = "none")
     if frames:
         raise ReportMismatch(f"clip {frames[0]} has {a[frames[0]]['frames']} frames in one report and "
                              f"{b[frames[0]]['frames']} in the other; were they run with the same --seconds?")
+    clips = sorted(a)
     by_kind: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for clip in sorted(a):
+    for clip in clips:
         by_kind[clip[0]].append(clip)
-    real = [k for k in sorted(a) if k[0].startswith(REAL_PREFIX)]
-    if real and len(real) < len(a):  # both groups present: a row each (real motion is what users bring)
+    real = [k for k in clips if k[0].startswith(REAL_PREFIX)]
+    if real and len(real) < len(clips):  # both groups present: a row each (real motion is what users bring)
         by_kind[REAL_ROW] = real
-        by_kind[PROCEDURAL_ROW] = [k for k in sorted(a) if not k[0].startswith(REAL_PREFIX)]
-    by_kind["all"] = sorted(a)
+        by_kind[PROCEDURAL_ROW] = [k for k in clips if not k[0].startswith(REAL_PREFIX)]
+    by_kind["all"] = clips
     rows: dict[str, dict[str, Any]] = {}
     for kind, keys in by_kind.items():
         rows[kind] = {}

@@ -42,12 +42,12 @@ import torch
 from model_store.biomech import load_fullbody_model
 from model_store.network import CheckpointError, KinematicsNet, load_network, save_checkpoint
 from model_store.network.model import prepare_masks
-from training.configs import StreamRecipe, TrainConfig, get_train_config
+from training.configs import TrainConfig, get_train_config
 from training.data import SequenceArrays, make_batch
 from training.evaluation import evaluate_constant, evaluate_network, mean_pose_of
 from training.losses import kinematics_loss
 from training.manifest import brief_metrics, host_hardware, library_record, lineage, mixture_text
-from training.stream import SequenceStream, collect
+from training.stream import make_set
 
 PARTS = ("heads", "temporal")
 
@@ -100,16 +100,6 @@ class Latents:
         if not isinstance(d, dict) or set(d) != {"z", "coords", "scales", "valid", "sequences"}:
             raise ValueError(f"{path} is not a latent cache written by training.latent_refit")
         return cls(**d)
-
-
-def make_sequences(recipe: StreamRecipe, sequences: int, seed: int, workers: int, cache: Path) -> SequenceArrays:
-    """``sequences`` new training sequences of ``recipe``'s length, mask size and motion mixture."""
-    stream = SequenceStream(workers=workers, seed=seed, frames=recipe.frames, mask_size=recipe.mask_size, cache=cache,
-                            mix_weights=recipe.mix, limit=sequences)
-    try:
-        return collect([stream.get(timeout=600) for _ in range(sequences)])
-    finally:
-        stream.close()
 
 
 def encode(net: KinematicsNet, data: SequenceArrays, chunk: int = 16) -> Latents:
@@ -202,11 +192,11 @@ def refit(net: KinematicsNet, lat: Latents, settings: RefitSettings, log: Any = 
         if v < best[0]:
             best = (v, copy.deepcopy(net.state_dict()), epoch, terms)
     val_loss, state, best_epoch, terms = best
-    if settings.blend != 1.0:
-        a = settings.blend
-        state = {k: a * v + (1 - a) * start_state[k] if v.is_floating_point() else v for k, v in state.items()}
     net.load_state_dict(state)
     if settings.blend != 1.0:
+        a = settings.blend
+        net.load_state_dict({k: a * v + (1 - a) * start_state[k] if v.is_floating_point() else v
+                             for k, v in state.items()})
         val_loss, terms = validation()
         log(f"blended with the start at {settings.blend}: validation loss {val_loss:.5f}")
     for p in net.parameters():
@@ -233,7 +223,8 @@ def run(cfg: TrainConfig, init: Path | None, run_dir: Path, settings: RefitSetti
         log(f"latents: {lat.z.shape[0]} windows of {lat.sequences} sequences read from {latents}")
         made_s = 0.0
     else:
-        data = make_sequences(recipe, sequences, seed, workers, cache)
+        data = make_set(sequences, workers=workers, seed=seed, frames=recipe.frames, mask_size=recipe.mask_size,
+                        cache=cache, mix_weights=recipe.mix)
         lat = encode(net, data)
         made_s = time.perf_counter() - t0
         log(f"latents: {lat.z.shape[0]} windows of {lat.sequences} sequences made and encoded in {made_s:.0f} s")
@@ -305,15 +296,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="gets model.safetensors + model.json")
     args = ap.parse_args(argv)
     settings = RefitSettings(args.part, args.epochs, args.lr, args.batch, args.anchor_scales, args.blend)
-    try:
-        settings.check()
+    try:  # run() refuses bad settings and a config without a stream recipe before any work
         if args.sequences < 2:
             raise ValueError(f"--sequences must be >= 2, got {args.sequences}")
         if args.init is not None and not args.init.is_file():
             raise ValueError(f"no checkpoint manifest at {args.init}")
         cfg = get_train_config(args.config)
-        if cfg.stream is None:
-            raise ValueError(f"config {args.config} has no stream recipe; use a streamed one such as gpu-widen")
     except (ValueError, KeyError) as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2

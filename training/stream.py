@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -175,6 +176,16 @@ def collect(items: list[dict[str, np.ndarray]]) -> SequenceArrays:
     return SequenceArrays(**{f: np.stack([it[f] for it in items]) for f in _FIELDS})
 
 
+def make_set(count: int, timeout: float = 600, **stream_args: Any) -> SequenceArrays:
+    """``count`` sequences from a :class:`SequenceStream` of ``stream_args`` (``limit=count``), stacked;
+    its workers are stopped afterwards, also on failure."""
+    stream = SequenceStream(limit=count, **stream_args)
+    try:
+        return collect([stream.get(timeout=timeout) for _ in range(count)])
+    finally:
+        stream.close()
+
+
 class DeviceBuffer:
     """The newest ``capacity`` sequences on ``device``; windows are sampled without leaving it."""
 
@@ -220,4 +231,4 @@ class DeviceBuffer:
         return (self.data["coords"][: self.size].cpu().numpy(), self.data["scales"][: self.size].cpu().numpy())
 
 
-__all__ = ["DeviceBuffer", "SequenceStream", "collect", "make_sequence"]
+__all__ = ["DeviceBuffer", "SequenceStream", "collect", "make_sequence", "make_set"]

@@ -29,7 +29,7 @@ from training.data import SequenceArrays
 from training.evaluation import evaluate_constant, evaluate_network, mean_pose_of
 from training.losses import kinematics_loss
 from training.manifest import brief_metrics, checkpoint_manifest, cosine_decay, library_record, lineage, mixture_text
-from training.stream import DeviceBuffer, SequenceStream, collect
+from training.stream import DeviceBuffer, SequenceStream, make_set
 
 
 def _progress(cfg: TrainConfig, step: int, elapsed: float) -> float:
@@ -75,13 +75,8 @@ def test_set(cfg: TrainConfig, cache: Path, workers: int) -> SequenceArrays:
     """The fixed evaluation set from the library's test split (made by ``workers`` processes)."""
     s = cfg.stream
     assert s is not None
-    stream = SequenceStream(workers=max(1, min(workers, s.test_sequences)), seed=s.test_seed, frames=s.frames,
-                            mask_size=s.mask_size, cache=cache, split="test", limit=s.test_sequences)
-    try:
-        items = [stream.get(timeout=600) for _ in range(s.test_sequences)]
-    finally:
-        stream.close()
-    return collect(items)
+    return make_set(s.test_sequences, workers=max(1, min(workers, s.test_sequences)), seed=s.test_seed,
+                    frames=s.frames, mask_size=s.mask_size, cache=cache, split="test")
 
 
 def train_streaming(cfg: TrainConfig, run_dir: Path, cache: Path, device: str | None = None,
