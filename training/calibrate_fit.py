@@ -1,7 +1,7 @@
 """Choose how far the fit trusts the network: sweep the width of its prior on the calibration split.
 
     python -m training.calibrate_fit [--factors 1,0.6,0.4,0.25] [--clips 2] [--seconds 3] [--kinds run,squat]
-        [--checkpoint X]
+        [--checkpoint X] [--fit-setting symmetry_sigma=0.005 ...]
 
 The fit's prior (:data:`model_store.fit.settings.PRIOR_SIGMA_RAD`) has narrow widths where images
 are ambiguous (pelvis tilt, axial rotations, locked coordinates) and wide ones (≥ ``--wide-from``
@@ -12,28 +12,39 @@ clips of the ``calibration`` split: procedural kinds only, with detections pertu
 detector's — subjects, rigs and motion draws that neither training nor the ``eval`` split (which
 reports the result) uses, and no held-out library trial, so choosing here tunes on nothing that is
 reported. Prints, per factor, the fit's figures beside the network's and the mean-pose floor.
+``--fit-setting NAME=VALUE`` changes another of the fit's settings for every row (to compare, say,
+left/right symmetry priors, run it once per value).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from model_store.fit import FitSettings
 from model_store.fit.settings import PRIOR_SIGMA_RAD
-from training.evaluate_pipeline import HEADLINE, evaluate_clip, mean_pose_floor, open_predictor
+from training.evaluate_pipeline import (
+    HEADLINE,
+    add_fit_setting_argument,
+    evaluate_clip,
+    fit_settings_from,
+    mean_pose_floor,
+    open_predictor,
+)
 from training.heldout_clips import KINDS, make_clip
 
 #: Procedural kinds (``walk`` is the shared training trial mirrored; library kinds are held-out trials).
 CALIBRATION_KINDS = tuple(k for k in KINDS if k != "walk")
 
 
-def widened(factor: float, wide_from: float) -> FitSettings:
-    """Fit settings whose prior widths of at least ``wide_from`` rad are multiplied by ``factor``."""
-    return FitSettings(prior_sigma_rad={k: (v * factor if v >= wide_from else v) for k, v in PRIOR_SIGMA_RAD.items()})
+def widened(factor: float, wide_from: float, base: FitSettings | None = None) -> FitSettings:
+    """``base`` (default: the fit's defaults) with prior widths of at least ``wide_from`` rad times ``factor``."""
+    return replace(base or FitSettings(),
+                   prior_sigma_rad={k: (v * factor if v >= wide_from else v) for k, v in PRIOR_SIGMA_RAD.items()})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--checkpoint", type=Path, help="network checkpoint manifest (default: the bundled one)")
     ap.add_argument("--cache", type=Path, default=Path("data_cache"))
+    add_fit_setting_argument(ap, "; every row")
     args = ap.parse_args(argv)
+    base = fit_settings_from(args.fit_setting)
+    if base is None:
+        return 2
     try:
         factors = [float(f) for f in args.factors.split(",") if f]
     except ValueError:
@@ -69,12 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.clips):
             clip = make_clip(kind, "calibration", i, args.seconds, args.cache)
             for f in factors:
-                r = evaluate_clip(clip, predictor, floor, "fit", widened(f, args.wide_from))
+                r = evaluate_clip(clip, predictor, floor, "fit", widened(f, args.wide_from, base))
                 results[f].append(r)
                 print(f"{kind} #{i} factor {f}: LL-MAE none {r['none']['ll_mae_deg']} fit {r['fit']['ll_mae_deg']}",
                       flush=True)
     first = results[factors[0]]
-    print(f"\n{len(first)} clips ({', '.join(kinds)}), perturbed detections; means")
+    print(f"\n{len(first)} clips ({', '.join(kinds)}), perturbed detections; means"
+          + (f"; fit settings {', '.join(args.fit_setting)}" if args.fit_setting else ""))
     print("| prior | " + " | ".join(HEADLINE) + " |")
     print("|---|" + "---|" * len(HEADLINE))
     for label, mode, rows in (("network", "none", first), ("floor", "floor", first),

@@ -2,7 +2,7 @@
 
     python -m training.evaluate_pipeline [--kinds walk,run,squat,...] [--clips 3] [--seconds 4]
         [--split eval|calibration] [--exact] [--run-trial data_cache/eval/subject01_run_IK.mot]
-        [--json report.json]
+        [--fit-setting NAME=VALUE ...] [--json report.json]
 
 Clips come from :mod:`training.heldout_clips` (subjects, rigs and motion trials never used in
 training; detections perturbed like a real detector's unless ``--exact``). Each clip runs through
@@ -13,7 +13,9 @@ truth on the frames the pipeline kept: ``refine=none`` (the network, gaps filled
 ``mae_deg`` (all 36 rotational coordinates), ``scale_err_pct``, ``mpjpe_mm`` (pelvis-aligned joint
 centres), the knee-angle amplitude ratio, and the constant mean-pose floor beside them.
 
-The ``calibration`` split is for choosing fit settings, the ``eval`` split for reporting them.
+The ``calibration`` split is for choosing fit settings (``--fit-setting`` changes one, e.g.
+``symmetry_sigma=0.005``; two reports then compare clip by clip with :mod:`training.compare_reports`
+``--mode fit``), the ``eval`` split for reporting them.
 """
 
 from __future__ import annotations
@@ -72,6 +74,22 @@ def _score(coords: np.ndarray, scales: np.ndarray, truth: np.ndarray, true_scale
                                                        for k in knees])), 3)
     out["_by_coordinate"] = m["mae_deg_by_coordinate"]
     return out
+
+
+def add_fit_setting_argument(ap: argparse.ArgumentParser, note: str = "") -> None:
+    """``--fit-setting NAME=VALUE`` (repeatable): one of :class:`~model_store.fit.FitSettings`' scalars."""
+    ap.add_argument("--fit-setting", action="append", default=[], metavar="NAME=VALUE",
+                    help=f"change one of the fit's settings (model_store.fit.FitSettings, e.g. symmetry_sigma=0.005; "
+                         f"repeatable{note})")
+
+
+def fit_settings_from(assignments: list[str]) -> FitSettings | None:
+    """The fit's defaults with ``--fit-setting`` assignments applied, or None after printing why not."""
+    try:
+        return FitSettings().with_overrides(assignments)
+    except ValueError as e:
+        print(f"error: --fit-setting: {e}", file=sys.stderr)
+        return None
 
 
 def evaluate_clip(clip: HeldOutClip, predictor: Predictor, floor: tuple[np.ndarray, np.ndarray],
@@ -169,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--network-only", action="store_true", help="skip the fit (refine=none): network vs floor")
     ap.add_argument("--mirror-average", action="store_true",
                     help="average each window's answer with its mirror image's (KINEMATICS_MIRROR_AVERAGE)")
+    add_fit_setting_argument(ap, "; choose them on --split calibration")
     args = ap.parse_args(argv)
+    settings = fit_settings_from(args.fit_setting)
+    if settings is None:
+        return 2
     kinds = ([k for k in args.kinds.split(",") if k] if args.kinds
              else [*library_kinds(args.cache), *(k for k in KINDS if k != "walk")])
     predictor = open_predictor(args.checkpoint, mirror_average=args.mirror_average)
@@ -185,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             except (FileNotFoundError, ValueError) as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-            r = evaluate_clip(clip, predictor, floor, "none" if args.network_only else "fit")
+            r = evaluate_clip(clip, predictor, floor, "none" if args.network_only else "fit", settings)
             rows.append(r)
             fit = f" fit {r['fit']['ll_mae_deg']}" if "fit" in r else ""
             print(f"{kind} #{i} seed {r['seed']}: {r['frames']} frames, sync error {r['sync_error_frames']}, "
@@ -194,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     agg = _aggregate(rows)
     print(markdown_table(agg))
     report = {"split": args.split, "exact": args.exact, "checkpoint": str(predictor.checkpoint.weights),
-              "mirror_average": predictor.mirror_average,
+              "mirror_average": predictor.mirror_average, "fit_settings": args.fit_setting,
               "aggregate": agg, "clips": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]}
     for r in report["clips"]:
         for m in ("none", "fit", "floor"):

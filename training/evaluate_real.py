@@ -25,7 +25,7 @@ import torch
 from model_store.biomech import load_definition, load_fullbody_model
 from model_store.landmarks import load_landmarks
 from model_store.network.outputs import rotational_indices
-from training.evaluate_pipeline import mean_pose_floor, open_predictor
+from training.evaluate_pipeline import add_fit_setting_argument, fit_settings_from, mean_pose_floor, open_predictor
 from training.real.pose2sim_demo import aligned, demo_dir
 from training.real.reference import four_camera_reference, segment_lengths, three_point_angles, with_frames
 
@@ -63,11 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", type=Path, help="network checkpoint manifest (default: the bundled one)")
     ap.add_argument("--mirror-average", action="store_true",
                     help="average each window's answer with its mirror image's (KINEMATICS_MIRROR_AVERAGE)")
+    add_fit_setting_argument(ap, "; the two-view fit only, the 4-camera reference keeps its own")
     args = ap.parse_args(argv)
     from worker.pipeline.cameras import select_cameras
     from worker.pipeline.contract import PipelineRequest
     from worker.pipeline.run import estimate_from_detections
 
+    settings = fit_settings_from(args.fit_setting)
+    if settings is None:
+        return 2
     if not (demo_dir() / "calibration.toml").is_file():
         print(f"error: the demo recording is not at {demo_dir()}", file=sys.stderr)
         return 2
@@ -78,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     front, side = data.views["cam01"], data.views["cam04"]
     rig = select_cameras(demo_dir() / "calibration.toml", "cam01", "cam04", front.image_size, side.image_size)
     request = PipelineRequest(Path("-"), Path("-"), Path("-"), refine="fit")
-    core = estimate_from_detections(front, side, (rig.front, rig.side), True, predictor, request)
+    core = estimate_from_detections(front, side, (rig.front, rig.side), True, predictor, request,
+                                  fit_settings=settings)
     n = len(core.refined.coords)
     sub = with_frames(data, core.front_start, core.front_start + n)
     ref = four_camera_reference(sub, core.refined.coords, core.inferred.angles, core.initial.scales)
@@ -86,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     floor = np.tile(core.initial.coords[:1], (n, 1))
     floor[:, rotational_indices()] = floor_angles
     report = {
-        "frames": n, "mirror_average": predictor.mirror_average,
+        "frames": n, "mirror_average": predictor.mirror_average, "fit_settings": args.fit_setting,
         "offsets_4cam": data.offsets, "pipeline_sync_offset": core.sync.offset_frames,
         "triangulation_median_px": round(float(np.nanmedian(ref.reprojection_px)), 2),
         "residuals": core.refined.report["residuals"],

@@ -13,7 +13,9 @@ mtp, wrist). Flexion-type coordinates are left to the evidence (large sigma).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 #: Prior standard deviation (rad) of each coordinate around the network's value.
 PRIOR_SIGMA_RAD: dict[str, float] = {
@@ -76,6 +78,31 @@ class FitSettings:
     tolerance: float = 1e-3
     initial_damping: float = 1e-3
     max_damping: float = 1e6
+
+    def with_overrides(self, assignments: list[str]) -> FitSettings:
+        """A copy with numeric fields set from ``NAME=VALUE`` strings (``symmetry_sigma=0.005``).
+
+        Only the scalar fields (floats and ints, units as documented above) can be set; raises
+        :class:`ValueError` naming the problem for an unknown or non-scalar field, a value that is
+        not a number (or not an integer for an integer field) or one that is not finite and positive.
+        """
+        scalar = {f.name: f.type for f in fields(self) if f.type in ("float", "int")}
+        changes: dict[str, Any] = {}
+        for text in assignments:
+            name, sep, value = text.partition("=")
+            name = name.strip()
+            if not sep or name not in scalar:
+                raise ValueError(f"fit settings take NAME=VALUE with NAME one of {', '.join(sorted(scalar))}; "
+                                 f"got {text!r}")
+            try:
+                number: float | int = int(value) if scalar[name] == "int" else float(value)
+            except ValueError:
+                raise ValueError(f"{name} must be {'an integer' if scalar[name] == 'int' else 'a number'}, "
+                                 f"got {value!r}") from None
+            if not (math.isfinite(number) and number > 0):
+                raise ValueError(f"{name} must be finite and positive, got {value!r}")
+            changes[name] = number
+        return replace(self, **changes)
 
     def prior_sigma(self, coordinate: str) -> float:
         """Prior sigma (rad) for a model coordinate name such as ``knee_angle_r``."""

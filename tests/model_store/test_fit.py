@@ -11,7 +11,7 @@ from model_store.biomech import Motion, load_fullbody_model
 from model_store.biomech.jacobian import point_jacobians
 from model_store.cameras import Camera
 from model_store.demo import sample_motion
-from model_store.fit import CameraRig, ClipEvidence, FitError, NetworkPrior, fit_clip, measure_reprojection
+from model_store.fit import CameraRig, ClipEvidence, FitError, FitSettings, NetworkPrior, fit_clip, measure_reprojection
 from model_store.fit import solver as fit_solver
 from model_store.landmarks import load_landmarks
 from model_store.network.outputs import rotational_indices
@@ -160,3 +160,32 @@ def test_a_solver_that_returns_nan_ends_with_fit_diverged(clip, monkeypatch):
     with pytest.raises(FitError) as info:
         fit_clip(_evidence(clip), prior, clip.sequence.coords + 0.1)
     assert info.value.code == "fit_diverged"
+
+
+def test_a_tight_symmetry_setting_ties_left_and_right_scales(clip):
+    """``symmetry_sigma`` reaches the solver: with a tight tie (``FitSettings.with_overrides``) the
+    fitted femurs and tibias come out equally long although the prior says 14 % apart."""
+    fk = load_fullbody_model()
+    truth = clip.sequence.coords
+    scales = clip.subject.scales.copy()
+    pairs = [(fk.body_names.index(f"{b}_r"), fk.body_names.index(f"{b}_l")) for b in ("femur", "tibia")]
+    for r, l_ in pairs:
+        scales[r] *= 1.07
+        scales[l_] /= 1.07
+    prior = NetworkPrior(angles=truth[:, ROT], scales=scales)
+    loose = fit_clip(_evidence(clip), prior, truth, FitSettings())
+    tied = fit_clip(_evidence(clip), prior, truth, FitSettings().with_overrides(["symmetry_sigma=0.0002"]))
+    for r, l_ in pairs:  # long axis (y)
+        assert abs(np.log(tied.scales[r, 1] / tied.scales[l_, 1])) < 0.002, tied.scales[[r, l_]]
+        assert abs(np.log(tied.scales[r, 1] / tied.scales[l_, 1])) < abs(np.log(loose.scales[r, 1]
+                                                                                / loose.scales[l_, 1]))
+
+
+@pytest.mark.parametrize("bad, message", [(["sigma=1"], "NAME=VALUE"), (["scale_bounds=1"], "NAME=VALUE"),
+                                          (["symmetry_sigma=x"], "a number"), (["max_iterations=2.5"], "an integer"),
+                                          (["height_sigma=0"], "positive"), (["keypoint_sigma=nan"], "positive")])
+def test_bad_fit_setting_overrides_are_refused(bad, message):
+    with pytest.raises(ValueError, match=message):
+        FitSettings().with_overrides(bad)
+    assert FitSettings().with_overrides(["symmetry_sigma=0.01", "max_iterations=5"]) == FitSettings(
+        symmetry_sigma=0.01, max_iterations=5)

@@ -29,7 +29,9 @@ def test_sweep_prints_network_floor_and_one_row_per_factor(capsys):
 
 @pytest.mark.parametrize("args, message", [(["--factors", "1,x"], "numbers"), (["--factors", "0"], "positive"),
                                             (["--kinds", "walk"], "--kinds takes"),
-                                            (["--checkpoint", "/nonexistent/model.json"], "no trained network")])
+                                            (["--checkpoint", "/nonexistent/model.json"], "no trained network"),
+                                            (["--fit-setting", "symmetry_sigma"], "--fit-setting: fit settings take"),
+                                            (["--fit-setting", "symmetry_sigma=-1"], "positive")])
 def test_bad_arguments_are_refused(args, message, capsys):
     assert calibrate(args) == 2
     assert message in capsys.readouterr().err

@@ -39,6 +39,16 @@ def test_evaluation_reports_network_fit_and_floor(use_tiny_checkpoint, tmp_path,
     assert agg["squat"]["fit"]["ll_mae_deg"] < 0.75 * agg["squat"]["none"]["ll_mae_deg"]
     assert agg["squat"]["fit"]["mpjpe_mm"] < agg["squat"]["none"]["mpjpe_mm"]
     assert "| squat | 1 |" in capsys.readouterr().out
+    assert report["fit_settings"] == []
+    # --fit-setting reaches the fit (one iteration instead of up to 30 leaves it short) and is recorded
+    assert evaluate_main(["--kinds", "squat", "--clips", "1", "--seconds", "1.5", "--exact", "--json", str(out),
+                          "--checkpoint", str(use_tiny_checkpoint), "--fit-setting", "max_iterations=1"]) == 0
+    short = json.loads(out.read_text())
+    assert short["fit_settings"] == ["max_iterations=1"]
+    assert short["aggregate"]["squat"]["fit"]["ll_mae_deg"] > agg["squat"]["fit"]["ll_mae_deg"]
+    assert short["aggregate"]["squat"]["none"] == agg["squat"]["none"]  # the network is not touched
+    assert evaluate_main(["--fit-setting", "max_iterations=0"]) == 2
+    assert "--fit-setting: max_iterations must be finite and positive" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -42,3 +42,9 @@ def test_two_view_fit_against_the_four_camera_reference(cache, tmp_path, capsys)
     assert max(fit["flexion_mae_deg_vs_4view_fit"][k] for k in knees) < 8.0
     assert all(abs(v) < 5.0 for v in fit["segment_length_error_pct"].values()), fit["segment_length_error_pct"]
     assert all(v["median_pct_of_height"] < 3.0 for v in r["residuals"].values())
+
+
+@pytest.mark.parametrize("setting, message", [("symmetry_sigma=0", "positive"), ("nosuch=1", "NAME=VALUE")])
+def test_a_bad_fit_setting_is_refused_before_any_work(setting, message, capsys):
+    assert evaluate_real(["--fit-setting", setting]) == 2
+    assert message in capsys.readouterr().err
