@@ -6,6 +6,10 @@ streamed recipe's motion mixture (``--config``, default ``gpu-widen``; library *
 stream ``--seed``) are encoded once into per-frame latents (:meth:`KinematicsNet.encode_frames`,
 the consecutive ``window``-frame windows of each sequence), and then only the heads
 (``--part heads``) or the temporal stage and the heads (``--part temporal``) are trained on them
+with the training loss. ``--part frame`` cuts earlier: the cache holds what the hourglass and the
+geometry make of each frame (:meth:`KinematicsNet.frame_features`: sampled hull points with their
+image features, triangulated keypoints; float16, about 1 MB per 32-frame window of ``medium``), and
+the point and frame MLPs are trained as well — everything but the convolutional encoder. All parts are trained
 with the training loss (:func:`training.losses.kinematics_loss`), Adam, ``--epochs`` passes,
 keeping the epoch with the lowest loss on a tenth of the sequences held out (validation by
 sequence, never by frame). Two guards against the scale head fitting the few training subjects:
@@ -49,7 +53,9 @@ from training.losses import kinematics_loss
 from training.manifest import brief_metrics, host_hardware, library_record, lineage, mixture_text
 from training.stream import make_set
 
-PARTS = ("heads", "temporal")
+PARTS = ("heads", "temporal", "frame")
+#: What the cache holds for each part: per-frame latents, or the frame features before the MLPs.
+LEVEL = {"heads": "latent", "temporal": "latent", "frame": "features"}
 
 
 @dataclass(frozen=True)
@@ -80,34 +86,60 @@ class RefitSettings:
 
 @dataclass
 class Latents:
-    """Encoded windows: ``z`` [N, W, latent], truth ``coords`` [N, W, 39] (rad / m), ``scales``
+    """Encoded windows at one ``level``: ``"latent"``, ``inputs`` = (z [N, W, latent],), or
+    ``"features"``, ``inputs`` = (points [N, W, P, F] float16, extras [N, W, E]) of
+    :meth:`KinematicsNet.frame_features`; truth ``coords`` [N, W, 39] (rad / m), ``scales``
     [N, 22, 3], ``valid`` [N, W]; window ``i`` belongs to sequence ``i % sequences``."""
 
-    z: torch.Tensor
+    inputs: tuple[torch.Tensor, ...]
     coords: torch.Tensor
     scales: torch.Tensor
     valid: torch.Tensor
     sequences: int
+    level: str = "latent"
+
+    @property
+    def windows(self) -> int:
+        return self.coords.shape[0]
+
+    def latents(self, net: KinematicsNet, idx: torch.Tensor) -> torch.Tensor:
+        """Per-frame latents [n, W, latent] of windows ``idx`` (through ``net``'s frame MLPs at level features)."""
+        if self.level == "latent":
+            return self.inputs[0][idx]
+        return net.frame_latents(self.inputs[0][idx].float(), self.inputs[1][idx])
+
+    def check(self, net: KinematicsNet, part: str) -> None:
+        """Raise ``ValueError`` unless this cache suits ``part`` of ``net``."""
+        if self.level != LEVEL[part]:
+            raise ValueError(f"this cache holds {self.level}s; --part {part} needs {LEVEL[part]}s (another --latents)")
+        cfg = net.config
+        width = cfg.latent if self.level == "latent" else 3 + 2 * cfg.hourglass_channels + 2
+        if self.inputs[0].shape[-1] != width:
+            raise ValueError(f"the cached {self.level}s have {self.inputs[0].shape[-1]} channels; "
+                             f"{cfg.name} expects {width}")
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"z": self.z, "coords": self.coords, "scales": self.scales, "valid": self.valid,
-                    "sequences": self.sequences}, path)
+        torch.save({"inputs": self.inputs, "coords": self.coords, "scales": self.scales, "valid": self.valid,
+                    "sequences": self.sequences, "level": self.level}, path)
 
     @classmethod
     def load(cls, path: Path) -> Latents:
         d = torch.load(path)
-        if not isinstance(d, dict) or set(d) != {"z", "coords", "scales", "valid", "sequences"}:
+        if isinstance(d, dict) and "z" in d:  # written before levels existed
+            d = {**{k: v for k, v in d.items() if k != "z"}, "inputs": (d["z"],), "level": "latent"}
+        if not isinstance(d, dict) or set(d) != {"inputs", "coords", "scales", "valid", "sequences", "level"}:
             raise ValueError(f"{path} is not a latent cache written by training.latent_refit")
-        return cls(**d)
+        return cls(**{**d, "inputs": tuple(d["inputs"])})
 
 
-def encode(net: KinematicsNet, data: SequenceArrays, chunk: int = 16) -> Latents:
-    """The frozen encoder's latents of every whole ``window``-frame window of each sequence."""
+def encode(net: KinematicsNet, data: SequenceArrays, chunk: int = 16, level: str = "latent") -> Latents:
+    """The frozen encoder's latents (``level`` "latent") or frame features ("features") of every whole
+    ``window``-frame window of each sequence."""
     w = net.config.window
     if data.n_frames < w:
         raise ValueError(f"sequences of {data.n_frames} frames are shorter than the network's {w}-frame window")
-    out: list[list[torch.Tensor]] = [[], [], [], []]
+    out: list[list[torch.Tensor]] = [[], [], [], [], []]
     seqs = np.arange(data.n_sequences)
     net.eval()
     with torch.no_grad():
@@ -116,18 +148,27 @@ def encode(net: KinematicsNet, data: SequenceArrays, chunk: int = 16) -> Latents
                 s = seqs[i:i + chunk]
                 wb = make_batch(data, s, np.full(len(s), start), w)
                 inp = wb.inputs()
-                z = net.encode_frames(inp.with_masks(prepare_masks(inp.masks, net.config.input_size)))
-                for lst, t in zip(out, (z, wb.coords, wb.scales, wb.valid), strict=True):
+                inp = inp.with_masks(prepare_masks(inp.masks, net.config.input_size))
+                if level == "latent":
+                    feats = (net.encode_frames(inp), inp.masks.new_zeros(0))
+                else:
+                    points, extras = net.frame_features(inp)
+                    feats = (points.half(), extras)
+                for lst, t in zip(out, (*feats, wb.coords, wb.scales, wb.valid), strict=True):
                     lst.append(t)
-    z, coords, scales, valid = (torch.cat(lst) for lst in out)
-    return Latents(z, coords, scales, valid, data.n_sequences)
+    first, second, coords, scales, valid = (torch.cat(lst) for lst in out)
+    inputs = (first,) if level == "latent" else (first, second)
+    return Latents(inputs, coords, scales, valid, data.n_sequences, level)
 
 
 def trainable(net: KinematicsNet, part: str) -> list[torch.nn.Parameter]:
-    """The parameters ``part`` trains (heads; or the temporal stage, its output and position codes too)."""
+    """The parameters ``part`` trains (heads; or the temporal stage, its output and position codes too;
+    or, for ``frame``, the point and frame MLPs as well)."""
     params = [*net.angle_head.parameters(), *net.scale_head.parameters()]
-    if part == "temporal":
+    if part in ("temporal", "frame"):
         params += [*net.temporal.parameters(), *net.temporal_out.parameters(), net.pos]
+    if part == "frame":
+        params += [*net.point_mlp.parameters(), *net.frame_mlp.parameters()]
     return params
 
 
@@ -136,7 +177,8 @@ def refit(net: KinematicsNet, lat: Latents, settings: RefitSettings, log: Any = 
     weights (blended with the start when ``blend`` < 1). Returns the record: steps, best epoch
     (-1: the start was best), validation loss at the start and at the end, its terms, windows."""
     settings.check()
-    n, n_seq = lat.z.shape[0], lat.sequences
+    lat.check(net, settings.part)
+    n, n_seq = lat.windows, lat.sequences
     if n_seq < 2:
         raise ValueError("a refit needs at least 2 sequences (a tenth of them, at least one, is held out)")
     held = torch.zeros(n_seq, dtype=torch.bool)
@@ -153,10 +195,11 @@ def refit(net: KinematicsNet, lat: Latents, settings: RefitSettings, log: Any = 
     teacher = None
     if settings.anchor_scales > 0:
         with torch.no_grad():
-            teacher = torch.cat([net.heads(net.refine(c)).frame_scales for c in lat.z.split(256)])
+            teacher = torch.cat([net.heads(net.refine(lat.latents(net, c))).frame_scales
+                                 for c in torch.arange(n).split(64)])
 
     def loss_on(idx: torch.Tensor, anchor: bool = True) -> tuple[torch.Tensor, dict[str, Any]]:
-        out = net.heads(net.refine(lat.z[idx]))
+        out = net.heads(net.refine(lat.latents(net, idx)))
         loss, terms = kinematics_loss(out, lat.coords[idx], lat.scales[idx], fk, lat.valid[idx])
         if anchor and teacher is not None:
             loss = loss + settings.anchor_scales * (out.frame_scales - teacher[idx]).abs().mean()
@@ -165,7 +208,7 @@ def refit(net: KinematicsNet, lat: Latents, settings: RefitSettings, log: Any = 
     def validation() -> tuple[float, dict[str, float]]:
         total, terms = 0.0, {"angle": 0.0, "scale": 0.0, "fk": 0.0}
         with torch.no_grad():
-            for c in val.split(256):
+            for c in val.split(64):
                 loss, parts = loss_on(c, anchor=False)
                 total += float(loss) * len(c)
                 for k in terms:
@@ -220,18 +263,18 @@ def run(cfg: TrainConfig, init: Path | None, run_dir: Path, settings: RefitSetti
     t0 = time.perf_counter()
     if latents is not None and latents.is_file():
         lat = Latents.load(latents)
-        log(f"latents: {lat.z.shape[0]} windows of {lat.sequences} sequences read from {latents}")
+        log(f"latents: {lat.windows} windows of {lat.sequences} sequences ({lat.level}s) read from {latents}")
         made_s = 0.0
     else:
         data = make_set(sequences, workers=workers, seed=seed, frames=recipe.frames, mask_size=recipe.mask_size,
                         cache=cache, mix_weights=recipe.mix)
-        lat = encode(net, data)
+        lat = encode(net, data, level=LEVEL[settings.part])
         made_s = time.perf_counter() - t0
-        log(f"latents: {lat.z.shape[0]} windows of {lat.sequences} sequences made and encoded in {made_s:.0f} s")
+        log(f"latents: {lat.windows} windows of {lat.sequences} sequences made and encoded ({lat.level}s) "
+            f"in {made_s:.0f} s")
         if latents is not None:
             lat.save(latents)
-    if lat.z.shape[-1] != net.config.latent:
-        raise ValueError(f"the latents have {lat.z.shape[-1]} channels; {cfg.network} expects {net.config.latent}")
+    lat.check(net, settings.part)
     if test_data is None:
         from training.train_stream import test_set
 
@@ -247,7 +290,8 @@ def run(cfg: TrainConfig, init: Path | None, run_dir: Path, settings: RefitSetti
     manifest: dict[str, Any] = {
         "training": {"name": "latent-refit", "recipe": cfg.name, "network": cfg.network, **settings.__dict__,
                      "sequences": lat.sequences, "windows": summary["windows"], "best_epoch": summary["best_epoch"],
-                     "frozen": "image encoder (per-frame latents encoded once)"},
+                     "frozen": ("image encoder (per-frame latents encoded once)" if lat.level == "latent" else
+                                "convolutional encoder (frame features encoded once)")},
         "data_recipe": {"stream": recipe.__dict__, "stream_seed": seed,
                         "mixture": mixture_text(recipe.mix),
                         "library_minutes": minutes},

@@ -123,6 +123,14 @@ class KinematicsNet(nn.Module):
 
     def encode_frames(self, inputs: NetworkInputs) -> torch.Tensor:
         """Per-frame latents [B, T, latent] (the spatial model)."""
+        return self.frame_latents(*self.frame_features(inputs))
+
+    def frame_features(self, inputs: NetworkInputs) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the image encoder and the geometry make of each frame, before anything learned per frame
+        but the encoder: the sampled hull points ``[B, T, P, 3 + 2C + 2]`` (position relative to the
+        centre in m, the two views' encoder features, the two views' mask values) and the pooled extras
+        ``[B, T, E]`` (triangulated keypoints relative to the centre, m, times their confidence, and the
+        confidences; E = 0 without ``use_triangulated_keypoints``)."""
         masks, keypoints, crops, k, r, t, rgb = (inputs.masks, inputs.keypoints, inputs.crops, inputs.k,
                                                  inputs.r, inputs.t, inputs.rgb)
         cfg = self.config
@@ -161,12 +169,17 @@ class KinematicsNet(nn.Module):
         sampled = sampled.reshape(n, v, -1, cfg.n_points).permute(0, 3, 1, 2).reshape(n, cfg.n_points, -1)
         sel_mask = torch.gather(mask_vals.reshape(n, v, -1), 2, idx[:, None, :].expand(-1, v, -1)).transpose(1, 2)
         point_in = torch.cat([pts - centre[:, None], sampled, sel_mask], -1)
-        h = self.point_mlp(point_in)
-        pooled = [h.max(1).values, h.mean(1)]
+        extras = [point_in.new_zeros(n, 0)]
         if cfg.use_triangulated_keypoints:
             rel = (tri - centre[:, None]) * conf[..., None]
-            pooled += [rel.reshape(n, -1), conf]
-        z = self.frame_mlp(torch.cat(pooled, -1))
+            extras += [rel.reshape(n, -1), conf]
+        return point_in.reshape(b, tt, cfg.n_points, -1), torch.cat(extras, -1).reshape(b, tt, -1)
+
+    def frame_latents(self, points: torch.Tensor, extras: torch.Tensor) -> torch.Tensor:
+        """Per-frame latents [B, T, latent] from :meth:`frame_features` (the point and frame MLPs)."""
+        b, tt = points.shape[:2]
+        h = self.point_mlp(points.reshape(b * tt, *points.shape[2:]))
+        z = self.frame_mlp(torch.cat([h.max(1).values, h.mean(1), extras.reshape(b * tt, -1)], -1))
         return z.reshape(b, tt, -1)
 
     def heads(self, z: torch.Tensor) -> NetworkOutputs:

@@ -38,6 +38,19 @@ def test_output_shapes_and_ranges():
     assert ((out.scales > 0.6) & (out.scales < 1.4)).all()
 
 
+def test_frame_features_then_frame_latents_are_the_encoder():
+    """The split the CPU refit caches at: features of shape [B, T, P, 3 + 2C + 2] and [B, T, 33·4],
+    then the point/frame MLPs give exactly the per-frame latents."""
+    net = tiny_net().eval()
+    inp = example_inputs(net, batch=2)
+    with torch.no_grad():
+        points, extras = net.frame_features(inp)
+        cfg = net.config
+        assert points.shape == (2, cfg.window, cfg.n_points, 3 + 2 * cfg.hourglass_channels + 2)
+        assert extras.shape == (2, cfg.window, cfg.n_landmarks * 4)
+        torch.testing.assert_close(net.frame_latents(points, extras), net.encode_frames(inp), atol=0, rtol=0)
+
+
 def test_paper_config_has_the_seed_sizes():
     p = CONFIGS["paper"]
     assert (p.hourglass_stacks, p.hourglass_channels, p.input_size, p.n_points, p.window) == (4, 256, 256, 500, 64)

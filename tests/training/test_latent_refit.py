@@ -28,8 +28,9 @@ def start(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _groups(state: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
     heads = {k: v for k, v in state.items() if k.startswith(("angle_head.", "scale_head."))}
     temporal = {k: v for k, v in state.items() if k.startswith(("temporal.", "temporal_out.")) or k == "pos"}
-    rest = {k: v for k, v in state.items() if k not in heads and k not in temporal}
-    return {"heads": heads, "temporal": temporal, "rest": rest}
+    frame = {k: v for k, v in state.items() if k.startswith(("point_mlp.", "frame_mlp."))}
+    rest = {k: v for k, v in state.items() if k not in heads and k not in temporal and k not in frame}
+    return {"heads": heads, "temporal": temporal, "frame": frame, "rest": rest}
 
 
 def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
@@ -47,6 +48,7 @@ def test_refit_trains_only_its_part_and_writes_a_training_record(start: Path, tm
     after, record = load_network(tmp_path / "run" / "model.json")
     b, a = _groups(before.state_dict()), _groups(after.state_dict())
     assert b["heads"] and b["temporal"] and b["rest"]
+    assert b["frame"] and _same(b["frame"], a["frame"])
     assert _same(b["rest"], a["rest"]) and _same(b["temporal"], a["temporal"])  # encoder and temporal frozen
     assert not _same(b["heads"], a["heads"])
     # training lowered the loss on the sequences it never trained on
@@ -63,6 +65,25 @@ def test_refit_trains_only_its_part_and_writes_a_training_record(start: Path, tm
     assert record.manifest["metrics"]["ll_mae_deg"] != record.manifest["metrics_start"]["ll_mae_deg"]
     assert record.manifest["baseline_mean_pose"]["metrics"]["ll_mae_deg"] > 0
     assert latents.is_file() and Latents.load(latents).sequences == 6
+
+
+@pytest.mark.slow
+def test_part_frame_trains_the_frame_mlps_on_cached_features_and_keeps_the_encoder(start: Path, tmp_path: Path):
+    features = tmp_path / "features.pt"
+    m = run(CFG, start, tmp_path / "run", RefitSettings(part="frame", epochs=3, lr=3e-3, batch=2), sequences=6,
+            seed=5, workers=1, cache=tmp_path / "cache", latents=features, log=lambda s: None)
+    b, a = _groups(load_network(start)[0].state_dict()), _groups(load_network(tmp_path / "run" / "model.json")[0]
+                                                                 .state_dict())
+    assert _same(b["rest"], a["rest"])  # the convolutional encoder, bit for bit
+    assert not _same(b["frame"], a["frame"]) and not _same(b["temporal"], a["temporal"])
+    assert m["validation_loss"]["result"] < m["validation_loss"]["start"]
+    assert m["training"]["frozen"].startswith("convolutional encoder")
+    cached = Latents.load(features)
+    assert cached.level == "features" and cached.inputs[0].dtype == torch.float16
+    # a feature cache cannot serve a latent-level part, nor the other way round
+    with pytest.raises(ValueError, match="needs latents"):
+        run(CFG, start, tmp_path / "other", RefitSettings(part="temporal", epochs=1), sequences=6, seed=5,
+            workers=1, cache=tmp_path / "cache", latents=features, log=lambda s: None)
 
 
 @pytest.mark.slow
