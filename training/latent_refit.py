@@ -111,7 +111,8 @@ class Latents:
     def check(self, net: KinematicsNet, part: str) -> None:
         """Raise ``ValueError`` unless this cache suits ``part`` of ``net``."""
         if self.level != LEVEL[part]:
-            raise ValueError(f"this cache holds {self.level}s; --part {part} needs {LEVEL[part]}s (another --latents)")
+            raise ValueError(f"this cache is at the {self.level} level; --part {part} needs the {LEVEL[part]} level "
+                             "(another --latents file)")
         cfg = net.config
         width = cfg.latent if self.level == "latent" else 3 + 2 * cfg.hourglass_channels + 2
         if self.inputs[0].shape[-1] != width:
@@ -263,14 +264,14 @@ def run(cfg: TrainConfig, init: Path | None, run_dir: Path, settings: RefitSetti
     t0 = time.perf_counter()
     if latents is not None and latents.is_file():
         lat = Latents.load(latents)
-        log(f"latents: {lat.windows} windows of {lat.sequences} sequences ({lat.level}s) read from {latents}")
+        log(f"latents: {lat.windows} windows of {lat.sequences} sequences ({lat.level} level) read from {latents}")
         made_s = 0.0
     else:
         data = make_set(sequences, workers=workers, seed=seed, frames=recipe.frames, mask_size=recipe.mask_size,
                         cache=cache, mix_weights=recipe.mix)
         lat = encode(net, data, level=LEVEL[settings.part])
         made_s = time.perf_counter() - t0
-        log(f"latents: {lat.windows} windows of {lat.sequences} sequences made and encoded ({lat.level}s) "
+        log(f"latents: {lat.windows} windows of {lat.sequences} sequences made and encoded ({lat.level} level) "
             f"in {made_s:.0f} s")
         if latents is not None:
             lat.save(latents)
