@@ -140,7 +140,7 @@ def encode(net: KinematicsNet, data: SequenceArrays, chunk: int = 16, level: str
     w = net.config.window
     if data.n_frames < w:
         raise ValueError(f"sequences of {data.n_frames} frames are shorter than the network's {w}-frame window")
-    out: list[list[torch.Tensor]] = [[], [], [], [], []]
+    chunks: list[tuple[torch.Tensor, ...]] = []
     seqs = np.arange(data.n_sequences)
     net.eval()
     with torch.no_grad():
@@ -151,15 +151,13 @@ def encode(net: KinematicsNet, data: SequenceArrays, chunk: int = 16, level: str
                 inp = wb.inputs()
                 inp = inp.with_masks(prepare_masks(inp.masks, net.config.input_size))
                 if level == "latent":
-                    feats = (net.encode_frames(inp), inp.masks.new_zeros(0))
+                    feats: tuple[torch.Tensor, ...] = (net.encode_frames(inp),)
                 else:
                     points, extras = net.frame_features(inp)
                     feats = (points.half(), extras)
-                for lst, t in zip(out, (*feats, wb.coords, wb.scales, wb.valid), strict=True):
-                    lst.append(t)
-    first, second, coords, scales, valid = (torch.cat(lst) for lst in out)
-    inputs = (first,) if level == "latent" else (first, second)
-    return Latents(inputs, coords, scales, valid, data.n_sequences, level)
+                chunks.append((*feats, wb.coords, wb.scales, wb.valid))
+    *inputs, coords, scales, valid = (torch.cat(column) for column in zip(*chunks, strict=True))
+    return Latents(tuple(inputs), coords, scales, valid, data.n_sequences, level)
 
 
 def trainable(net: KinematicsNet, part: str) -> list[torch.nn.Parameter]:

@@ -80,7 +80,7 @@ def test_part_frame_trains_the_frame_mlps_on_cached_features_and_keeps_the_encod
     assert m["training"]["frozen"].startswith("convolutional encoder")
     cached = Latents.load(features)
     assert cached.level == "features" and cached.inputs[0].dtype == torch.float16
-    # a feature cache cannot serve a latent-level part, nor the other way round
+    # a feature cache cannot serve a latent-level part
     with pytest.raises(ValueError, match="needs the latent level"):
         run(CFG, start, tmp_path / "other", RefitSettings(part="temporal", epochs=1), sequences=6, seed=5,
             workers=1, cache=tmp_path / "cache", latents=features, log=lambda s: None)
