@@ -5,11 +5,11 @@ The image encoder is what a CPU cannot run fast, so the streamed CPU legs had to
 streamed recipe's motion mixture (``--config``, default ``gpu-widen``; library *training* split,
 stream ``--seed``) are encoded once into per-frame latents (:meth:`KinematicsNet.encode_frames`,
 the consecutive ``window``-frame windows of each sequence), and then only the heads
-(``--part heads``) or the temporal stage and the heads (``--part temporal``) are trained on them
-with the training loss. ``--part frame`` cuts earlier: the cache holds what the hourglass and the
-geometry make of each frame (:meth:`KinematicsNet.frame_features`: sampled hull points with their
-image features, triangulated keypoints; float16, about 1 MB per 32-frame window of ``medium``), and
-the point and frame MLPs are trained as well — everything but the convolutional encoder. All parts are trained
+(``--part heads``) or the temporal stage and the heads (``--part temporal``) are trained on them.
+``--part frame`` cuts earlier: the cache holds what the hourglass and the geometry make of each
+frame (:meth:`KinematicsNet.frame_features`: sampled hull points with their image features,
+triangulated keypoints; float16, about 1 MB per 32-frame window of ``medium``), and the point and
+frame MLPs are trained as well — everything but the convolutional encoder. Every part is trained
 with the training loss (:func:`training.losses.kinematics_loss`), Adam, ``--epochs`` passes,
 keeping the epoch with the lowest loss on a tenth of the sequences held out (validation by
 sequence, never by frame). Two guards against the scale head fitting the few training subjects:
@@ -114,7 +114,7 @@ class Latents:
             raise ValueError(f"this cache is at the {self.level} level; --part {part} needs the {LEVEL[part]} level "
                              "(another --latents file)")
         cfg = net.config
-        width = cfg.latent if self.level == "latent" else 3 + 2 * cfg.hourglass_channels + 2
+        width = cfg.latent if self.level == "latent" else net.point_width
         if self.inputs[0].shape[-1] != width:
             raise ValueError(f"the cached {self.level}s have {self.inputs[0].shape[-1]} channels; "
                              f"{cfg.name} expects {width}")

@@ -99,7 +99,9 @@ class KinematicsNet(nn.Module):
         self.register_buffer("hull_grid", grid)
         self.register_buffer("tie_break", torch.rand(grid.shape[0], generator=gen) * 1e-3)
         layers: list[nn.Module] = []
-        width = 3 + 2 * c + 2
+        #: channels of each sampled hull point (:meth:`frame_features`): offset (3), both views' features, masks (2)
+        self.point_width = 3 + 2 * c + 2
+        width = self.point_width
         for h in config.point_mlp:
             layers += [nn.Linear(width, h), nn.ReLU()]
             width = h
