@@ -6,11 +6,16 @@ Two references, both from all four cameras:
   and segment lengths (hip–knee "thigh", knee–ankle "shank" keypoint distances);
 - *fitted*: the same fit the product runs (:func:`model_store.fit.fit_clip`), but on four views and
   with the network prior weakened tenfold, so the evidence decides the joint angles.
+
+Beside them, :func:`triangulated` of the two cameras the product uses is a model-free baseline: it
+shows what those two views' keypoints alone say (a segment the detector gets long in both views
+comes out long there too, whatever the network or the fit does).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -51,6 +56,39 @@ def segment_lengths(points: np.ndarray) -> dict[str, float]:
     return out
 
 
+class SegmentError(NamedTuple):
+    """A segment's length error in percent, with the bounds of its 95 % interval."""
+
+    pct: float
+    lo: float
+    hi: float
+
+
+def segment_length_errors(points: np.ndarray, ref_points: np.ndarray, resamples: int = 2000,
+                          seed: int = 0) -> dict[str, SegmentError]:
+    """Segment lengths of ``points`` against ``ref_points`` (both [T, 33, 3], same frames, m).
+
+    Per segment (as :func:`segment_lengths`): ``pct``, the error of the median length in percent, and
+    ``lo``/``hi``, its 95 % interval from resampling the frames both share (bootstrap, ``resamples`` draws
+    with a fixed ``seed``), so a figure near a threshold can be told from the frames' scatter.
+    """
+    lm = load_landmarks()
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, a, b in SEGMENTS:
+        for side in SIDES:
+            ia, ib = lm.index(f"{side}_{a}"), lm.index(f"{side}_{b}")
+            d = np.linalg.norm(points[:, ia] - points[:, ib], axis=-1)
+            d_ref = np.linalg.norm(ref_points[:, ia] - ref_points[:, ib], axis=-1)
+            pct = (np.nanmedian(d) / np.nanmedian(d_ref) - 1) * 100
+            both = np.isfinite(d) & np.isfinite(d_ref)
+            draws = rng.integers(0, both.sum(), (resamples, both.sum()))
+            boot = (np.median(d[both][draws], axis=1) / np.median(d_ref[both][draws], axis=1) - 1) * 100
+            lo, hi = np.percentile(boot, [2.5, 97.5])
+            out[f"{name}_{side}"] = SegmentError(round(float(pct), 2), round(float(lo), 2), round(float(hi), 2))
+    return out
+
+
 @dataclass
 class FourCameraReference:
     """``points`` [T, 33, 3] triangulated keypoints (OpenSim ground, m; NaN where < 2 views),
@@ -67,6 +105,14 @@ def evidence_of(data: Aligned, cameras: tuple[str, ...], fps: float = 60.0) -> C
     return ClipEvidence.from_views([data.views[c] for c in cameras], [data.cameras[c] for c in cameras], fps)
 
 
+def triangulated(data: Aligned, cameras: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The named cameras' keypoints triangulated (confidence-weighted DLT): points [T, 33, 3] in OpenSim
+    ground (m; NaN where fewer than two views count) and their reprojection error [T, 33] (px)."""
+    ev = evidence_of(data, cameras)
+    pts, err = triangulate(ev.keypoints, ev.confidence, ev.cameras)
+    return pts @ OPENSIM_FROM_WORLD.T, err
+
+
 def four_camera_reference(data: Aligned, init_coords: np.ndarray, network_angles: np.ndarray,
                           network_scales: np.ndarray) -> FourCameraReference:
     """Triangulate every keypoint with all cameras and fit the model to all views.
@@ -76,10 +122,10 @@ def four_camera_reference(data: Aligned, init_coords: np.ndarray, network_angles
     """
     names = tuple(data.views)
     ev = evidence_of(data, names)
-    pts, err = triangulate(ev.keypoints, ev.confidence, ev.cameras)
+    pts, err = triangulated(data, names)
     weak = FitSettings(prior_sigma_rad={k: v * 10 for k, v in PRIOR_SIGMA_RAD.items()}, scale_sigma=0.3)
     fit = fit_clip(ev, NetworkPrior(network_angles, network_scales), init_coords, weak)
-    return FourCameraReference(pts @ OPENSIM_FROM_WORLD.T, err, fit.coords, fit.scales)
+    return FourCameraReference(pts, err, fit.coords, fit.scales)
 
 
 def with_frames(data: Aligned, start: int, stop: int) -> Aligned:
