@@ -6,7 +6,8 @@ The two-view answer runs the product's own stages after detection
 (:func:`worker.pipeline.run.estimate_from_detections`: sync estimated, network, fit) on MediaPipe
 detections of cam01 and cam04 (our detector, cached). The reference uses all four cameras
 (:mod:`training.real.reference`): keypoints triangulated by DLT, and the model fitted to all four
-views. Printed figures, for ``refine=none`` (network) and ``refine=fit``, beside the constant
+views, after making the views' left/right labels agree frame by frame. Printed figures, for
+``refine=none`` (network) and ``refine=fit``, beside the constant
 mean-pose floor: knee and elbow flexion MAE against the 4-view fit (model coordinates, degrees),
 three-point knee/elbow angles against the triangulated keypoints, and thigh (hip–knee) and shank
 (knee–ankle) keypoint distances against the triangulated ones (percent, with a 95 % interval over
@@ -31,6 +32,7 @@ from model_store.network.outputs import rotational_indices
 from training.evaluate_pipeline import add_fit_setting_argument, fit_settings_from, mean_pose_floor, open_predictor
 from training.real.pose2sim_demo import aligned, demo_dir
 from training.real.reference import (
+    consistent_laterality,
     four_camera_reference,
     segment_length_errors,
     segment_lengths,
@@ -110,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                                   fit_settings=settings)
     n = len(core.refined.coords)
     sub = with_frames(data, core.front_start, core.front_start + n)
-    ref = four_camera_reference(sub, core.refined.coords, core.inferred.angles, core.initial.scales)
+    consistent, swapped = consistent_laterality(sub)
+    ref = four_camera_reference(consistent, core.refined.coords, core.inferred.angles, core.initial.scales)
     floor_angles, floor_scales = mean_pose_floor(predictor)
     floor = np.tile(core.initial.coords[:1], (n, 1))
     floor[:, rotational_indices()] = floor_angles
@@ -118,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "frames": n, "mirror_average": predictor.mirror_average, "fit_settings": args.fit_setting,
         "offsets_4cam": data.offsets, "pipeline_sync_offset": core.sync.offset_frames,
         "triangulation_median_px": round(float(np.nanmedian(ref.reprojection_px)), 2),
+        "reference_sides_swapped": swapped,
         "residuals": core.refined.report["residuals"],
         "none": compare(core.initial.coords, core.initial.scales, ref.coords, ref.points),
         "fit": compare(core.refined.coords, core.refined.scales, ref.coords, ref.points),
@@ -138,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label}:\n      three-point vs triangulated {r['three_point_mae_deg_vs_triangulated']}")
         print(f"      segment lengths vs triangulated (%, 95 % interval) {_intervals(r)}")
     print(f"4-camera triangulation: median reprojection {report['triangulation_median_px']} px; offsets "
-          f"{data.offsets}; pipeline sync offset {core.sync.offset_frames}; {n} frames")
+          f"{data.offsets}; sides swapped to agree (share of frames) {swapped}; pipeline sync offset "
+          f"{core.sync.offset_frames}; {n} frames")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0

@@ -40,13 +40,11 @@ def test_two_view_fit_against_the_four_camera_reference(cache, tmp_path, capsys)
     assert np.mean([fit["flexion_mae_deg_vs_4view_fit"][k] for k in knees]) < np.mean(
         [none["flexion_mae_deg_vs_4view_fit"][k] for k in knees])
     assert max(fit["flexion_mae_deg_vs_4view_fit"][k] for k in knees) < 8.0
-    # Every segment within 5 % of the 4-camera triangulation, or, where the two views' own keypoints are
-    # already further off (the right thigh: +5.3 %), no further off than they are: the network and the
-    # fit must not make a length worse than their evidence says it is.
+    assert all(abs(v) < 5.0 for v in fit["segment_length_error_pct"].values()), fit["segment_length_error_pct"]
+    # the reference's views agree on left and right: cam02's detector swaps sides in a stretch of frames
+    assert r["reference_sides_swapped"]["cam01"] == 0.0 and 0.1 < r["reference_sides_swapped"]["cam02"] < 0.6
     evidence = r["two_view_triangulation"]["segment_length_error_pct"]
     assert set(evidence) == set(fit["segment_length_error_pct"]) and all(abs(v) < 8.0 for v in evidence.values())
-    assert all(abs(v) < max(5.0, abs(evidence[k])) for k, v in fit["segment_length_error_pct"].items()), (
-        fit["segment_length_error_pct"], evidence)
     for row in (fit, r["two_view_triangulation"]):
         for k, (lo, hi) in row["segment_length_error_ci95"].items():
             assert lo <= row["segment_length_error_pct"][k] <= hi, (k, lo, hi)

@@ -7,6 +7,11 @@ Two references, both from all four cameras:
 - *fitted*: the same fit the product runs (:func:`model_store.fit.fit_clip`), but on four views and
   with the network prior weakened tenfold, so the evidence decides the joint angles.
 
+Both start from detections whose left/right labels agree across the cameras
+(:func:`consistent_laterality`): the detector swaps a person's sides in one view at times, with full
+confidence (cam02 of the demo, in a third of its frames), and one swapped view is enough to pull a
+4-view DLT point off.
+
 Beside them, :func:`triangulated` of the two cameras the product uses is a model-free baseline: it
 shows what those two views' keypoints alone say (a segment the detector gets long in both views
 comes out long there too, whatever the network or the fit does).
@@ -14,6 +19,7 @@ comes out long there too, whatever the network or the fit does).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -22,7 +28,7 @@ import numpy as np
 from model_store.cameras import OPENSIM_FROM_WORLD
 from model_store.fit import ClipEvidence, FitSettings, NetworkPrior, fit_clip
 from model_store.fit.settings import PRIOR_SIGMA_RAD
-from model_store.landmarks import load_landmarks
+from model_store.landmarks import load_landmarks, mirror_permutation
 from model_store.triangulation import triangulate
 from training.real.pose2sim_demo import Aligned
 
@@ -113,9 +119,51 @@ def triangulated(data: Aligned, cameras: tuple[str, ...]) -> tuple[np.ndarray, n
     return pts @ OPENSIM_FROM_WORLD.T, err
 
 
+#: The limb keypoints whose triangulation decides the labelling (sides are swapped as a whole).
+LIMB_POINTS = tuple(f"{side}_{part}" for side in SIDES for part in (
+    "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "heel", "foot_index"))
+
+
+def consistent_laterality(data: Aligned) -> tuple[Aligned, dict[str, float]]:
+    """``data`` with each view's left/right labels made to agree with the others, frame by frame.
+
+    For every frame, each of the 2^V ways of swapping whole views' sides (all left/right landmark pairs
+    at once, visibilities with them) is triangulated; the labelling with the lowest median
+    reprojection error (px) of the :data:`LIMB_POINTS` wins. A labelling and its complete swap describe
+    mirror-image bodies that fit equally well, so of the two the one leaving more views as detected is
+    kept (on a tie, the first camera's). Masks are unchanged. Returns the corrected data and, per
+    camera, the fraction of frames whose sides were swapped.
+    """
+    lm = load_landmarks()
+    flip = np.asarray(mirror_permutation(lm.names))
+    cams = tuple(data.views)
+    ev = evidence_of(data, cams)
+    limbs = [lm.index(n) for n in LIMB_POINTS]
+    combos = np.array(list(itertools.product((False, True), repeat=len(cams))))
+    errors = []
+    for combo in combos:
+        kp = np.stack([k[:, flip] if c else k for k, c in zip(ev.keypoints, combo, strict=True)])
+        conf = np.stack([k[:, flip] if c else k for k, c in zip(ev.confidence, combo, strict=True)])
+        err = triangulate(kp[:, :, limbs], conf[:, :, limbs], ev.cameras)[1]
+        all_nan = np.isnan(err).all(1)
+        errors.append(np.where(all_nan, np.inf, np.nanmedian(np.where(all_nan[:, None], 0.0, err), axis=1)))
+    chosen = combos[np.argmin(np.stack(errors, 1), axis=1)]  # [T, V]
+    mirror_image = (chosen.sum(1) > len(cams) / 2) | ((chosen.sum(1) * 2 == len(cams)) & chosen[:, 0])
+    chosen[mirror_image] = ~chosen[mirror_image]
+    views = {}
+    for v, cam in enumerate(cams):
+        det = data.views[cam]
+        kp = det.keypoints.copy()
+        kp[chosen[:, v]] = kp[chosen[:, v]][:, flip]
+        views[cam] = replace(det, keypoints=kp)
+    return Aligned(views, data.cameras, data.start, data.offsets), {
+        cam: round(float(chosen[:, v].mean()), 4) for v, cam in enumerate(cams)}
+
+
 def four_camera_reference(data: Aligned, init_coords: np.ndarray, network_angles: np.ndarray,
                           network_scales: np.ndarray) -> FourCameraReference:
-    """Triangulate every keypoint with all cameras and fit the model to all views.
+    """Triangulate every keypoint with all cameras and fit the model to all views (``data`` as given:
+    make its sides agree first, :func:`consistent_laterality`).
 
     ``init_coords`` [T, 39] starts the 4-view fit (the pipeline's 2-view answer on the same frames);
     the network's ``angles`` [T, 36] / ``scales`` [22, 3] are its (weakened) prior.
