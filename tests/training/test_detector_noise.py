@@ -185,3 +185,23 @@ def test_bad_settings_are_refused() -> None:
         perturb_clip_detections(np.random.default_rng(0), _view(3), _view(3), sync_frames=(2, -2))
     with pytest.raises(ValueError):
         perturb_clip_detections(np.random.default_rng(0), _view(3), _view(4))
+
+
+def test_swapped_sides_come_in_runs_and_leave_the_other_errors_as_they_were() -> None:
+    from model_store.landmarks import load_landmarks, mirror_permutation
+
+    front, side = _view(1200, 1), _view(1200, 2)
+    base = perturb_clip_detections(np.random.default_rng(13), front, side)
+    f2, s2, info = perturb_clip_detections(np.random.default_rng(13), front, side, p_swap=0.3, swap_run_s=0.5)
+    flip = mirror_permutation(load_landmarks().names)
+    for name, plain, swapped in (("front", base[0], f2), ("side", base[1], s2)):
+        frames = np.asarray(info[name]["swapped_frames"], int)
+        rest = np.setdiff1d(np.arange(1200), frames)
+        assert 0.15 < len(frames) / 1200 < 0.45, len(frames)
+        assert len(frames) / (np.diff(frames) > 1).sum() > 10  # runs of ~30 frames, not single frames
+        np.testing.assert_array_equal(swapped.keypoints[frames], plain.keypoints[frames][:, flip])
+        np.testing.assert_array_equal(swapped.keypoints[rest], plain.keypoints[rest])
+        np.testing.assert_array_equal(swapped.masks, plain.masks)
+    assert base[2]["front"]["swapped_frames"] == []
+    with pytest.raises(ValueError, match="p_swap"):
+        perturb_clip_detections(np.random.default_rng(0), _view(3), _view(3), p_swap=1.0)

@@ -22,6 +22,11 @@ What :func:`perturb_clip_detections` applies, per view, only on frames where a p
   drawn per clip and view, uniformly from −``mask_px``…``mask_px``, then varies by up to
   ``mask_jitter_px`` per frame (clipped to the same bounds). A fraction ``p_soft`` of frames gets
   soft (Gaussian-blurred, σ 1–3 px) edges.
+- **Swapped sides** (off by default, ``p_swap`` 0): in runs of frames (mean ``swap_run_s``), about
+  ``p_swap`` of a view's frames get the person's left and right labels exchanged, all landmark pairs
+  at once with their visibilities, as a detector does when it takes a person's back for their front
+  (seen on the real demo recording: one camera in a third of its frames, at full confidence). Drawn
+  after everything else, so the other errors of a clip do not change when it is turned on.
 - **Sync error**: the side view is delayed by k frames, k uniform over the integers in
   ``sync_frames`` (inclusive): side frame f now shows what was at frame f − k (edge frames repeated,
   lengths unchanged). A synchroniser should then find ``front frame f = side frame f + k``.
@@ -37,6 +42,7 @@ Inputs are never modified.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import cv2
@@ -44,6 +50,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from model_store.detections import ViewDetections
+from model_store.landmarks import load_landmarks, mirror_permutation
 
 _DROP_VISIBILITY_MAX = 0.2
 _KEYPOINT_HEIGHT_FACTOR = 1.1  # stature ≈ 1.1 × nose-to-heel extent
@@ -66,16 +73,20 @@ class NoiseSettings:
     mask_jitter_px: int = 1
     p_soft: float = 0.1
     visibility_jitter: float = 0.15
+    p_swap: float = 0.0
+    swap_run_s: float = 0.5
 
     def __post_init__(self) -> None:
         lo, hi = self.sync_frames
         if lo > hi:
             raise ValueError(f"sync_frames must be (low, high) with low <= high, got {self.sync_frames}")
-        if not 0.0 <= self.p_drop < 1.0 or not all(0.0 <= x <= 1.0 for x in (
+        if not 0.0 <= self.p_drop < 1.0 or not 0.0 <= self.p_swap < 1.0 or not all(0.0 <= x <= 1.0 for x in (
             self.p_soft, self.jitter_share, self.visibility_jitter
         )):
-            raise ValueError("p_drop must be in [0, 1); p_soft, jitter_share and visibility_jitter in [0, 1]")
-        if min(self.noise_frac, self.bias_frac, self.drop_offset_frac, self.corr_time_s, self.drop_run_s) < 0:
+            raise ValueError("p_drop and p_swap must be in [0, 1); p_soft, jitter_share and visibility_jitter "
+                             "in [0, 1]")
+        if min(self.noise_frac, self.bias_frac, self.drop_offset_frac, self.corr_time_s, self.drop_run_s,
+               self.swap_run_s) < 0:
             raise ValueError("noise fractions and times must be non-negative")
         if self.mask_px < 0 or self.mask_jitter_px < 0:
             raise ValueError("mask_px and mask_jitter_px must be non-negative")
@@ -99,6 +110,8 @@ def perturb_clip_detections(
     mask_jitter_px: int = 1,
     p_soft: float = 0.1,
     visibility_jitter: float = 0.15,
+    p_swap: float = 0.0,
+    swap_run_s: float = 0.5,
 ) -> tuple[ViewDetections, ViewDetections, dict[str, Any]]:
     """Perturbed copies of a clip's (front, side) detections and a JSON-ready description of what was done.
 
@@ -106,13 +119,15 @@ def perturb_clip_detections(
     other arguments are the :class:`NoiseSettings` fields (see the module docstring). The returned
     dict has ``sync_shift_frames`` (k), ``sync_convention``, ``settings`` and, per view (``front``,
     ``side``): ``height_px``, ``noise_std_px``, ``bias_std_px``, ``dropped_fraction`` (of keypoints
-    on frames with a person), ``mask_radius_px`` (the per-clip r) and ``soft_edge_frames``.
+    on frames with a person), ``mask_radius_px`` (the per-clip r), ``soft_edge_frames`` and
+    ``swapped_frames`` (indices of the frames whose sides were swapped).
     """
     settings = NoiseSettings(
         noise_frac=noise_frac, bias_frac=bias_frac, p_drop=p_drop, mask_px=mask_px,
         sync_frames=(int(sync_frames[0]), int(sync_frames[1])), corr_time_s=corr_time_s,
         jitter_share=jitter_share, drop_run_s=drop_run_s, drop_offset_frac=drop_offset_frac,
         mask_jitter_px=mask_jitter_px, p_soft=p_soft, visibility_jitter=visibility_jitter,
+        p_swap=p_swap, swap_run_s=swap_run_s,
     )
     if front.n_frames != side.n_frames:
         raise ValueError(f"views differ in length: front {front.n_frames}, side {side.n_frames} frames")
@@ -130,7 +145,22 @@ def perturb_clip_detections(
         perturbed, view_info = perturb_view(rng, det, settings, h)
         out.append(perturbed)
         info[name] = view_info
+    for i, name in enumerate(("front", "side")):  # last, so that the draws above do not depend on p_swap
+        out[i], info[name]["swapped_frames"] = swap_sides(rng, out[i], settings)
     return out[0], out[1], info
+
+
+def swap_sides(
+    rng: np.random.Generator, det: ViewDetections, settings: NoiseSettings
+) -> tuple[ViewDetections, list[int]]:
+    """``det`` with left and right exchanged on runs of frames (``p_swap``, ``swap_run_s``; frames with a
+    person only), and the indices of those frames; ``det`` itself when ``p_swap`` is 0 (no draws)."""
+    if settings.p_swap <= 0:
+        return det, []
+    swapped = _drop_runs(rng, det.n_frames, 1, settings.p_swap, settings.swap_run_s * det.fps)[:, 0] & det.person_found
+    kp = det.keypoints.copy()
+    kp[swapped] = kp[swapped][:, _mirror()]
+    return ViewDetections(det.masks, kp, det.person_found, det.fps, det.image_size), np.flatnonzero(swapped).tolist()
 
 
 def shift_view(det: ViewDetections, k: int) -> ViewDetections:
@@ -161,6 +191,12 @@ def perturb_view(
         "soft_edge_frames": soft,
     }
     return ViewDetections(masks, kp, found.copy(), det.fps, det.image_size), view_info
+
+
+@cache
+def _mirror() -> np.ndarray:
+    """Landmark order with left and right exchanged (MediaPipe's 33)."""
+    return np.asarray(mirror_permutation(load_landmarks().names))
 
 
 def estimate_height_px(det: ViewDetections) -> float:
