@@ -18,7 +18,8 @@ T = 20
 
 
 def _cameras() -> dict[str, Camera]:
-    k = np.array([[300.0, 0.0, 160.0], [0.0, 300.0, 120.0], [0.0, 0.0, 1.0]])
+    # a 1080p camera's focal length (the person ~600 px tall); the images themselves are kept small
+    k = np.array([[1500.0, 0.0, 160.0], [0.0, 1500.0, 120.0], [0.0, 0.0, 1.0]])
     out = {}
     for i, angle in enumerate((0.0, 1.2, 2.5, 4.0)):
         r, t = look_at(np.array([4.0 * np.sin(angle), 1.0, 4.0 * np.cos(angle)]), np.array([0.0, 0.9, 0.0]))
@@ -61,10 +62,10 @@ def _swap(data: Aligned, swaps: dict[str, list[int]]) -> Aligned:
 
 def test_a_view_with_swapped_sides_is_put_back(scene):
     frames = list(range(5, 13))
-    fixed, swapped = consistent_laterality(_swap(scene, {"cam03": frames, "cam02": [15]}))
+    fixed, swapped = consistent_laterality(_swap(scene, {"cam03": frames, "cam02": [16, 17, 18]}))
     for cam in scene.views:
         np.testing.assert_array_equal(fixed.views[cam].keypoints, scene.views[cam].keypoints)
-    assert swapped == {"cam01": 0.0, "cam02": 1 / T, "cam03": len(frames) / T, "cam04": 0.0}
+    assert swapped == {"cam01": 0.0, "cam02": 3 / T, "cam03": len(frames) / T, "cam04": 0.0}
 
 
 def test_detections_that_agree_are_left_as_they_are(scene):
@@ -76,10 +77,12 @@ def test_detections_that_agree_are_left_as_they_are(scene):
 
 def test_when_most_views_are_swapped_the_odd_one_is_made_to_agree(scene):
     # a labelling and its complete swap are mirror images that fit equally well: the majority decides
-    fixed, swapped = consistent_laterality(_swap(scene, {"cam01": [3], "cam02": [3], "cam03": [3]}))
-    assert swapped == {"cam01": 0.0, "cam02": 0.0, "cam03": 0.0, "cam04": 1 / T}
+    frames = [3, 4, 5, 6]
+    fixed, swapped = consistent_laterality(_swap(scene, {"cam01": frames, "cam02": frames, "cam03": frames}))
+    assert swapped == {"cam01": 0.0, "cam02": 0.0, "cam03": 0.0, "cam04": len(frames) / T}
     flip = mirror_permutation(load_landmarks().names)
-    np.testing.assert_array_equal(fixed.views["cam04"].keypoints[3], scene.views["cam04"].keypoints[3][flip])
+    np.testing.assert_array_equal(fixed.views["cam04"].keypoints[frames],
+                                  scene.views["cam04"].keypoints[frames][:, flip])
 
 
 def test_segment_length_errors_and_their_intervals():

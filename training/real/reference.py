@@ -19,7 +19,6 @@ comes out long there too, whatever the network or the fit does).
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -28,7 +27,8 @@ import numpy as np
 from model_store.cameras import OPENSIM_FROM_WORLD
 from model_store.fit import ClipEvidence, FitSettings, NetworkPrior, fit_clip
 from model_store.fit.settings import PRIOR_SIGMA_RAD
-from model_store.landmarks import load_landmarks, mirror_permutation
+from model_store.landmarks import load_landmarks
+from model_store.laterality import exchange_sides, swapped_sides
 from model_store.triangulation import triangulate
 from training.real.pose2sim_demo import Aligned
 
@@ -119,45 +119,17 @@ def triangulated(data: Aligned, cameras: tuple[str, ...]) -> tuple[np.ndarray, n
     return pts @ OPENSIM_FROM_WORLD.T, err
 
 
-#: The limb keypoints whose triangulation decides the labelling (sides are swapped as a whole).
-LIMB_POINTS = tuple(f"{side}_{part}" for side in SIDES for part in (
-    "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "heel", "foot_index"))
-
-
 def consistent_laterality(data: Aligned) -> tuple[Aligned, dict[str, float]]:
-    """``data`` with each view's left/right labels made to agree with the others, frame by frame.
-
-    For every frame, each of the 2^V ways of swapping whole views' sides (all left/right landmark pairs
-    at once, visibilities with them) is triangulated; the labelling with the lowest median
-    reprojection error (px) of the :data:`LIMB_POINTS` wins. A labelling and its complete swap describe
-    mirror-image bodies that fit equally well, so of the two the one leaving more views as detected is
-    kept (on a tie, the first camera's). Masks are unchanged. Returns the corrected data and, per
-    camera, the fraction of frames whose sides were swapped.
-    """
-    lm = load_landmarks()
-    flip = np.asarray(mirror_permutation(lm.names))
+    """``data`` with each view's left/right labels made to agree with the others, frame by frame
+    (:func:`model_store.laterality.swapped_sides` over all its cameras; masks unchanged). Returns the
+    corrected data and, per camera, the fraction of frames whose sides were exchanged."""
     cams = tuple(data.views)
     ev = evidence_of(data, cams)
-    limbs = [lm.index(n) for n in LIMB_POINTS]
-    combos = np.array(list(itertools.product((False, True), repeat=len(cams))))
-    errors = []
-    for combo in combos:
-        kp = np.stack([k[:, flip] if c else k for k, c in zip(ev.keypoints, combo, strict=True)])
-        conf = np.stack([k[:, flip] if c else k for k, c in zip(ev.confidence, combo, strict=True)])
-        err = triangulate(kp[:, :, limbs], conf[:, :, limbs], ev.cameras)[1]
-        all_nan = np.isnan(err).all(1)
-        errors.append(np.where(all_nan, np.inf, np.nanmedian(np.where(all_nan[:, None], 0.0, err), axis=1)))
-    chosen = combos[np.argmin(np.stack(errors, 1), axis=1)]  # [T, V]
-    mirror_image = (chosen.sum(1) > len(cams) / 2) | ((chosen.sum(1) * 2 == len(cams)) & chosen[:, 0])
-    chosen[mirror_image] = ~chosen[mirror_image]
-    views = {}
-    for v, cam in enumerate(cams):
-        det = data.views[cam]
-        kp = det.keypoints.copy()
-        kp[chosen[:, v]] = kp[chosen[:, v]][:, flip]
-        views[cam] = replace(det, keypoints=kp)
+    swapped = swapped_sides(ev.keypoints, ev.confidence, ev.cameras)
+    views = {cam: replace(data.views[cam], keypoints=exchange_sides(data.views[cam].keypoints, swapped[v]))
+             for v, cam in enumerate(cams)}
     return Aligned(views, data.cameras, data.start, data.offsets), {
-        cam: round(float(chosen[:, v].mean()), 4) for v, cam in enumerate(cams)}
+        cam: round(float(swapped[v].mean()), 4) for v, cam in enumerate(cams)}
 
 
 def four_camera_reference(data: Aligned, init_coords: np.ndarray, network_angles: np.ndarray,
