@@ -93,16 +93,18 @@ def fit_settings_from(assignments: list[str]) -> FitSettings | None:
 
 
 def evaluate_clip(clip: HeldOutClip, predictor: Predictor, floor: tuple[np.ndarray, np.ndarray],
-                  refine: str = "fit", fit_settings: FitSettings | None = None) -> dict:
+                  refine: str = "fit", fit_settings: FitSettings | None = None, agree: bool = True) -> dict:
     """Run the pipeline core on one clip; scores for the network, the fit (unless ``refine`` is
-    ``none``: network only; ``fit_settings`` replaces the fit's defaults) and the mean-pose floor."""
+    ``none``: network only; ``fit_settings`` replaces the fit's defaults) and the mean-pose floor;
+    ``agree`` false skips putting back swapped left/right labels (:mod:`worker.pipeline.sides`)."""
     from worker.pipeline.contract import PipelineRequest
     from worker.pipeline.run import estimate_from_detections
 
     request = PipelineRequest(front_video=Path("-"), side_video=Path("-"), out_dir=Path("-"), refine=refine,
                               height_m=None)
     t0 = time.perf_counter()
-    core = estimate_from_detections(*clip.detections, clip.cameras, True, predictor, request, fit_settings=fit_settings)
+    core = estimate_from_detections(*clip.detections, clip.cameras, True, predictor, request, fit_settings=fit_settings,
+                                    agree=agree)
     seconds = time.perf_counter() - t0
     n = len(core.refined.coords)
     truth = clip.coords[core.front_start:core.front_start + n]
@@ -112,6 +114,9 @@ def evaluate_clip(clip: HeldOutClip, predictor: Predictor, floor: tuple[np.ndarr
     res = {
         "kind": clip.kind, "seed": clip.seed, "frames": n, "seconds": round(seconds, 2),
         "sync_error_frames": int(core.sync.offset_frames - clip.perturbation["sync_shift_frames"]),
+        "warnings": core.warnings,
+        "swapped_frames": {v: len(clip.perturbation[v]["swapped_frames"]) for v in ("front", "side")
+                           if v in clip.perturbation},
         "none": _score(core.initial.coords, core.initial.scales, truth, clip.scales),
         "floor": _score(const, floor[1], truth, clip.scales),
         "residual_pct_of_height": {v: st["median_pct_of_height"] for v, st in core.refined.report["residuals"].items()},
@@ -180,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=4.0, help="clip length (the walk trial is 2.4 s)")
     ap.add_argument("--split", choices=("eval", "calibration"), default="eval")
     ap.add_argument("--exact", action="store_true", help="exact detections (no detector-like perturbation)")
+    ap.add_argument("--swap-sides", type=float, default=0.0, metavar="SHARE",
+                    help="also swap the person's left and right in this share of each view's frames, in runs of "
+                    "~0.5 s, as a detector does at times (0–0.9; default 0: the standard perturbation)")
     ap.add_argument("--checkpoint", type=Path, help="network checkpoint manifest (default: the bundled one)")
     ap.add_argument("--run-trial", type=Path, default=RESERVED_RUN, help="the reserved running trial (run_real)")
     ap.add_argument("--cache", type=Path, default=Path("data_cache"))
@@ -187,10 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--network-only", action="store_true", help="skip the fit (refine=none): network vs floor")
     ap.add_argument("--mirror-average", action="store_true",
                     help="average each window's answer with its mirror image's (KINEMATICS_MIRROR_AVERAGE)")
+    ap.add_argument("--keep-sides", action="store_true",
+                    help="do not put back left/right labels a view's detector swapped (KINEMATICS_AGREE_SIDES=0)")
     add_fit_setting_argument(ap, "; choose them on --split calibration")
     args = ap.parse_args(argv)
     settings = fit_settings_from(args.fit_setting)
     if settings is None:
+        return 2
+    if not 0.0 <= args.swap_sides <= 0.9 or (args.swap_sides and args.exact):
+        print("error: --swap-sides takes a share of frames from 0 to 0.9, and not with --exact", file=sys.stderr)
         return 2
     kinds = ([k for k in args.kinds.split(",") if k] if args.kinds
              else [*library_kinds(args.cache), *(k for k in KINDS if k != "walk")])
@@ -203,11 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     for kind in kinds:
         for i in range(args.clips):
             try:
-                clip = make_clip(kind, args.split, i, args.seconds, args.cache, args.run_trial, perturb=not args.exact)
+                clip = make_clip(kind, args.split, i, args.seconds, args.cache, args.run_trial, perturb=not args.exact,
+                                 p_swap=args.swap_sides)
             except (FileNotFoundError, ValueError) as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-            r = evaluate_clip(clip, predictor, floor, "none" if args.network_only else "fit", settings)
+            r = evaluate_clip(clip, predictor, floor, "none" if args.network_only else "fit", settings,
+                              agree=not args.keep_sides)
             rows.append(r)
             fit = f" fit {r['fit']['ll_mae_deg']}" if "fit" in r else ""
             print(f"{kind} #{i} seed {r['seed']}: {r['frames']} frames, sync error {r['sync_error_frames']}, "
@@ -215,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"floor {r['floor']['ll_mae_deg']} deg, fit {r['fit_seconds']} s", flush=True)
     agg = _aggregate(rows)
     print(markdown_table(agg))
-    report = {"split": args.split, "exact": args.exact, "checkpoint": str(predictor.checkpoint.weights),
+    report = {"split": args.split, "exact": args.exact, "swap_sides": args.swap_sides, "keep_sides": args.keep_sides,
+              "checkpoint": str(predictor.checkpoint.weights),
               "mirror_average": predictor.mirror_average, "fit_settings": args.fit_setting,
               "aggregate": agg, "clips": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]}
     for r in report["clips"]:

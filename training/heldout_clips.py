@@ -111,8 +111,10 @@ def _library_motion(kind: str, rng: np.random.Generator, frames: int, scales: np
 
 
 def make_clip(kind: str, split: str, index: int, seconds: float = 4.0, cache: Path = Path("data_cache"),
-              run_trial: Path | None = RESERVED_RUN, max_side: int = 640, perturb: bool = True) -> HeldOutClip:
-    """The ``index``-th clip of ``kind`` in ``split`` (deterministic)."""
+              run_trial: Path | None = RESERVED_RUN, max_side: int = 640, perturb: bool = True,
+              p_swap: float = 0.0) -> HeldOutClip:
+    """The ``index``-th clip of ``kind`` in ``split`` (deterministic); ``p_swap`` > 0 adds swapped sides
+    to the perturbation (a share of each view's frames, in runs; the clip's other errors unchanged)."""
     real = kind.startswith(REAL_PREFIX)
     kind_no = _REAL_KIND_NO.get(kind[len(REAL_PREFIX):], 99) if real else _KIND_NO.get(kind, 99)
     seed = SPLIT_SEEDS[split] + 1000 * kind_no + index
@@ -123,7 +125,7 @@ def make_clip(kind: str, split: str, index: int, seconds: float = 4.0, cache: Pa
     clip = render_clip(Motion(np.arange(len(q)) / FPS, q, names), FPS, seed, subject, max_side)
     dets, info = clip.detections, {"sync_shift_frames": 0}
     if perturb:
-        front, side, info = perturb_clip_detections(rng, *clip.detections)
+        front, side, info = perturb_clip_detections(rng, *clip.detections, p_swap=p_swap)
         dets = (front, side)
     return HeldOutClip(kind, seed, clip.sequence.coords, subject.scales, subject.height_m, clip.cameras,
                        clip.detections, dets, info)

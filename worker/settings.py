@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # (held-out MPJPE -3 to -4 %, hip/knee/ankle -0.1 deg; no change after the fit). Off by default:
     # it doubles the network's time.
     kinematics_mirror_average: bool = False
+    # Put back left/right labels that one view's detector swapped (worker/pipeline/sides.py; needs a
+    # calibration). On by default; off only to measure what it does.
+    kinematics_agree_sides: bool = True
     kinematics_yolo_weights: Path | None = None
     detect_processes: int | None = Field(default=None, ge=1, le=2)
 

@@ -28,6 +28,7 @@ from worker.pipeline.fit import Refined, refine_motion, write_fit_files
 from worker.pipeline.infer import InferenceResult, build_inputs, run_windows
 from worker.pipeline.overlay import write_overlay
 from worker.pipeline.plots import write_plots
+from worker.pipeline.sides import agree_sides
 from worker.pipeline.subject import choose_subject, parse_subject
 from worker.pipeline.sync import SyncResult, synchronise
 from worker.settings import get_settings
@@ -94,7 +95,7 @@ class CoreResult:
 def estimate_from_detections(
     front: ViewTrack | ViewDetections, side: ViewTrack | ViewDetections, cams: tuple[Camera, Camera],
     calibrated: bool, predictor: Predictor, request: PipelineRequest, stages: _Stages | None = None,
-    fit_settings: FitSettings | None = None,
+    fit_settings: FitSettings | None = None, agree: bool = True,
 ) -> CoreResult:
     """Synchronise, infer and fit: tracks (or full-frame detections) of both views, at the pipeline
     rate → motion.
@@ -102,7 +103,9 @@ def estimate_from_detections(
     ``cams`` are calibration-world cameras (``calibrated`` says whether they come from a calibration
     file, which allows the geometric sync estimate). Uses ``request.offset_frames``,
     ``request.refine`` and ``request.height_m``; ``fit_settings`` replaces the fit's defaults
-    (:class:`~model_store.fit.FitSettings`, for calibrating them).
+    (:class:`~model_store.fit.FitSettings`, for calibrating them). With ``agree`` and calibrated
+    cameras, left/right labels one view's detector swapped are put back after synchronising
+    (:mod:`worker.pipeline.sides`).
     """
     stages = stages or _Stages(None)
     warnings: list[str] = []
@@ -114,6 +117,10 @@ def estimate_from_detections(
         if sync.estimated and sync.confidence < 0.2:
             warnings.append(f"automatic synchronisation is uncertain (confidence {sync.confidence}); "
                             "pass the frame offset explicitly if you know it")
+        if agree and calibrated:
+            front, side, sides = agree_sides(front, side, cams)
+            if sides.warning():
+                warnings.append(str(sides.warning()))
     with stages.stage("infer") as report:
         inputs = build_inputs((front, side), cams)
         if not inputs.valid.any():
@@ -177,7 +184,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
             which = "front" if found[0] == 0 else "side"
             raise PipelineError("no_person", f"no person was detected in the {which} video")
     core = estimate_from_detections(dets[0], dets[1], (rig.front, rig.side), rig.source == "calibration",
-                                    predictor, request, stages)
+                                    predictor, request, stages, agree=settings.kinematics_agree_sides)
     warnings += core.warnings
     front, side, f0, refined = core.front, core.side, core.front_start, core.refined
     with stages.stage("assemble") as report:
