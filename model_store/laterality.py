@@ -47,6 +47,13 @@ def mirror_order() -> np.ndarray:
     return np.asarray(mirror_permutation(load_landmarks().names))
 
 
+@cache
+def limb_indices() -> np.ndarray:
+    """Indices of the :data:`LIMB_POINTS` among the 33 landmarks."""
+    lm = load_landmarks()
+    return np.array([lm.index(n) for n in LIMB_POINTS])
+
+
 def exchange_sides(keypoints: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """A copy of keypoints [T, 33, C] with left and right exchanged on ``frames`` (bool [T] or indices)."""
     out = np.array(keypoints, copy=True)
@@ -57,8 +64,7 @@ def exchange_sides(keypoints: np.ndarray, frames: np.ndarray) -> np.ndarray:
 def _limb_errors(keypoints: np.ndarray, confidence: np.ndarray, cameras: Sequence[Camera],
                  labellings: np.ndarray) -> np.ndarray:
     """Mean limb reprojection error (px) [T, L] for each labelling [L, V] (0 where no point counts)."""
-    lm = load_landmarks()
-    limbs = np.array([lm.index(n) for n in LIMB_POINTS])
+    limbs = limb_indices()
     flipped_limbs = mirror_order()[limbs]
     out = []
     for lab in labellings:
@@ -71,16 +77,14 @@ def _limb_errors(keypoints: np.ndarray, confidence: np.ndarray, cameras: Sequenc
     return np.stack(out, 1)
 
 
-def _jump(keypoints: np.ndarray, confidence: np.ndarray, a: int, b: int, flip_b: bool) -> float:
-    """Median distance (px) the limb keypoints of one view move from frame ``a`` to frame ``b``
-    (frame ``b``'s sides exchanged when ``flip_b``), over points seen (confidence ≥ 0.5) in both."""
-    lm = load_landmarks()
-    limbs = np.array([lm.index(n) for n in LIMB_POINTS])
-    idx_b = mirror_order()[limbs] if flip_b else limbs
-    seen = (confidence[a, limbs] >= 0.5) & (confidence[b, idx_b] >= 0.5)
+def _jump(kp_a: np.ndarray, conf_a: np.ndarray, kp_b: np.ndarray, conf_b: np.ndarray) -> float:
+    """Median distance (px) the limb keypoints of one view move from one frame (``kp_a`` [33, 2],
+    ``conf_a`` [33], as labelled) to another, over the points seen (confidence ≥ 0.5) in both."""
+    limbs = limb_indices()
+    seen = (conf_a[limbs] >= 0.5) & (conf_b[limbs] >= 0.5)
     if not seen.any():
         return 0.0
-    return float(np.median(np.linalg.norm(keypoints[a, limbs] - keypoints[b, idx_b], axis=-1)[seen]))
+    return float(np.median(np.linalg.norm(kp_a[limbs] - kp_b[limbs], axis=-1)[seen]))
 
 
 def swapped_sides(keypoints: np.ndarray, confidence: np.ndarray, cameras: Sequence[Camera],
@@ -103,8 +107,10 @@ def swapped_sides(keypoints: np.ndarray, confidence: np.ndarray, cameras: Sequen
     count = chosen.sum(1)
     chosen[count * 2 > n_views] = ~chosen[count * 2 > n_views]
     tie = count * 2 == n_views
-    for start, stop in _runs(tie, chosen):
-        chosen[start:stop] = _continuity(kp, conf, chosen, start, stop)
+    runs = _runs(tie, chosen)
+    sizes = [_size(kp[v], conf[v]) for v in range(n_views)] if runs else []
+    for start, stop in runs:
+        chosen[start:stop] = _continuity(kp, conf, chosen, start, stop, sizes)
     return chosen.T
 
 
@@ -141,10 +147,12 @@ def _runs(mask: np.ndarray, labels: np.ndarray) -> list[tuple[int, int]]:
     return runs
 
 
-def _continuity(kp: np.ndarray, conf: np.ndarray, chosen: np.ndarray, start: int, stop: int) -> np.ndarray:
+def _continuity(kp: np.ndarray, conf: np.ndarray, chosen: np.ndarray, start: int, stop: int,
+                sizes: list[float]) -> np.ndarray:
     """Of a tied run's labelling and its complete exchange, the one whose views continue most smoothly
-    into the frames just before and after the run (as those are labelled); the one keeping the first
-    view as detected when the run has no neighbour."""
+    (jumps in units of each view's person size, ``sizes`` px) into the frames just before and after the
+    run (as those are labelled); the one keeping the first view as detected when the run has no
+    neighbour."""
     options = (chosen[start], ~chosen[start])
     if not options[0][0]:
         options = options[::-1]  # options[1] keeps the first view as detected
@@ -152,25 +160,23 @@ def _continuity(kp: np.ndarray, conf: np.ndarray, chosen: np.ndarray, start: int
     edges += [(stop, stop - 1)] if stop < len(chosen) else []
     if not edges:
         return np.broadcast_to(options[1], (stop - start, len(options[1])))
+    mirror = mirror_order()
     costs = []
     for option in options:
         cost = 0.0
         for outside, inside in edges:
             for v, flip in enumerate(option):
                 # the outside frame as labelled there, the inside one as this option would label it
-                order = mirror_order() if chosen[outside, v] else slice(None)
-                out_kp, out_conf = kp[v, outside][order], conf[v, outside][order]
-                pair_kp = np.stack([out_kp, kp[v, inside]])
-                pair_conf = np.stack([out_conf, conf[v, inside]])
-                cost += _jump(pair_kp, pair_conf, 0, 1, bool(flip)) / _size(kp[v], conf[v])
+                a = mirror if chosen[outside, v] else slice(None)
+                b = mirror if flip else slice(None)
+                cost += _jump(kp[v, outside][a], conf[v, outside][a], kp[v, inside][b], conf[v, inside][b]) / sizes[v]
         costs.append(cost)
     return np.broadcast_to(options[int(np.argmin(costs))], (stop - start, len(options[0])))
 
 
 def _size(kp: np.ndarray, conf: np.ndarray) -> float:
     """A view's person size (px): median over frames of the limb keypoints' vertical extent."""
-    lm = load_landmarks()
-    limbs = [lm.index(n) for n in LIMB_POINTS]
+    limbs = limb_indices()
     y = np.where(conf[:, limbs] >= 0.5, kp[:, limbs, 1], np.nan)
     with np.errstate(all="ignore"):
         extent = np.nanmax(y, 1) - np.nanmin(y, 1)
