@@ -42,7 +42,6 @@ Inputs are never modified.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import cv2
@@ -50,7 +49,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from model_store.detections import ViewDetections
-from model_store.landmarks import load_landmarks, mirror_permutation
+from model_store.laterality import exchange_sides
 
 _DROP_VISIBILITY_MAX = 0.2
 _KEYPOINT_HEIGHT_FACTOR = 1.1  # stature ≈ 1.1 × nose-to-heel extent
@@ -158,8 +157,7 @@ def swap_sides(
     if settings.p_swap <= 0:
         return det, []
     swapped = _drop_runs(rng, det.n_frames, 1, settings.p_swap, settings.swap_run_s * det.fps)[:, 0] & det.person_found
-    kp = det.keypoints.copy()
-    kp[swapped] = kp[swapped][:, _mirror()]
+    kp = exchange_sides(det.keypoints, swapped)
     return ViewDetections(det.masks, kp, det.person_found, det.fps, det.image_size), np.flatnonzero(swapped).tolist()
 
 
@@ -191,12 +189,6 @@ def perturb_view(
         "soft_edge_frames": soft,
     }
     return ViewDetections(masks, kp, found.copy(), det.fps, det.image_size), view_info
-
-
-@cache
-def _mirror() -> np.ndarray:
-    """Landmark order with left and right exchanged (MediaPipe's 33)."""
-    return np.asarray(mirror_permutation(load_landmarks().names))
 
 
 def estimate_height_px(det: ViewDetections) -> float:

@@ -119,8 +119,8 @@ def estimate_from_detections(
                             "pass the frame offset explicitly if you know it")
         if agree and calibrated:
             front, side, sides = agree_sides(front, side, cams)
-            if sides.warning():
-                warnings.append(str(sides.warning()))
+            if note := sides.warning():
+                warnings.append(note)
     with stages.stage("infer") as report:
         inputs = build_inputs((front, side), cams)
         if not inputs.valid.any():
