@@ -15,6 +15,7 @@ import numpy as np
 
 from model_store.cameras import Camera
 from model_store.detections import ViewTrack
+from model_store.fit import ClipEvidence
 from model_store.laterality import exchange_sides, swapped_sides
 
 
@@ -39,10 +40,8 @@ def agree_sides(front: ViewTrack, side: ViewTrack, cams: tuple[Camera, Camera]) 
                                                                                           SidesReport]:
     """Synchronised tracks (same length) of both views with each view's left/right labels put back
     where the other view and the neighbouring frames show it swapped; calibration-world cameras."""
-    kps = np.stack([front.keypoints[..., :2], side.keypoints[..., :2]])
-    conf = np.stack([v.keypoints[..., 2] * v.person_found[:, None] for v in (front, side)])
-    conf = np.where(np.isfinite(kps).all(-1), np.nan_to_num(conf), 0.0)
-    swapped = swapped_sides(np.nan_to_num(kps), conf, cams)
+    ev = ClipEvidence.from_views((front, side), cams, front.fps)
+    swapped = swapped_sides(np.nan_to_num(ev.keypoints), ev.confidence, cams)
     out = [replace(v, keypoints=exchange_sides(v.keypoints, s)) if s.any() else v
            for v, s in zip((front, side), swapped, strict=True)]
     return out[0], out[1], SidesReport(int(swapped[0].sum()), int(swapped[1].sum()))
