@@ -25,6 +25,7 @@ import json
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,17 @@ def fit_settings_from(assignments: list[str]) -> FitSettings | None:
         return None
 
 
+def sides_agreement(product: np.ndarray, truth: Sequence[int] | np.ndarray, shift: int) -> dict[str, int]:
+    """How the frames whose sides the product exchanged (bool [n] over its synchronised frames) match the
+    frames that were truly swapped (indices into the view as delivered, or as the reference sees it), the
+    product's frame i being that view's frame i + ``shift``. Counts, over the product's n frames: ``both``,
+    ``product_only`` (exchanged though not swapped) and ``truth_only`` (swapped, missed)."""
+    window = range(shift, shift + len(product))
+    mine = {int(i) + shift for i in np.flatnonzero(product)}
+    true = {int(i) for i in truth if int(i) in window}
+    return {"both": len(mine & true), "product_only": len(mine - true), "truth_only": len(true - mine)}
+
+
 def evaluate_clip(clip: HeldOutClip, predictor: Predictor, floor: tuple[np.ndarray, np.ndarray],
                   refine: str = "fit", fit_settings: FitSettings | None = None, agree: bool = True) -> dict:
     """Run the pipeline core on one clip; scores for the network, the fit (unless ``refine`` is
@@ -117,6 +129,10 @@ def evaluate_clip(clip: HeldOutClip, predictor: Predictor, floor: tuple[np.ndarr
         "warnings": core.warnings,
         "swapped_frames": {v: len(clip.perturbation[v]["swapped_frames"]) for v in ("front", "side")
                            if v in clip.perturbation},
+        "sides_found": None if core.sides is None else {
+            v: sides_agreement(mask, clip.perturbation[v]["swapped_frames"] if v in clip.perturbation else [],
+                               core.front_start + (core.sync.offset_frames if v == "side" else 0))
+            for v, mask in (("front", core.sides.front), ("side", core.sides.side))},
         "none": _score(core.initial.coords, core.initial.scales, truth, clip.scales),
         "floor": _score(const, floor[1], truth, clip.scales),
         "residual_pct_of_height": {v: st["median_pct_of_height"] for v, st in core.refined.report["residuals"].items()},
@@ -156,6 +172,9 @@ def _aggregate(rows: list[dict]) -> dict:
         out[kind]["abs_sync_error_frames_mean"] = round(float(np.mean([abs(r["sync_error_frames"]) for r in rs])), 2)
         cal = [r["within_2sd"] for r in rs if r["within_2sd"] is not None]
         out[kind]["fit_within_2sd"] = round(float(np.mean(cal)), 3) if cal else None
+        found = [r["sides_found"][v] for r in rs if r.get("sides_found") for v in ("front", "side")]
+        out[kind]["sides_found"] = {k: sum(f[k] for f in found) for k in ("both", "product_only", "truth_only")
+                                    } if found else None
     return out
 
 
@@ -230,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"floor {r['floor']['ll_mae_deg']} deg, fit {r['fit_seconds']} s", flush=True)
     agg = _aggregate(rows)
     print(markdown_table(agg))
+    if (found := agg["all"]["sides_found"]) is not None and args.swap_sides > 0:
+        print(f"swapped sides put back: {found['both']} frames rightly, {found['product_only']} wrongly, "
+              f"{found['truth_only']} missed")
     report = {"split": args.split, "exact": args.exact, "swap_sides": args.swap_sides, "keep_sides": args.keep_sides,
               "checkpoint": str(predictor.checkpoint.weights),
               "mirror_average": predictor.mirror_average, "fit_settings": args.fit_setting,

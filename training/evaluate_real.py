@@ -1,6 +1,6 @@
 """The real Pose2Sim demo recording: the product's two-view answer (cam01 + cam04) against a 4-camera reference.
 
-    python -m training.evaluate_real [--cache data_cache] [--json report.json]
+    python -m training.evaluate_real [--cache data_cache] [--json report.json] [--views cam02 cam03] [--keep-sides]
 
 The two-view answer runs the product's own stages after detection
 (:func:`worker.pipeline.run.estimate_from_detections`: sync estimated, network, fit) on MediaPipe
@@ -14,6 +14,12 @@ three-point knee/elbow angles against the triangulated keypoints, and thigh (hip
 frames). Two more rows bound what the model-free figures can show: the DLT triangulation of the same
 two views' keypoints (what the product's evidence says on its own) and the 4-view fit itself (how far
 the model's landmarks sit from the detector's keypoints even with every camera).
+
+``--views`` picks another pair of the four cameras as front and side. The detector swaps the person's
+left and right in cam02 for a stretch of frames, so a pair with cam02 measures the product's correction
+of swapped sides (:mod:`worker.pipeline.sides`) on a real swap: ``sides_vs_reference`` counts, per view,
+the frames both the product and the 4-camera reference exchanged, those only the product exchanged and
+those only the reference did (``truth_only``); ``--keep-sides`` turns the correction off for comparison.
 """
 
 from __future__ import annotations
@@ -29,8 +35,14 @@ import torch
 from model_store.biomech import load_definition, load_fullbody_model
 from model_store.landmarks import load_landmarks
 from model_store.network.outputs import rotational_indices
-from training.evaluate_pipeline import add_fit_setting_argument, fit_settings_from, mean_pose_floor, open_predictor
-from training.real.pose2sim_demo import aligned, demo_dir
+from training.evaluate_pipeline import (
+    add_fit_setting_argument,
+    fit_settings_from,
+    mean_pose_floor,
+    open_predictor,
+    sides_agreement,
+)
+from training.real.pose2sim_demo import CAMERAS, aligned, demo_dir
 from training.real.reference import (
     consistent_laterality,
     four_camera_reference,
@@ -89,8 +101,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", type=Path, help="network checkpoint manifest (default: the bundled one)")
     ap.add_argument("--mirror-average", action="store_true",
                     help="average each window's answer with its mirror image's (KINEMATICS_MIRROR_AVERAGE)")
+    ap.add_argument("--views", nargs=2, metavar=("FRONT", "SIDE"), default=["cam01", "cam04"], choices=CAMERAS,
+                    help="the two cameras the product sees (default: cam01 cam04)")
+    ap.add_argument("--keep-sides", action="store_true",
+                    help="do not put back left/right labels the detector swapped (KINEMATICS_AGREE_SIDES=false)")
     add_fit_setting_argument(ap, "; the two-view fit only, the 4-camera reference keeps its own")
     args = ap.parse_args(argv)
+    if args.views[0] == args.views[1]:
+        print("error: --views needs two different cameras", file=sys.stderr)
+        return 2
+    views: tuple[str, str] = (args.views[0], args.views[1])
     from worker.pipeline.cameras import select_cameras
     from worker.pipeline.contract import PipelineRequest
     from worker.pipeline.run import estimate_from_detections
@@ -105,11 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     if predictor is None:
         return 2
     data = aligned(args.cache)
-    front, side = data.views["cam01"], data.views["cam04"]
-    rig = select_cameras(demo_dir() / "calibration.toml", "cam01", "cam04", front.image_size, side.image_size)
+    front, side = data.views[views[0]], data.views[views[1]]
+    rig = select_cameras(demo_dir() / "calibration.toml", views[0], views[1], front.image_size, side.image_size)
     request = PipelineRequest(Path("-"), Path("-"), Path("-"), refine="fit")
     core = estimate_from_detections(front, side, (rig.front, rig.side), True, predictor, request,
-                                  fit_settings=settings)
+                                  fit_settings=settings, agree=not args.keep_sides)
     n = len(core.refined.coords)
     sub = with_frames(data, core.front_start, core.front_start + n)
     consistent, swapped = consistent_laterality(sub)
@@ -117,16 +137,21 @@ def main(argv: list[str] | None = None) -> int:
     floor_angles, floor_scales = mean_pose_floor(predictor)
     floor = np.tile(core.initial.coords[:1], (n, 1))
     floor[:, rotational_indices()] = floor_angles
+    shifts = (0, core.sync.offset_frames)
     report = {
+        "views": list(views), "keep_sides": args.keep_sides,
         "frames": n, "mirror_average": predictor.mirror_average, "fit_settings": args.fit_setting,
         "offsets_4cam": data.offsets, "pipeline_sync_offset": core.sync.offset_frames,
         "triangulation_median_px": round(float(np.nanmedian(ref.reprojection_px)), 2),
-        "reference_sides_swapped": swapped,
+        "reference_sides_swapped": {c: round(float(s.mean()), 4) for c, s in swapped.items()},
+        "sides_vs_reference": None if core.sides is None else {
+            cam: sides_agreement(mask, np.flatnonzero(swapped[cam]), shift)
+            for cam, mask, shift in zip(views, (core.sides.front, core.sides.side), shifts, strict=True)},
         "residuals": core.refined.report["residuals"],
         "none": compare(core.initial.coords, core.initial.scales, ref.coords, ref.points),
         "fit": compare(core.refined.coords, core.refined.scales, ref.coords, ref.points),
         "floor": compare(floor, floor_scales, ref.coords, ref.points),
-        "two_view_triangulation": model_free(triangulated(sub, ("cam01", "cam04"))[0], ref.points),
+        "two_view_triangulation": model_free(triangulated(sub, views)[0], ref.points),
         "reference_4view_fit": model_free(landmark_positions(ref.coords, ref.scales), ref.points),
         "reference_segment_lengths_m": {k: round(v, 4) for k, v in segment_lengths(ref.points).items()},
         "warnings": core.warnings,
@@ -136,13 +161,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{mode:5s} flexion vs 4-view fit {r['flexion_mae_deg_vs_4view_fit']}")
         print(f"      three-point vs triangulated {r['three_point_mae_deg_vs_triangulated']}")
         print(f"      segment lengths vs triangulated (%, 95 % interval) {_intervals(r)}")
-    for key, label in (("two_view_triangulation", "the two views' keypoints triangulated, no model (cam01 + cam04)"),
+    for key, label in (("two_view_triangulation", f"the two views' keypoints as detected, triangulated, no model "
+                                                  f"({' + '.join(views)})"),
                        ("reference_4view_fit", "the 4-view fit (the model's landmarks against the keypoints)")):
         r = report[key]
         print(f"{label}:\n      three-point vs triangulated {r['three_point_mae_deg_vs_triangulated']}")
         print(f"      segment lengths vs triangulated (%, 95 % interval) {_intervals(r)}")
     print(f"4-camera triangulation: median reprojection {report['triangulation_median_px']} px; offsets "
-          f"{data.offsets}; sides swapped to agree (share of frames) {swapped}; pipeline sync offset "
+          f"{data.offsets}; sides swapped to agree (share of frames) {report['reference_sides_swapped']}; "
+          f"product's exchanges against the reference's {report['sides_vs_reference']}; pipeline sync offset "
           f"{core.sync.offset_frames}; {n} frames")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")

@@ -84,3 +84,13 @@ def test_all_row_averages_the_knee_amplitude_over_gait_kinds_only():
     assert agg["all"]["none"]["knee_amplitude_ratio"] == pytest.approx(1.0)
     assert _aggregate([row("arm_raises", 5.0)])["all"]["none"]["knee_amplitude_ratio"] is None
     assert "—" in markdown_table(_aggregate([row("squat", 2.0)]))
+
+
+def test_sides_agreement_counts_frames_in_the_products_window():
+    from training.evaluate_pipeline import sides_agreement
+
+    product = np.zeros(10, bool)
+    product[[2, 3, 4, 8]] = True  # the view's frames 7, 8, 9 and 13 at shift 5
+    truth = [1, 7, 8, 9, 10, 20]  # 1 and 20 lie outside the product's frames 5..14
+    assert sides_agreement(product, truth, 5) == {"both": 3, "product_only": 1, "truth_only": 1}
+    assert sides_agreement(np.zeros(4, bool), [], 0) == {"both": 0, "product_only": 0, "truth_only": 0}

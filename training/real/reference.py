@@ -119,17 +119,16 @@ def triangulated(data: Aligned, cameras: tuple[str, ...]) -> tuple[np.ndarray, n
     return pts @ OPENSIM_FROM_WORLD.T, err
 
 
-def consistent_laterality(data: Aligned) -> tuple[Aligned, dict[str, float]]:
+def consistent_laterality(data: Aligned) -> tuple[Aligned, dict[str, np.ndarray]]:
     """``data`` with each view's left/right labels made to agree with the others, frame by frame
     (:func:`model_store.laterality.swapped_sides` over all its cameras; masks unchanged). Returns the
-    corrected data and, per camera, the fraction of frames whose sides were exchanged."""
+    corrected data and, per camera, which frames (bool [T]) had their sides exchanged."""
     cams = tuple(data.views)
     ev = evidence_of(data, cams)
     swapped = swapped_sides(ev.keypoints, ev.confidence, ev.cameras)
     views = {cam: replace(data.views[cam], keypoints=exchange_sides(data.views[cam].keypoints, swapped[v]))
              for v, cam in enumerate(cams)}
-    return Aligned(views, data.cameras, data.start, data.offsets), {
-        cam: round(float(swapped[v].mean()), 4) for v, cam in enumerate(cams)}
+    return Aligned(views, data.cameras, data.start, data.offsets), {cam: swapped[v] for v, cam in enumerate(cams)}
 
 
 def four_camera_reference(data: Aligned, init_coords: np.ndarray, network_angles: np.ndarray,

@@ -28,7 +28,7 @@ from worker.pipeline.fit import Refined, refine_motion, write_fit_files
 from worker.pipeline.infer import InferenceResult, build_inputs, run_windows
 from worker.pipeline.overlay import write_overlay
 from worker.pipeline.plots import write_plots
-from worker.pipeline.sides import agree_sides
+from worker.pipeline.sides import SidesReport, agree_sides
 from worker.pipeline.subject import choose_subject, parse_subject
 from worker.pipeline.sync import SyncResult, synchronise
 from worker.settings import get_settings
@@ -80,7 +80,8 @@ class _Stages:
 class CoreResult:
     """What the stages after detection produce: the synchronised views, the front view's first
     frame used, the sync estimate, the network's answer, the complete initial motion, the refined
-    motion, and warnings for the summary."""
+    motion, warnings for the summary, and which synchronised frames had their left/right labels put
+    back (``sides``; None when that step did not run)."""
 
     front: ViewTrack
     side: ViewTrack
@@ -90,6 +91,7 @@ class CoreResult:
     initial: InitialMotion
     refined: Refined
     warnings: list[str]
+    sides: SidesReport | None = None
 
 
 def estimate_from_detections(
@@ -117,6 +119,7 @@ def estimate_from_detections(
         if sync.estimated and sync.confidence < 0.2:
             warnings.append(f"automatic synchronisation is uncertain (confidence {sync.confidence}); "
                             "pass the frame offset explicitly if you know it")
+        sides: SidesReport | None = None
         if agree and calibrated:
             front, side, sides = agree_sides(front, side, cams)
             if note := sides.warning():
@@ -137,7 +140,7 @@ def estimate_from_detections(
         refined = refine_motion((front, side), cams, inferred.angles, initial, TARGET_FPS, request.refine,
                                 request.height_m, settings=fit_settings, progress=report)
         warnings += refined.warnings
-    return CoreResult(front, side, f0, sync, inferred, initial, refined, warnings)
+    return CoreResult(front, side, f0, sync, inferred, initial, refined, warnings, sides)
 
 
 def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = None) -> PipelineResult:

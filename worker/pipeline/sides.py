@@ -19,12 +19,20 @@ from model_store.fit import ClipEvidence
 from model_store.laterality import exchange_sides, swapped_sides
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SidesReport:
-    """How many frames of each view had their left and right exchanged."""
+    """Which frames of each view (bool [T] over the synchronised tracks) had their left and right exchanged."""
 
-    front_frames: int
-    side_frames: int
+    front: np.ndarray
+    side: np.ndarray
+
+    @property
+    def front_frames(self) -> int:
+        return int(self.front.sum())
+
+    @property
+    def side_frames(self) -> int:
+        return int(self.side.sum())
 
     def warning(self) -> str | None:
         """A sentence for the user when anything was exchanged, else None."""
@@ -44,4 +52,4 @@ def agree_sides(front: ViewTrack, side: ViewTrack, cams: tuple[Camera, Camera]) 
     swapped = swapped_sides(np.nan_to_num(ev.keypoints), ev.confidence, cams)
     out = [replace(v, keypoints=exchange_sides(v.keypoints, s)) if s.any() else v
            for v, s in zip((front, side), swapped, strict=True)]
-    return out[0], out[1], SidesReport(int(swapped[0].sum()), int(swapped[1].sum()))
+    return out[0], out[1], SidesReport(swapped[0], swapped[1])

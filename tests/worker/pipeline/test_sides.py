@@ -7,7 +7,7 @@ import numpy as np
 from model_store.detections import ViewTrack
 from model_store.laterality import exchange_sides
 from tests.model_store.test_laterality import T, _camera, _motion
-from worker.pipeline.sides import SidesReport, agree_sides
+from worker.pipeline.sides import agree_sides
 
 
 def _track(px: np.ndarray) -> ViewTrack:
@@ -24,7 +24,8 @@ def test_a_swapped_stretch_of_the_side_view_is_put_back_and_reported():
     bad_side = ViewTrack(exchange_sides(side.keypoints, frames), side.person_found, side.boxes, side.crop_masks,
                          side.fps, side.image_size)
     f2, s2, report = agree_sides(front, bad_side, cams)
-    assert report == SidesReport(0, len(frames))
+    assert (report.front_frames, report.side_frames) == (0, len(frames))
+    np.testing.assert_array_equal(np.flatnonzero(report.side), frames)
     assert f2 is front
     np.testing.assert_array_equal(s2.keypoints, side.keypoints)
     assert "20 side-view frames" in str(report.warning())
