@@ -9,7 +9,7 @@ import torch
 from model_store.biomech import load_fullbody_model
 from model_store.cameras import Camera, look_at
 from model_store.landmarks import load_landmarks
-from model_store.laterality import exchange_sides, swapped_sides
+from model_store.laterality import exchange_sides, handedness, mirror_order, swapped_sides
 
 T = 60
 
@@ -68,12 +68,26 @@ def test_detections_that_agree_are_left_alone(walk):
     assert not swapped_sides(_noisy(kp, 3), np.ones(kp.shape[:3]), cams).any()
 
 
-def test_a_swap_over_the_whole_clip_keeps_the_first_view(walk):
+@pytest.mark.parametrize("view", [0, 1])
+def test_a_swap_over_the_whole_clip_is_told_by_the_bodys_handedness(walk, view):
+    # no jump anywhere, and exchanging either view fits the geometry; only one choice gives a body whose
+    # labelled left lies on its left (the other is a mirror image)
     kp, cams = walk
     bad = _noisy(kp, 4)
-    bad[0] = exchange_sides(bad[0], np.ones(T, bool))
+    bad[view] = exchange_sides(bad[view], np.ones(T, bool))
     found = swapped_sides(bad, np.ones(kp.shape[:3]), cams)
-    assert not found[0].any() and found[1].all()  # a mirror-image labelling: no neighbour says otherwise
+    assert found[view].all() and not found[1 - view].any()
+
+
+def test_handedness_tells_a_body_from_its_mirror_image(walk):
+    pts = _motion()
+    assert (handedness(pts) > 0.8).all()
+    assert (handedness(pts[:, mirror_order()]) < -0.8).all()
+    rotated = pts @ np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]]).T  # any proper rotation
+    np.testing.assert_allclose(handedness(rotated), handedness(pts), atol=1e-9)
+    hidden = pts.copy()
+    hidden[:, :, :] = np.nan
+    assert (handedness(hidden) == 0).all()  # nothing seen, nothing said
 
 
 def test_unseen_frames_are_left_alone(walk):
@@ -85,12 +99,40 @@ def test_unseen_frames_are_left_alone(walk):
     assert not swapped_sides(bad, conf, cams)[:, 10:20].any()
 
 
-def test_what_the_geometry_cannot_see_is_left_as_detected():
-    # orthogonal views compare only the points' heights; with the limbs level a swap fits as well as not
+def test_a_swap_the_geometry_cannot_see_is_found_by_the_jumps_it_makes():
+    # orthogonal views compare only the points' heights; with the limbs level a swap fits as well as not,
+    # but where it starts and ends the swapped view's left and right keypoints jump into each other's places
     pts = _motion(arms_level=True)
     pts[:, :, 1] = pts[:, :, 1].mean(0, keepdims=True)  # no limb rises: legs and arms move level
     cams = [_camera("front", 0.0), _camera("side", np.pi / 2)]
     kp = np.stack([c.project(pts) for c in cams])
     bad = _noisy(kp, 6)
-    bad[1] = exchange_sides(bad[1], np.arange(20, 38))
+    frames = np.arange(20, 38)
+    bad[1] = exchange_sides(bad[1], frames)
+    found = swapped_sides(bad, np.ones(kp.shape[:3]), cams)
+    np.testing.assert_array_equal(np.flatnonzero(found[1]), frames)
+    assert not found[0].any()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_swap_neither_the_geometry_nor_the_jumps_show_is_left_as_detected(seed):
+    # standing still with the limbs level, seen along the left-right axis by the first camera: its left and
+    # right keypoints lie on top of each other, so exchanging them changes nothing anything can measure
+    pts = np.repeat(_motion(arms_level=True)[:1], T, 0)
+    cams = [_camera("front", 0.0), _camera("side", np.pi / 2)]
+    kp = np.stack([c.project(pts) for c in cams])
+    bad = _noisy(kp, seed)
+    bad[0] = exchange_sides(bad[0], np.arange(20, 38))
     assert not swapped_sides(bad, np.ones(kp.shape[:3]), cams).any()
+
+
+def test_a_swap_in_both_views_at_once_is_found_by_its_jumps(walk):
+    # a mirror image fits the geometry as well as the truth; the jumps at its ends still give it away
+    kp, cams = walk
+    frames = np.arange(25, 40)
+    bad = _noisy(kp, 7)
+    for v in range(2):
+        bad[v] = exchange_sides(bad[v], frames)
+    found = swapped_sides(bad, np.ones(kp.shape[:3]), cams)
+    for v in range(2):
+        np.testing.assert_array_equal(np.flatnonzero(found[v]), frames)

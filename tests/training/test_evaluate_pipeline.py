@@ -94,3 +94,19 @@ def test_sides_agreement_counts_frames_in_the_products_window():
     truth = [1, 7, 8, 9, 10, 20]  # 1 and 20 lie outside the product's frames 5..14
     assert sides_agreement(product, truth, 5) == {"both": 3, "product_only": 1, "truth_only": 1}
     assert sides_agreement(np.zeros(4, bool), [], 0) == {"both": 0, "product_only": 0, "truth_only": 0}
+
+
+def test_the_evaluation_says_how_many_swapped_frames_were_put_back(use_tiny_checkpoint):
+    """Swapped sides drawn into a clip's detections: the report matches the frames the pipeline put back
+    against those swapped, view by view, in the pipeline's own synchronised frames."""
+    predictor = Predictor(use_tiny_checkpoint)
+    floor = mean_pose_floor(predictor)
+    clip = make_clip("run", "eval", 0, seconds=3.0, p_swap=0.3)
+    r = evaluate_clip(clip, predictor, floor, "none")
+    swapped = sum(r["swapped_frames"].values())
+    found = r["sides_found"]
+    assert swapped > 20 and set(found) == {"front", "side"}
+    assert sum(f["both"] for f in found.values()) > 0.9 * swapped, found  # nearly all are found ...
+    assert sum(f["product_only"] for f in found.values()) < 0.05 * swapped, found  # ... few wrongly
+    kept = evaluate_clip(clip, predictor, floor, "none", agree=False)
+    assert kept["sides_found"] is None
