@@ -2,7 +2,7 @@
 
 A pose detector sometimes labels a person's left as right in one view for a stretch of frames, with
 full confidence (it takes their back for their front, or mixes up the near and far leg in a side
-view). Two things give it away, and :func:`swapped_sides` weighs both over the whole clip at once:
+view). Three things give it away, and :func:`swapped_sides` weighs them over the whole clip at once:
 
 1. **Geometry.** Calibrated views expose a swap in one of them: triangulating the limb keypoints
    (:data:`LIMB_POINTS`, confidence-weighted DLT) with that view's sides exchanged fits far better
@@ -16,12 +16,19 @@ view). Two things give it away, and :func:`swapped_sides` weighs both over the w
    its limb keypoints move between them, exchanging them on one of the two frames costs how far they
    move then (median over the points, in units of the person's size in that view), times
    ``jump_cost``; so a change of choice is cheap exactly where the detector's labels jumped.
+3. **Handedness.** Of a choice and its complete exchange (equal in the geometry), one is a mirror
+   image: the body triangulated under it has its labelled left on its right (:func:`handedness`,
+   from its up, forward and left axes). Each frame costs ``hand_cost`` × (1 − handedness) / 2, which
+   finds a swap in every view at once, or one lasting the whole clip.
 
 A Viterbi path over the 2^V choices minimises the sum, with ``switch_cost`` for every change of
-choice, so frames that tell nothing follow their neighbours. On an exact tie the choice exchanging
-fewer views, then the one keeping the earlier views as detected, wins. What neither shows is left as
-detected: a swap in a view that sees the person's left and right on top of each other (from the side,
-limbs together), while the geometry cannot tell either.
+choice and ``exchange_cost`` for every exchanged view in every frame, so frames that tell nothing
+follow their neighbours and the detector's labels stand unless the evidence says otherwise. On an exact
+tie the choice exchanging fewer views, then the one keeping the earlier views as detected, wins.
+
+What none of them shows is left as detected: a swap in a view that sees the person's left and right on
+top of each other (from the side, limbs together) while the geometry cannot tell either; handedness
+says nothing where the hips, shoulders, and the feet and face are unseen, or for a body bent double.
 """
 
 from __future__ import annotations
@@ -133,9 +140,12 @@ def swapped_sides(keypoints: np.ndarray, confidence: np.ndarray, cameras: Sequen
     """Which views' sides to exchange in which frames, bool [V, T] (see the module docstring).
 
     ``keypoints`` [V, T, 33, 2] distorted px, ``confidence`` [V, T, 33] in 0–1 (0 = unseen), ``cameras``
-    calibrated (any world frame); ``switch_cost`` what a change of labelling costs, in frames' worth
-    of the clip's typical limb reprojection error; ``jump_cost`` what a view's limb keypoints jumping by
-    the person's size from one frame to the next costs, in the same units.
+    calibrated (any right-handed world frame). Costs, in frames' worth of the clip's typical limb
+    reprojection error: ``switch_cost`` a change of which views are exchanged; ``jump_cost`` a view's limb
+    keypoints moving by the person's size from one frame to the next; ``hand_cost`` a frame whose body is
+    a mirror image (:func:`handedness` −1; half that at 0); ``exchange_cost`` each exchanged view, per frame.
+    The defaults were chosen on the held-out ``calibration`` split with swapped sides drawn in (README,
+    "Swapped sides").
     """
     kp = np.asarray(keypoints, np.float64)
     conf = np.asarray(confidence, np.float64)
