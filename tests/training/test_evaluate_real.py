@@ -58,3 +58,28 @@ def test_two_view_fit_against_the_four_camera_reference(cache, tmp_path, capsys)
 def test_a_bad_fit_setting_is_refused_before_any_work(setting, message, capsys):
     assert evaluate_real(["--fit-setting", setting]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_detectors_real_swap_is_put_back(cache, tmp_path):
+    """cam02's detector swaps the person's sides in about a third of the frames: with cam02 as one of the
+    product's two views, the product puts back exactly the frames the 4-camera reference does, and the
+    arm it mixed up comes out far closer than with the swap left in."""
+    figures = {}
+    for keep in (False, True):
+        out = tmp_path / f"swap_{keep}.json"
+        assert evaluate_real(["--cache", str(cache), "--json", str(out), "--views", "cam02", "cam03"]
+                             + (["--keep-sides"] if keep else [])) == 0
+        figures[keep] = json.loads(out.read_text())
+    put_back, kept = figures[False], figures[True]
+    assert put_back["views"] == ["cam02", "cam03"] and kept["sides_vs_reference"] is None
+    found = put_back["sides_vs_reference"]
+    assert found["cam02"]["both"] >= 25 and found["cam03"]["both"] == 0, found
+    assert all(f["product_only"] == 0 and f["truth_only"] == 0 for f in found.values()), found
+    elbow = [r["fit"]["three_point_mae_deg_vs_triangulated"]["elbow_right"] for r in (put_back, kept)]
+    assert elbow[0] < 0.6 * elbow[1], elbow
+    assert any("side-view" in w or "front-view" in w for w in put_back["warnings"]), put_back["warnings"]
+
+
+def test_the_same_camera_twice_is_refused(capsys):
+    assert evaluate_real(["--views", "cam02", "cam02"]) == 2
+    assert "two different cameras" in capsys.readouterr().err
