@@ -80,7 +80,7 @@ def _labelling_evidence(keypoints: np.ndarray, confidence: np.ndarray, cameras: 
     """For each labelling [L, V] (which views' sides to exchange): the mean limb reprojection error (px)
     [T, L] (0 where no point counts) and the handedness [T, L] of the body triangulated under it
     (:func:`handedness`)."""
-    limbs = limb_indices()
+    limbs, axes = limb_indices(), _hand_indices()
     errors, hands = [], []
     for lab in labellings:
         order = [mirror_order() if flip else np.arange(33) for flip in lab]
@@ -88,7 +88,6 @@ def _labelling_evidence(keypoints: np.ndarray, confidence: np.ndarray, cameras: 
         conf = np.stack([confidence[v][:, order[v]] for v in range(len(lab))])
         err = triangulate(kp[:, :, limbs], conf[:, :, limbs], cameras)[1]  # [T, P]
         # the body's axes need every view's guess, however unsure, where a point is hidden in one view
-        axes = _hand_indices()
         pts = np.full((*kp.shape[1:3], 3), np.nan)
         pts[:, axes] = triangulate(kp[:, :, axes], conf[:, :, axes], cameras, min_confidence=0.05)[0]
         seen = np.isfinite(err)
@@ -162,8 +161,9 @@ def swapped_sides(keypoints: np.ndarray, confidence: np.ndarray, cameras: Sequen
     cost = err[:, pair] / typical + hand_cost * (1.0 - hand) / 2 + prior  # [T, S]
     jumps = np.stack([_jumps(kp[v], conf[v]) for v in range(n_views)], 1)  # [T-1, V, 2]: kept, exchanged
     changed = states[:, None, :] != states[None, :, :]  # [S, S, V]
-    move = jump_cost * np.where(changed[None], jumps[:, None, None, :, 1], jumps[:, None, None, :, 0]).sum(-1)
-    step = move + switch_cost * changed.any(-1)[None]  # [T-1, S, S]
+    # every view moves as labelled alike, plus the difference where its choice changes: [T-1, S, S]
+    move = jumps[:, :, 0].sum(1)[:, None, None] + np.einsum("tv,abv->tab", jumps[:, :, 1] - jumps[:, :, 0], changed)
+    step = jump_cost * move + switch_cost * changed.any(-1)[None]
     return states[_viterbi(cost, step)].T
 
 

@@ -79,7 +79,7 @@ def test_a_swap_over_the_whole_clip_is_told_by_the_bodys_handedness(walk, view):
     assert found[view].all() and not found[1 - view].any()
 
 
-def test_handedness_tells_a_body_from_its_mirror_image(walk):
+def test_handedness_tells_a_body_from_its_mirror_image():
     pts = _motion()
     assert (handedness(pts) > 0.8).all()
     assert (handedness(pts[:, mirror_order()]) < -0.8).all()
