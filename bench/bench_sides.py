@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from model_store.detections import ViewTrack
-from training.evaluate_pipeline import sides_agreement
+from training.evaluate_pipeline import sides_found
 from training.heldout_clips import make_clip
 from worker.pipeline.detect import track_from_detections
 from worker.pipeline.run import apply_offset
@@ -44,8 +44,7 @@ def main() -> None:
     k = clip.perturbation["sync_shift_frames"]
     front, side, f0 = apply_offset(*(track_from_detections(v, 256) for v in clip.detections), k)
     _, _, report = agree_sides(front, side, clip.cameras)
-    found = {v: sides_agreement(mask, clip.perturbation[v]["swapped_frames"], f0 + (k if v == "side" else 0))
-             for v, mask in (("front", report.front), ("side", report.side))}
+    found = sides_found((report.front, report.side), clip.perturbation, f0, k)
     swapped = sum(len(clip.perturbation[v]["swapped_frames"]) for v in ("front", "side"))
     print(f"{args.kind}, {front.n_frames} frame pairs, {swapped} view-frames swapped: "
           + ", ".join(f"{v} {f['both']} put back rightly, {f['product_only']} wrongly, {f['truth_only']} missed"

@@ -104,6 +104,16 @@ def sides_agreement(product: np.ndarray, truth: Sequence[int] | np.ndarray, shif
     return {"both": len(mine & true), "product_only": len(mine - true), "truth_only": len(true - mine)}
 
 
+def sides_found(exchanged: tuple[np.ndarray, np.ndarray], perturbation: dict, front_start: int,
+                offset: int) -> dict[str, dict[str, int]]:
+    """:func:`sides_agreement` of the frames the product exchanged in its synchronised (front, side) tracks
+    (bool [n] each) with the frames a clip's perturbation swapped, per view: the product's front frame i is
+    the clip's front frame ``front_start`` + i, its side frame i the side's ``front_start`` + ``offset`` + i."""
+    return {v: sides_agreement(mask, perturbation[v]["swapped_frames"] if v in perturbation else [],
+                               front_start + (offset if v == "side" else 0))
+            for v, mask in zip(("front", "side"), exchanged, strict=True)}
+
+
 def evaluate_clip(clip: HeldOutClip, predictor: Predictor, floor: tuple[np.ndarray, np.ndarray],
                   refine: str = "fit", fit_settings: FitSettings | None = None, agree: bool = True) -> dict:
     """Run the pipeline core on one clip; scores for the network, the fit (unless ``refine`` is
@@ -129,10 +139,8 @@ def evaluate_clip(clip: HeldOutClip, predictor: Predictor, floor: tuple[np.ndarr
         "warnings": core.warnings,
         "swapped_frames": {v: len(clip.perturbation[v]["swapped_frames"]) for v in ("front", "side")
                            if v in clip.perturbation},
-        "sides_found": None if core.sides is None else {
-            v: sides_agreement(mask, clip.perturbation[v]["swapped_frames"] if v in clip.perturbation else [],
-                               core.front_start + (core.sync.offset_frames if v == "side" else 0))
-            for v, mask in (("front", core.sides.front), ("side", core.sides.side))},
+        "sides_found": None if core.sides is None else sides_found(
+            (core.sides.front, core.sides.side), clip.perturbation, core.front_start, core.sync.offset_frames),
         "none": _score(core.initial.coords, core.initial.scales, truth, clip.scales),
         "floor": _score(const, floor[1], truth, clip.scales),
         "residual_pct_of_height": {v: st["median_pct_of_height"] for v, st in core.refined.report["residuals"].items()},
