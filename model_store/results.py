@@ -21,6 +21,9 @@ KINEMATICS_SD = "kinematics_sd.sto"
 #: Both views side by side with keypoints and the final model, and a contact sheet of it.
 OVERLAY_VIDEO = "overlay.mp4"
 OVERLAY_SHEET = "overlay.png"
+#: Without a calibration: the two cameras estimated from the person (Pose2Sim calibration TOML), to
+#: inspect or to pass back as ``calibration`` with the camera names ``front`` and ``side``.
+ESTIMATED_CALIBRATION = "estimated_calibration.toml"
 #: Folder of the joint-angle plots.
 PLOTS_DIR = "plots"
 #: The plot of all panels at once (``plots/overview.png``).
@@ -57,5 +60,6 @@ CONTENT_TYPES: dict[str, str] = {
     KINEMATICS_SD: "text/plain; charset=utf-8",
     OVERLAY_VIDEO: "video/mp4",
     OVERLAY_SHEET: "image/png",
+    ESTIMATED_CALIBRATION: "text/plain; charset=utf-8",
     **{plot_file(p): "image/png" for p in (OVERVIEW_PLOT, *PLOT_PANELS)},
 }

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # Put back left/right labels that one view's detector swapped (worker/pipeline/sides.py; needs a
     # calibration). On by default; off only to measure what it does.
     kinematics_agree_sides: bool = True
+    # Without a calibration, estimate the two cameras from the person (worker/pipeline/rig_estimate.py)
+    # instead of assuming the default rig. On by default; off only to measure what it does.
+    kinematics_self_calibrate: bool = True
     kinematics_yolo_weights: Path | None = None
     detect_processes: int | None = Field(default=None, ge=1, le=2)
 

@@ -158,3 +158,26 @@ def test_mirror_average_setting_reaches_the_network(use_tiny_checkpoint, synthet
         coords[on] = read_mot(out / "kinematics.mot").coords
     get_settings.cache_clear()
     assert np.abs(coords[True] - coords[False]).max() > 1e-4
+
+
+def test_without_a_calibration_the_cli_estimates_the_cameras_and_writes_them(use_tiny_checkpoint, synthetic_clip,
+                                                                             tmp_path, capsys):
+    """No calibration: the rig comes from the person; the summary says so and the estimated calibration is
+    written in the format ``--calibration`` reads, close to the clip's true one (relative rotation)."""
+    from model_store.cameras import load_calibration_toml
+
+    out = tmp_path / "out"
+    rc, cap = _run(["--front", str(synthetic_clip / "front.mp4"), "--side", str(synthetic_clip / "side.mp4"),
+                    "--detections", str(synthetic_clip / "detections"), "--height-m", "1.75", "--no-overlay",
+                    "--out", str(out)], capsys)
+    assert rc == 0, cap.err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["inputs"]["camera_source"] == "estimated"
+    assert summary["estimated_cameras"]["stature_given"] and summary["estimated_cameras"]["stature_m"] == 1.75
+    assert any("estimated from the person" in w for w in summary["warnings"])
+    assert not any("assumed the default rig" in w for w in summary["warnings"])
+    est = load_calibration_toml(out / "estimated_calibration.toml")
+    truth = list(load_calibration_toml(synthetic_clip / "calibration.toml").values())
+    r_est = est["side"].R @ est["front"].R.T
+    r_true = truth[1].R @ truth[0].R.T
+    assert np.degrees(np.arccos(np.clip((np.trace(r_est.T @ r_true) - 1) / 2, -1, 1))) < 8.0

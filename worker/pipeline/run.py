@@ -14,11 +14,12 @@ import numpy as np
 
 from model_store import results
 from model_store.biomech import load_definition
-from model_store.cameras import Camera
+from model_store.cameras import Camera, save_calibration_toml
 from model_store.detections import DetectionsError, ViewDetections, ViewTrack, load_clip_detections
 from model_store.fit import FitSettings
 from model_store.network import CheckpointError
 from model_store.network.predictor import Predictor
+from model_store.self_calibration import RigEstimate
 from worker.pipeline.assemble import InitialMotion, assemble, hip_midpoints, initial_motion, write_results
 from worker.pipeline.cameras import select_cameras
 from worker.pipeline.contract import PipelineError, PipelineRequest, PipelineResult, ProgressCallback
@@ -28,6 +29,7 @@ from worker.pipeline.fit import Refined, refine_motion, write_fit_files
 from worker.pipeline.infer import InferenceResult, build_inputs, run_windows
 from worker.pipeline.overlay import write_overlay
 from worker.pipeline.plots import write_plots
+from worker.pipeline.rig_estimate import cameras_from_person
 from worker.pipeline.sides import SidesReport, agree_sides
 from worker.pipeline.subject import choose_subject, parse_subject
 from worker.pipeline.sync import SyncResult, synchronise
@@ -92,12 +94,14 @@ class CoreResult:
     refined: Refined
     warnings: list[str]
     sides: SidesReport | None = None
+    cameras: tuple[Camera, Camera] | None = None  # the cameras used (estimated from the person without a calibration)
+    rig: RigEstimate | None = None  # the estimate, when the cameras came from the person
 
 
 def estimate_from_detections(
     front: ViewTrack | ViewDetections, side: ViewTrack | ViewDetections, cams: tuple[Camera, Camera],
     calibrated: bool, predictor: Predictor, request: PipelineRequest, stages: _Stages | None = None,
-    fit_settings: FitSettings | None = None, agree: bool = True,
+    fit_settings: FitSettings | None = None, agree: bool = True, self_calibrate: bool = True,
 ) -> CoreResult:
     """Synchronise, infer and fit: tracks (or full-frame detections) of both views, at the pipeline
     rate → motion.
@@ -107,7 +111,9 @@ def estimate_from_detections(
     ``request.refine`` and ``request.height_m``; ``fit_settings`` replaces the fit's defaults
     (:class:`~model_store.fit.FitSettings`, for calibrating them). With ``agree`` and calibrated
     cameras, left/right labels one view's detector swapped are put back after synchronising
-    (:mod:`worker.pipeline.sides`).
+    (:mod:`worker.pipeline.sides`). Without a calibration and with ``self_calibrate``, the cameras are
+    estimated from the person (:mod:`worker.pipeline.rig_estimate`; ``cams``, the default rig, is the
+    fallback) and then used as calibrated ones.
     """
     stages = stages or _Stages(None)
     warnings: list[str] = []
@@ -115,6 +121,12 @@ def estimate_from_detections(
     front, side = (v if isinstance(v, ViewTrack) else track_from_detections(v, size) for v in (front, side))
     with stages.stage("synchronise"):
         sync: SyncResult = synchronise(front, side, request.offset_frames, cams if calibrated else None)
+        rig: RigEstimate | None = None
+        if not calibrated and self_calibrate:
+            found = cameras_from_person(front, side, sync, cams, request.height_m)
+            cams, sync, rig = found.cameras, found.sync, found.estimate
+            warnings += found.warnings
+            calibrated = rig is not None
         front, side, f0 = apply_offset(front, side, sync.offset_frames)
         if sync.estimated and sync.confidence < 0.2:
             warnings.append(f"automatic synchronisation is uncertain (confidence {sync.confidence}); "
@@ -140,7 +152,7 @@ def estimate_from_detections(
         refined = refine_motion((front, side), cams, inferred.angles, initial, TARGET_FPS, request.refine,
                                 request.height_m, settings=fit_settings, progress=report)
         warnings += refined.warnings
-    return CoreResult(front, side, f0, sync, inferred, initial, refined, warnings, sides)
+    return CoreResult(front, side, f0, sync, inferred, initial, refined, warnings, sides, cams, rig)
 
 
 def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = None) -> PipelineResult:
@@ -187,19 +199,28 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
             which = "front" if found[0] == 0 else "side"
             raise PipelineError("no_person", f"no person was detected in the {which} video")
     core = estimate_from_detections(dets[0], dets[1], (rig.front, rig.side), rig.source == "calibration",
-                                    predictor, request, stages, agree=settings.kinematics_agree_sides)
+                                    predictor, request, stages, agree=settings.kinematics_agree_sides,
+                                    self_calibrate=settings.kinematics_self_calibrate)
+    cams = core.cameras or (rig.front, rig.side)
+    camera_source = rig.source
+    if core.rig is not None:  # the default rig's caveat no longer applies
+        warnings = [w for w in warnings if w not in rig.warnings]
+        camera_source = "estimated"
     warnings += core.warnings
     front, side, f0, refined = core.front, core.side, core.front_start, core.refined
     with stages.stage("assemble") as report:
         result = assemble(refined.coords, refined.scales, TARGET_FPS, core.initial)
         files = write_results(result, out_dir, request.mass_kg, TARGET_FPS)
         files += write_fit_files(refined, out_dir, TARGET_FPS)
+        if core.rig is not None:
+            save_calibration_toml(cams, out_dir / results.ESTIMATED_CALIBRATION)
+            files.append(results.ESTIMATED_CALIBRATION)
         report(0.5)
         files += write_plots(result.times_s, result.coords, out_dir / "plots")
         if request.overlay:
             report(0.6)
             try:
-                files += write_overlay((Path(request.front_video), Path(request.side_video)), (rig.front, rig.side),
+                files += write_overlay((Path(request.front_video), Path(request.side_video)), cams,
                                        (front, side), result.joint_centers, refined.flagged,
                                        (f0, f0 + core.sync.offset_frames), TARGET_FPS, out_dir)
             except (av.error.FFmpegError, OSError, ValueError) as exc:  # the numbers stand without the picture
@@ -210,7 +231,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
             "front": {"file": Path(request.front_video).name, **asdict(infos[0])},
             "side": {"file": Path(request.side_video).name, **asdict(infos[1])},
             "calibration": Path(request.calibration).name if request.calibration else None,
-            "cameras": [rig.front.name, rig.side.name], "camera_source": rig.source,
+            "cameras": [rig.front.name, rig.side.name], "camera_source": camera_source,
             "detections": "precomputed" if request.detections_dir else "detected",
             "height_m": request.height_m, "mass_kg": request.mass_kg,
         },
@@ -218,6 +239,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         "frames": int(result.times_s.size),
         "front_start_frame": f0,
         "sync": asdict(core.sync),
+        "estimated_cameras": core.rig.summary() if core.rig is not None else None,
         "stage_seconds": stages.seconds,
         "detect_seconds_by_view": detect_detail,
         "subject": subject,
