@@ -68,7 +68,7 @@ def _score(coords: np.ndarray, scales: np.ndarray, truth: np.ndarray, true_scale
     n = len(coords)
     m = summarize(coords[:, rot], truth[:, rot], np.broadcast_to(scales, (n, N_BODIES, 3)),
                   np.broadcast_to(true_scales, (n, N_BODIES, 3)), load_fullbody_model())
-    out = {k: round(float(m[k]), 2) for k in HEADLINE}
+    out = {k: round(float(m[k]), 2) for k in (*HEADLINE, "mpjpe_heading_mm")}
     names = load_fullbody_model().coordinate_names
     knees = [names.index("knee_angle_r"), names.index("knee_angle_l")]
     out["knee_amplitude_ratio"] = round(float(np.mean([np.ptp(coords[:, k]) / max(np.ptp(truth[:, k]), 1e-6)
@@ -115,18 +115,28 @@ def sides_found(exchanged: tuple[np.ndarray, np.ndarray], perturbation: dict, fr
 
 
 def evaluate_clip(clip: HeldOutClip, predictor: Predictor, floor: tuple[np.ndarray, np.ndarray],
-                  refine: str = "fit", fit_settings: FitSettings | None = None, agree: bool = True) -> dict:
+                  refine: str = "fit", fit_settings: FitSettings | None = None, agree: bool = True,
+                  calibrated: bool = True, self_calibrate: bool = True, give_height: bool = False) -> dict:
     """Run the pipeline core on one clip; scores for the network, the fit (unless ``refine`` is
     ``none``: network only; ``fit_settings`` replaces the fit's defaults) and the mean-pose floor;
-    ``agree`` false skips putting back swapped left/right labels (:mod:`worker.pipeline.sides`)."""
+    ``agree`` false skips putting back swapped left/right labels (:mod:`worker.pipeline.sides`);
+    ``calibrated`` false gives the pipeline no calibration, as a user without one (it then assumes its
+    cameras estimated from the person, :mod:`worker.pipeline.rig_estimate`, or with ``self_calibrate``
+    false its default rig, :func:`worker.pipeline.cameras.default_rig`); ``give_height`` passes the subject's
+    stature as a user may (``height_m``)."""
+    from worker.pipeline.cameras import default_rig
     from worker.pipeline.contract import PipelineRequest
     from worker.pipeline.run import estimate_from_detections
 
     request = PipelineRequest(front_video=Path("-"), side_video=Path("-"), out_dir=Path("-"), refine=refine,
-                              height_m=None)
+                              height_m=clip.height_m if give_height else None)
     t0 = time.perf_counter()
-    core = estimate_from_detections(*clip.detections, clip.cameras, True, predictor, request, fit_settings=fit_settings,
-                                    agree=agree)
+    cams = clip.cameras
+    if not calibrated:
+        rig = default_rig(cams[0].image_size, cams[1].image_size)
+        cams = (rig.front, rig.side)
+    core = estimate_from_detections(*clip.detections, cams, calibrated, predictor, request,
+                                    fit_settings=fit_settings, agree=agree, self_calibrate=self_calibrate)
     seconds = time.perf_counter() - t0
     n = len(core.refined.coords)
     truth = clip.coords[core.front_start:core.front_start + n]
@@ -173,7 +183,8 @@ def _aggregate(rows: list[dict]) -> dict:
         out[kind] = {"clips": len(rs)}
         gait = [r for r in rs if r["kind"] in GAIT_KINDS] if kind == "all" else rs
         for mode in modes:
-            out[kind][mode] = {k: round(float(np.mean([r[mode][k] for r in rs])), 2) for k in HEADLINE}
+            out[kind][mode] = {k: round(float(np.mean([r[mode][k] for r in rs])), 2)  # (reports before 2026-12-07
+                               for k in (*HEADLINE, "mpjpe_heading_mm") if all(k in r[mode] for r in rs)}  # lack one)
             out[kind][mode]["knee_amplitude_ratio"] = (
                 round(float(np.mean([r[mode]["knee_amplitude_ratio"] for r in gait])), 2) if gait else None)
         out[kind]["fit_seconds_mean"] = round(float(np.mean([r["fit_seconds"] for r in rs])), 2)
@@ -224,6 +235,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="average each window's answer with its mirror image's (KINEMATICS_MIRROR_AVERAGE)")
     ap.add_argument("--keep-sides", action="store_true",
                     help="do not put back left/right labels a view's detector swapped (KINEMATICS_AGREE_SIDES=0)")
+    ap.add_argument("--uncalibrated", action="store_true",
+                    help="give the pipeline no calibration, as a user without one (it estimates the cameras from "
+                    "the person)")
+    ap.add_argument("--give-height", action="store_true", help="pass the subject's stature (height_m), as a user may")
+    ap.add_argument("--default-rig", action="store_true",
+                    help="with --uncalibrated: assume the default rig instead (KINEMATICS_SELF_CALIBRATE=false)")
     add_fit_setting_argument(ap, "; choose them on --split calibration")
     args = ap.parse_args(argv)
     settings = fit_settings_from(args.fit_setting)
@@ -249,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
             r = evaluate_clip(clip, predictor, floor, "none" if args.network_only else "fit", settings,
-                              agree=not args.keep_sides)
+                              agree=not args.keep_sides, calibrated=not args.uncalibrated,
+                              self_calibrate=not args.default_rig, give_height=args.give_height)
             rows.append(r)
             fit = f" fit {r['fit']['ll_mae_deg']}" if "fit" in r else ""
             print(f"{kind} #{i} seed {r['seed']}: {r['frames']} frames, sync error {r['sync_error_frames']}, "
@@ -257,10 +275,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"floor {r['floor']['ll_mae_deg']} deg, fit {r['fit_seconds']} s", flush=True)
     agg = _aggregate(rows)
     print(markdown_table(agg))
+    heading = " / ".join(str(agg["all"][m].get("mpjpe_heading_mm")) for m in ("none", "fit", "floor")
+                         if m in agg["all"])
+    print(f"MPJPE with the heading aligned (a constant turn about the vertical; network / fit / floor): {heading} mm")
     if (found := agg["all"]["sides_found"]) is not None and args.swap_sides > 0:
         print(f"swapped sides put back: {found['both']} frames rightly, {found['product_only']} wrongly, "
               f"{found['truth_only']} missed")
     report = {"split": args.split, "exact": args.exact, "swap_sides": args.swap_sides, "keep_sides": args.keep_sides,
+              "uncalibrated": args.uncalibrated, "default_rig": args.default_rig,
+              "give_height": args.give_height,
               "checkpoint": str(predictor.checkpoint.weights),
               "mirror_average": predictor.mirror_average, "fit_settings": args.fit_setting,
               "aggregate": agg, "clips": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]}

@@ -33,6 +33,20 @@ def angle_errors_deg(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.degrees(np.abs(d))
 
 
+def heading_aligned(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """``pred`` points [N, J, 3] (OpenSim ground, Y up) turned about the vertical by the one angle that
+    brings them closest to ``truth`` (least squares over all frames): the heading a clip without a
+    calibration cannot know."""
+    a = pred[..., [0, 2]].reshape(-1, 2)
+    b = truth[..., [0, 2]].reshape(-1, 2)
+    angle = np.arctan2(float((a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum()), float((a * b).sum()))
+    c, s = np.cos(angle), np.sin(angle)
+    out = pred.copy()
+    out[..., 0] = c * pred[..., 0] - s * pred[..., 2]
+    out[..., 2] = s * pred[..., 0] + c * pred[..., 2]
+    return out
+
+
 def summarize(
     pred_angles: np.ndarray,
     true_angles: np.ndarray,
@@ -52,6 +66,7 @@ def summarize(
     pjc = pj.joint_centers - pj.body_origins[:, :1]
     tjc = tj.joint_centers - tj.body_origins[:, :1]
     mpjpe = float((pjc - tjc).norm(dim=-1).mean()) * 1000.0
+    turned = heading_aligned(pjc.numpy(), tjc.numpy())
     return {
         "ll_mae_deg": float(err[:, [col[n] for n in LOWER_LIMB_SAGITTAL]].mean()),
         "mae_deg": float(err.mean()),
@@ -59,5 +74,6 @@ def summarize(
         "mae_deg_by_coordinate": by_coord,
         "scale_err_pct": float((np.abs(pred_scales - true_scales) / np.abs(true_scales)).mean() * 100.0),
         "mpjpe_mm": mpjpe,
+        "mpjpe_heading_mm": float(np.linalg.norm(turned - tjc.numpy(), axis=-1).mean()) * 1000.0,
         "frames": int(pred_angles.shape[0]),
     }
