@@ -203,6 +203,12 @@ def estimate_rig(
     # reconstruction in the front camera's frame, unit baseline
     proj = _projections(ks, r, t)
     tri = _triangulate_all(kps, seen, proj)
+    if np.nanmedian(tri[..., 2]) < 0:
+        # reprojections cannot tell a scene in front of both cameras from its reflection behind both
+        # (translation reversed), and the refinement may slide there: the person must be in front
+        t = -t
+        proj = _projections(ks, r, t)
+        tri = _triangulate_all(kps, seen, proj)
     err = _relative_error(tri, kps, seen, proj, person)
     if not np.isfinite(err) or err > MAX_RELATIVE_ERROR:
         raise SelfCalibrationError(f"no rig explains both views well (median reprojection error "

@@ -115,7 +115,9 @@ def test_the_evaluation_says_how_many_swapped_frames_were_put_back(use_tiny_chec
 def test_without_a_calibration_the_cameras_estimated_from_the_person_beat_the_default_rig():
     """A user without a calibration: the held-out run clip's side camera is not where the default rig puts
     it. The cameras estimated from the person give the network and the fit a geometry that explains both
-    views; the default rig does not (measured: hip/knee/ankle 10° vs 37° on a 10 s run clip)."""
+    views; the default rig does not (this clip, after the fit: hip/knee/ankle 8.0° vs 24.3°, heading-aligned
+    MPJPE 81 vs 196 mm). Before the estimate kept the person in front of both cameras, this clip's rig came
+    out reflected behind them (60°)."""
     predictor = Predictor()
     floor = mean_pose_floor(predictor)
     clip = make_clip("run", "eval", 0, seconds=3.0)
@@ -123,8 +125,8 @@ def test_without_a_calibration_the_cameras_estimated_from_the_person_beat_the_de
     guess = evaluate_clip(clip, predictor, floor, calibrated=False, self_calibrate=False)
     print({n: (r["none"]["ll_mae_deg"], r["fit"]["ll_mae_deg"], r["fit"]["mpjpe_heading_mm"], r["sync_error_frames"])
            for n, r in (("estimated", own), ("default rig", guess))})
-    assert any("estimated from the person" in w for w in own["warnings"])
-    assert any("default rig" in w for w in guess["warnings"])
+    assert any("estimated from the person" in w for w in own["warnings"]), own["warnings"]
+    assert not any("estimated from the person" in w for w in guess["warnings"])
     assert abs(own["sync_error_frames"]) <= 2
     assert own["fit"]["ll_mae_deg"] < min(guess["fit"]["ll_mae_deg"], own["floor"]["ll_mae_deg"])
     assert own["fit"]["mpjpe_heading_mm"] < guess["fit"]["mpjpe_heading_mm"]
