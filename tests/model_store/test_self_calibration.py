@@ -82,8 +82,8 @@ def test_the_rig_comes_back_from_the_keypoints_alone(body, rig):
     # focal lengths, though each was guessed as 0.9 × the long side
     for c, e in zip(cams, (est.front, est.side), strict=True):
         assert abs(e.K[0, 0] / c.K[0, 0] - 1) < 0.15
-    # scale from the stature: the cameras' distance apart
-    assert abs(np.linalg.norm(est.side.center - est.front.center) / np.linalg.norm(true_dir) - 1) < 0.15  # follows the focal error
+    # scale from the stature: the cameras' distance apart (its error follows the focal lengths')
+    assert abs(np.linalg.norm(est.side.center - est.front.center) / np.linalg.norm(true_dir) - 1) < 0.15
     # the vertical (world Z up; the test's world is Y up), and the floor near z = 0 under the person
     assert _angle_deg(cams[0].R @ np.array([0.0, 1.0, 0.0]), est.front.R @ np.array([0.0, 0.0, 1.0])) < 3.0
     assert 0.8 < est.front.center[2] / 1.2 < 1.25 and est.front.center[0] > 0  # front camera on +X, ~1.2 m high
