@@ -18,8 +18,7 @@ import numpy as np
 from model_store.cameras import Camera
 from model_store.detections import ViewTrack
 from model_store.self_calibration import RigEstimate, SelfCalibrationError, estimate_rig, pairing_error
-from model_store.triangulation import triangulate
-from worker.pipeline.sync import MIN_OVERLAP, SyncResult
+from worker.pipeline.sync import MIN_OVERLAP, SyncResult, estimate_offset_geometric, paired_frames
 
 #: The sync search's first pass tries every this many lags (frames at 60 fps).
 COARSE_STEP = 3
@@ -38,8 +37,8 @@ class EstimatedCameras:
 
 def _paired(front: ViewTrack, side: ViewTrack, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Keypoints [T, 33, 3] of the frames both views share at offset ``k`` (front f ↔ side f + k)."""
-    f0, f1 = max(0, -k), min(front.n_frames, side.n_frames - k)
-    return front.keypoints[f0:f1], side.keypoints[f0 + k:f1 + k]
+    f, s = paired_frames(front.n_frames, side.n_frames, k)
+    return front.keypoints[f], side.keypoints[s]
 
 
 def offset_from_person(front: ViewTrack, side: ViewTrack, max_lag: int = 30) -> SyncResult | None:
@@ -72,22 +71,6 @@ def offset_from_person(front: ViewTrack, side: ViewTrack, max_lag: int = 30) -> 
     return SyncResult(best, round(confidence, 3), True)
 
 
-def _local_lag(front: ViewTrack, side: ViewTrack, cams: tuple[Camera, Camera], centre: int, radius: int) -> int:
-    """The lag within ``radius`` of ``centre`` whose pairs the rig ``cams`` reprojects best (median px), at
-    least half the shorter view's frames paired."""
-    shortest = min(front.n_frames, side.n_frames)
-    best, best_err = centre, np.inf
-    for k in range(centre - radius, centre + radius + 1):
-        a, b = _paired(front, side, k)
-        if len(a) < max(MIN_OVERLAP, shortest // 2):
-            continue
-        _, err = triangulate(np.stack([a[..., :2], b[..., :2]]), np.stack([a[..., 2], b[..., 2]]), cams)
-        med = float(np.nanmedian(err)) if np.isfinite(err).any() else np.inf
-        if med < best_err:
-            best, best_err = k, med
-    return best
-
-
 def _estimate(front: ViewTrack, side: ViewTrack, k: int, height_m: float | None) -> RigEstimate:
     a, b = _paired(front, side, k)
     return estimate_rig(a, b, (front.image_size, side.image_size), height_m)
@@ -104,7 +87,8 @@ def cameras_from_person(
             sync = by_rig
         est = _estimate(front, side, sync.offset_frames, height_m)
         if sync.estimated:  # the refined rig settles the last frames of the sync, then is refined there
-            k = _local_lag(front, side, (est.front, est.side), sync.offset_frames, 2 * COARSE_STEP)
+            near = range(sync.offset_frames - 2 * COARSE_STEP, sync.offset_frames + 2 * COARSE_STEP + 1)
+            k = estimate_offset_geometric(front, side, (est.front, est.side), lags=near).offset_frames
             if k != sync.offset_frames:
                 sync = SyncResult(k, sync.confidence, True)
                 est = _estimate(front, side, k, height_m)

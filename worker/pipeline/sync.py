@@ -15,6 +15,7 @@ confidence (0–1) is that correlation times its prominence over the median corr
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,23 +84,25 @@ def estimate_offset(front: PersonTrack, side: PersonTrack, max_lag: int = 30) ->
     return SyncResult(int(lags[best]), round(confidence, 3), True)
 
 
-def _pairs(n_front: int, n_side: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+def paired_frames(n_front: int, n_side: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the front and side frames that show the same instants at offset ``k`` (front f ↔ side f + k)."""
     f = np.arange(max(0, -k), min(n_front, n_side - k))
     return f, f + k
 
 
 def estimate_offset_geometric(
     front: PersonTrack, side: PersonTrack, cams: tuple[Camera, Camera], max_lag: int = 30,
-    min_visibility: float = 0.5,
+    min_visibility: float = 0.5, lags: Sequence[int] | None = None,
 ) -> SyncResult:
-    """Lag minimising the two-view reprojection error of triangulated keypoints (calibrated cameras)."""
+    """Lag minimising the two-view reprojection error of triangulated keypoints (calibrated cameras), among
+    ``lags`` (default: −``max_lag`` … ``max_lag``)."""
     proj = [c.projection_matrix for c in cams]
     und = [c.undistort_points(d.keypoints[..., :2]) for c, d in zip(cams, (front, side), strict=True)]
     vis = [(d.keypoints[..., 2] >= min_visibility) & d.person_found[:, None] for d in (front, side)]
-    lags = np.arange(-max_lag, max_lag + 1)
-    errors = np.full(lags.size, np.nan)
-    for i, k in enumerate(lags):
-        f, s = _pairs(front.n_frames, side.n_frames, int(k))
+    tried = np.arange(-max_lag, max_lag + 1) if lags is None else np.asarray(lags)
+    errors = np.full(tried.size, np.nan)
+    for i, k in enumerate(tried):
+        f, s = paired_frames(front.n_frames, side.n_frames, int(k))
         if f.size < MIN_OVERLAP:
             continue
         ok = vis[0][f] & vis[1][s]
@@ -116,7 +119,7 @@ def estimate_offset_geometric(
         return estimate_offset(front, side, max_lag)
     best = int(np.nanargmin(errors))
     confidence = float(np.clip(1.0 - errors[best] / np.nanmedian(errors), 0.0, 1.0))
-    return SyncResult(int(lags[best]), round(confidence, 3), True)
+    return SyncResult(int(tried[best]), round(confidence, 3), True)
 
 
 def synchronise(
