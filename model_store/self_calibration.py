@@ -133,6 +133,11 @@ def _trunk_leg_length(points: np.ndarray) -> float:
     return total
 
 
+def _spread(n: int, most: int) -> np.ndarray:
+    """At most ``most`` indices evenly spread over ``range(n)``."""
+    return np.unique(np.linspace(0, n - 1, min(n, most)).round().astype(int))
+
+
 def _seen(kps: list[np.ndarray]) -> list[np.ndarray]:
     return [np.isfinite(k).all(-1) & (np.nan_to_num(k[..., 2]) >= MIN_CONFIDENCE) for k in kps]
 
@@ -173,8 +178,7 @@ def pairing_error(front_kp: np.ndarray, side_kp: np.ndarray, sizes: tuple[tuple[
     person's size; NaN where no rig can be estimated. Low for a true pairing of the frames, higher when
     they are paired at a wrong time offset: for choosing the sync without a calibration. Uses at most
     ``max_frames`` frames (evenly spread) and ``max_pairs`` keypoint pairs, for speed."""
-    n = len(front_kp)
-    frames = np.unique(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int))
+    frames = _spread(len(front_kp), max_frames)
     kps = [np.asarray(k, np.float64)[frames] for k in (front_kp, side_kp)]
     seen = _seen(kps)
     ks = [assumed_intrinsics(s) for s in sizes]
@@ -248,11 +252,9 @@ def _refine(kps: list[np.ndarray], seen: list[np.ndarray], ks: list[np.ndarray],
     plus bone-length constancy (a wrong focal length warps the reconstruction so that bones stretch as the
     person moves) plus the focal prior, under a robust (soft L1) loss; each focal length stays within
     0.4–2.5 × its guess."""
-    tn = kps[0].shape[0]
-    fr = np.unique(np.linspace(0, tn - 1, min(tn, max_frames)).round().astype(int))
+    fr = _spread(kps[0].shape[0], max_frames)
     sub = [k[fr] for k in kps]
     ok = [s[fr] for s in seen]
-    both = ok[0] & ok[1]
     bones = np.array(BONES)
 
     def unpack(x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -270,12 +272,7 @@ def _refine(kps: list[np.ndarray], seen: list[np.ndarray], ks: list[np.ndarray],
         kk, rr, tt = unpack(x)
         proj = _projections(kk, rr, tt)
         tri = _triangulate_all(sub, ok, proj)
-        res = []
-        pts = tri[both]
-        for v in range(2):
-            h = pts @ proj[v][:, :3].T + proj[v][:, 3]
-            uv = h[:, :2] / h[:, 2:3]
-            res.append(((uv - sub[v][both][:, :2]) / person[v]).ravel())
+        res = [r.ravel() for r in _reprojection_residuals(tri, sub, ok, proj, person)]
         d = np.linalg.norm(tri[:, bones[:, 0]] - tri[:, bones[:, 1]], axis=-1)  # [F, B]
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -306,16 +303,24 @@ def _triangulate_all(kps: list[np.ndarray], seen: list[np.ndarray], proj: np.nda
     return out
 
 
-def _relative_error(tri: np.ndarray, kps: list[np.ndarray], seen: list[np.ndarray], proj: np.ndarray,
-                    person: list[float]) -> float:
+def _reprojection_residuals(tri: np.ndarray, kps: list[np.ndarray], seen: list[np.ndarray], proj: np.ndarray,
+                            person: list[float]) -> list[np.ndarray]:
+    """Per view, the reprojection residuals [N, 2] of the N keypoints seen in both views (``tri`` [T, 33, 3]
+    through ``proj``), in shares of the person's size in that view."""
     both = seen[0] & seen[1]
     x = tri[both]
-    errs = []
+    out = []
     for v in range(2):
         h = x @ proj[v][:, :3].T + proj[v][:, 3]
-        uv = h[:, :2] / h[:, 2:3]
-        errs.append(np.linalg.norm(uv - kps[v][both][:, :2], axis=1) / person[v])
-    return float(np.median(np.concatenate(errs))) if x.size else np.nan
+        out.append((h[:, :2] / h[:, 2:3] - kps[v][both][:, :2]) / person[v])
+    return out
+
+
+def _relative_error(tri: np.ndarray, kps: list[np.ndarray], seen: list[np.ndarray], proj: np.ndarray,
+                    person: list[float]) -> float:
+    """Median reprojection error over both views' shared keypoints, in shares of the person's size."""
+    res = _reprojection_residuals(tri, kps, seen, proj, person)
+    return float(np.median(np.linalg.norm(np.concatenate(res), axis=1))) if res[0].size else np.nan
 
 
 def _up_direction(r: np.ndarray) -> np.ndarray:
