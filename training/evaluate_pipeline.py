@@ -11,7 +11,11 @@ the calibrated geometry, network inference, then the fit), and both answers are 
 truth on the frames the pipeline kept: ``refine=none`` (the network, gaps filled) and
 ``refine=fit``. Figures per motion kind: ``ll_mae_deg`` (sagittal hip, knee, ankle, both sides),
 ``mae_deg`` (all 36 rotational coordinates), ``scale_err_pct``, ``mpjpe_mm`` (pelvis-aligned joint
-centres), the knee-angle amplitude ratio, and the constant mean-pose floor beside them.
+centres), the knee-angle amplitude ratio, and the constant mean-pose floor beside them. Bias is shown
+apart from scatter: each clip's per-coordinate MAE, bias (mean signed error) and offset-removed MAE
+(:func:`training.metrics.clip_error_profile`), the headline MAEs with the offsets removed, and a table of
+the weakly seen coordinates (pelvis tilt, lumbar extension, hip flexion) per kind. The fit's uncertainty
+is checked against the truth: the share of errors within one and two of its standard deviations.
 
 The ``calibration`` split is for choosing fit settings (``--fit-setting`` changes one, e.g.
 ``symmetry_sigma=0.005``; two reports then compare clip by clip with :mod:`training.compare_reports`
@@ -35,13 +39,15 @@ import torch
 from model_store.biomech import load_fullbody_model
 from model_store.fit import FitSettings
 from model_store.network import CheckpointError
-from model_store.network.outputs import rotational_indices
+from model_store.network.outputs import ROTATIONAL_COORDINATES, rotational_indices
 from model_store.network.predictor import Predictor
 from model_store.sizes import N_BODIES, N_ROTATIONAL
 from training.heldout_clips import KINDS, RESERVED_RUN, HeldOutClip, library_kinds, make_clip
-from training.metrics import angle_errors_deg, summarize
+from training.metrics import WEAKLY_SEEN, angle_errors_deg, clip_error_profile, summarize
 
 HEADLINE = ("ll_mae_deg", "mae_deg", "scale_err_pct", "mpjpe_mm")
+#: Reported beside the headline: the same MAEs with each coordinate's clip bias removed (the scatter).
+OFFSET_REMOVED = ("ll_offset_removed_deg", "mae_offset_removed_deg")
 
 
 def open_predictor(checkpoint: Path | None, mirror_average: bool = False) -> Predictor | None:
@@ -68,12 +74,14 @@ def _score(coords: np.ndarray, scales: np.ndarray, truth: np.ndarray, true_scale
     n = len(coords)
     m = summarize(coords[:, rot], truth[:, rot], np.broadcast_to(scales, (n, N_BODIES, 3)),
                   np.broadcast_to(true_scales, (n, N_BODIES, 3)), load_fullbody_model())
-    out = {k: round(float(m[k]), 2) for k in (*HEADLINE, "mpjpe_heading_mm")}
+    profile = clip_error_profile(coords[:, rot], truth[:, rot])
+    out: dict[str, Any] = {k: round(float(m[k]), 2) for k in (*HEADLINE, "mpjpe_heading_mm")}
+    out.update({k: round(profile[k], 2) for k in OFFSET_REMOVED})
+    out["coordinates"] = {c: {k: round(v, 2) for k, v in p.items()} for c, p in profile["by_coordinate"].items()}
     names = load_fullbody_model().coordinate_names
     knees = [names.index("knee_angle_r"), names.index("knee_angle_l")]
     out["knee_amplitude_ratio"] = round(float(np.mean([np.ptp(coords[:, k]) / max(np.ptp(truth[:, k]), 1e-6)
                                                        for k in knees])), 3)
-    out["_by_coordinate"] = m["mae_deg_by_coordinate"]
     return out
 
 
@@ -156,15 +164,29 @@ def evaluate_clip(clip: HeldOutClip, predictor: Predictor, floor: tuple[np.ndarr
         "residual_pct_of_height": {v: st["median_pct_of_height"] for v, st in core.refined.report["residuals"].items()},
     }
     if refine == "none":
-        return {**res, "fit_seconds": 0.0, "within_2sd": None}
+        return {**res, "fit_seconds": 0.0, "within_2sd": None, "within_1sd": None}
     res["fit"] = _score(core.refined.coords, core.refined.scales, truth, clip.scales)
     res["fit_seconds"] = core.refined.report["solver"]["seconds"]
     assert core.refined.sigma is not None  # the fit always reports its uncertainty
-    sig = core.refined.sigma[:, rot]
-    err = np.radians(angle_errors_deg(core.refined.coords[:, rot], truth[:, rot]))
-    ok = np.isfinite(sig) & (sig > 0)
-    res["within_2sd"] = round(float((err[ok] <= 2 * sig[ok]).mean()), 3) if ok.any() else None
+    res.update(coverage(core.refined.coords[:, rot], core.refined.sigma[:, rot], truth[:, rot]))
     return res
+
+
+def coverage(coords: np.ndarray, sigma: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """How often the fit's per-frame standard deviations (``kinematics_sd.sto``) cover the true error:
+    angles, sds and truth [N, 36] rad. ``within_1sd`` / ``within_2sd``: the share of (frame, coordinate)
+    errors within one / two sds over the coordinates the fit estimates (ideal for a normal error: 68 % /
+    95 %); ``within_1sd_by_coordinate``: the share within one sd per coordinate (None where not fitted)."""
+    err = np.radians(angle_errors_deg(coords, truth))
+    ok = np.isfinite(sigma) & (sigma > 0)
+    within = err <= sigma
+
+    def share(k: float) -> float | None:
+        return round(float((err[ok] <= k * sigma[ok]).mean()), 3) if ok.any() else None
+
+    per = {n: (round(float(within[ok[:, i], i].mean()), 3) if ok[:, i].any() else None)
+           for i, n in enumerate(ROTATIONAL_COORDINATES)}
+    return {"within_2sd": share(2), "within_1sd": share(1), "within_1sd_by_coordinate": per}
 
 
 #: Kinds whose knee-angle amplitude ratio means something (cyclic gait, large knee swings); the "all"
@@ -184,13 +206,24 @@ def _aggregate(rows: list[dict]) -> dict:
         gait = [r for r in rs if r["kind"] in GAIT_KINDS] if kind == "all" else rs
         for mode in modes:
             out[kind][mode] = {k: round(float(np.mean([r[mode][k] for r in rs])), 2)  # (reports before 2026-12-07
-                               for k in (*HEADLINE, "mpjpe_heading_mm") if all(k in r[mode] for r in rs)}  # lack one)
+                               for k in (*HEADLINE, "mpjpe_heading_mm", *OFFSET_REMOVED)  # lack some)
+                               if all(k in r[mode] for r in rs)}
             out[kind][mode]["knee_amplitude_ratio"] = (
                 round(float(np.mean([r[mode]["knee_amplitude_ratio"] for r in gait])), 2) if gait else None)
+            if all("coordinates" in r[mode] for r in rs):
+                out[kind][mode]["weakly_seen"] = {
+                    c: {k: round(float(np.mean([r[mode]["coordinates"][c][k] for r in rs])), 2)
+                        for k in ("mae", "bias", "offset_removed")} for c in WEAKLY_SEEN}
         out[kind]["fit_seconds_mean"] = round(float(np.mean([r["fit_seconds"] for r in rs])), 2)
         out[kind]["abs_sync_error_frames_mean"] = round(float(np.mean([abs(r["sync_error_frames"]) for r in rs])), 2)
         cal = [r["within_2sd"] for r in rs if r["within_2sd"] is not None]
         out[kind]["fit_within_2sd"] = round(float(np.mean(cal)), 3) if cal else None
+        cal = [r["within_1sd"] for r in rs if r.get("within_1sd") is not None]
+        out[kind]["fit_within_1sd"] = round(float(np.mean(cal)), 3) if cal else None
+        per = [r["within_1sd_by_coordinate"] for r in rs if r.get("within_1sd_by_coordinate")]
+        out[kind]["fit_within_1sd_weakly_seen"] = {
+            c: round(float(np.mean([p[c] for p in per])), 3) for c in WEAKLY_SEEN if all(p[c] is not None for p in per)
+        } if per else None
         found = [r["sides_found"][v] for r in rs if r.get("sides_found") for v in ("front", "side")]
         out[kind]["sides_found"] = {k: sum(f[k] for f in found) for k in ("both", "product_only", "truth_only")
                                     } if found else None
@@ -212,6 +245,21 @@ def markdown_table(agg: dict) -> str:
         cells = [(f"{_cell(a, 'none', k)} / **{_cell(a, 'fit', k)}** / {_cell(a, 'floor', k)}" if fit else
                   f"**{_cell(a, 'none', k)}** / {_cell(a, 'floor', k)}") for k in (*HEADLINE, "knee_amplitude_ratio")]
         lines.append(f"| {kind} | {a['clips']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def weakly_seen_table(agg: dict) -> str:
+    """One row per motion kind: MAE / bias / offset-removed MAE (degrees) of each weakly seen coordinate
+    (:data:`training.metrics.WEAKLY_SEEN`), network then fit; bias is the mean signed error (answer − truth)."""
+    modes = [m for m in ("none", "fit") if all(m in a and "weakly_seen" in a[m] for a in agg.values())]
+    if not modes:
+        return ""
+    head = "| kind | " + " | ".join(f"{c} {m} MAE / bias / offset-removed" for c in WEAKLY_SEEN for m in modes)
+    lines = [head + " |", "|" + "---|" * (1 + len(WEAKLY_SEEN) * len(modes))]
+    for kind, a in agg.items():
+        cells = [" / ".join(f"{a[m]['weakly_seen'][c][k]:+.1f}" if k == "bias" else f"{a[m]['weakly_seen'][c][k]:.1f}"
+                            for k in ("mae", "bias", "offset_removed")) for c in WEAKLY_SEEN for m in modes]
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -275,6 +323,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"floor {r['floor']['ll_mae_deg']} deg, fit {r['fit_seconds']} s", flush=True)
     agg = _aggregate(rows)
     print(markdown_table(agg))
+    print(weakly_seen_table(agg))
+    scatter = " / ".join(str(agg["all"][m]["ll_offset_removed_deg"]) for m in ("none", "fit", "floor")
+                         if m in agg["all"])
+    print(f"hip/knee/ankle MAE with each clip's bias removed (network / fit / floor): {scatter} deg")
+    if agg["all"].get("fit_within_1sd") is not None:
+        print(f"fit uncertainty: {agg['all']['fit_within_1sd']:.0%} of errors within 1 sd, "
+              f"{agg['all']['fit_within_2sd']:.0%} within 2 sd; within 1 sd by coordinate "
+              f"{agg['all']['fit_within_1sd_weakly_seen']}")
     heading = " / ".join(str(agg["all"][m].get("mpjpe_heading_mm")) for m in ("none", "fit", "floor")
                          if m in agg["all"])
     print(f"MPJPE with the heading aligned (a constant turn about the vertical; network / fit / floor): {heading} mm")

@@ -38,8 +38,19 @@ def test_evaluation_reports_network_fit_and_floor(use_tiny_checkpoint, tmp_path,
     # exact keypoints: the fit clearly improves even on a barely trained network's answer
     assert agg["squat"]["fit"]["ll_mae_deg"] < 0.75 * agg["squat"]["none"]["ll_mae_deg"]
     assert agg["squat"]["fit"]["mpjpe_mm"] < agg["squat"]["none"]["mpjpe_mm"]
-    assert "| squat | 1 |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| squat | 1 |" in printed and "pelvis_tilt fit MAE / bias / offset-removed" in printed
     assert report["fit_settings"] == []
+    # bias apart from scatter: per clip and coordinate, and the weakly seen coordinates per kind
+    clip = report["clips"][0]
+    for mode in ("none", "fit", "floor"):
+        assert set(clip[mode]["coordinates"]["hip_flexion_r"]) == {"mae", "bias", "offset_removed"}
+        assert 0.0 <= clip[mode]["ll_offset_removed_deg"] < 90.0
+    weak = agg["squat"]["fit"]["weakly_seen"]
+    assert set(weak) == {"pelvis_tilt", "lumbar_extension", "hip_flexion_r", "hip_flexion_l"}
+    assert all(abs(v["bias"]) <= v["mae"] + 0.01 for v in weak.values())
+    assert 0.0 <= clip["within_1sd"] <= clip["within_2sd"] <= 1.0
+    assert set(agg["squat"]["fit_within_1sd_weakly_seen"]) == set(weak)
     # --fit-setting reaches the fit (one iteration instead of up to 30 leaves it short) and is recorded
     assert evaluate_main(["--kinds", "squat", "--clips", "1", "--seconds", "1.5", "--exact", "--json", str(out),
                           "--checkpoint", str(use_tiny_checkpoint), "--fit-setting", "max_iterations=1"]) == 0
@@ -69,6 +80,33 @@ def test_with_perturbed_detections_the_fit_beats_the_network():
         assert r["fit"]["ll_mae_deg"] < r["floor"]["ll_mae_deg"], kind
         rows.append(r)
     assert np.mean([r["fit"]["ll_mae_deg"] for r in rows]) < np.mean([r["none"]["ll_mae_deg"] for r in rows])
+
+
+def test_a_constant_offset_is_bias_and_noise_is_scatter():
+    """A hip flexion off by a constant 10° is all bias; zero-mean noise on the knee is all scatter; a pelvis
+    tilted 10° too far back reads as 10° of tilt whichever way the person faces (on the coordinates it
+    would be mostly list when facing along Z)."""
+    from model_store.network.outputs import ROTATIONAL_COORDINATES, assemble_coordinates, rotational_indices
+    from training.metrics import clip_error_profile
+    from training.synth.motions import rotate_heading
+
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(-0.5, 0.5, (200, 36))
+    truth[:, 1:3] = rng.uniform(-0.1, 0.1, (200, 2))
+    pred = truth.copy()
+    col = {n: i for i, n in enumerate(ROTATIONAL_COORDINATES)}
+    pred[:, col["hip_flexion_r"]] += np.radians(10.0)
+    pred[:, col["knee_angle_r"]] += np.radians(rng.choice([-4.0, 4.0], 200))
+    pred[:, col["pelvis_tilt"]] += np.radians(10.0)
+    zeros = np.zeros((200, 3))
+    for heading in (0.0, np.pi / 2):
+        p, t = (rotate_heading(assemble_coordinates(x, zeros), heading)[:, rotational_indices()] for x in (pred, truth))
+        prof = clip_error_profile(p, t)["by_coordinate"]
+        hip, knee, tilt = prof["hip_flexion_r"], prof["knee_angle_r"], prof["pelvis_tilt"]
+        assert hip["bias"] == pytest.approx(10.0, abs=1e-6) and hip["offset_removed"] == pytest.approx(0.0, abs=1e-6)
+        assert knee["mae"] == pytest.approx(4.0, abs=1e-6) and abs(knee["bias"]) < 1.0
+        assert knee["offset_removed"] > 3.5
+        assert tilt["bias"] == pytest.approx(10.0, abs=0.2) and abs(prof["pelvis_list"]["bias"]) < 0.5
 
 
 def test_all_row_averages_the_knee_amplitude_over_gait_kinds_only():
