@@ -23,6 +23,11 @@ class RealMotionError(RuntimeError):
     pass
 
 
+def opensim_model_file(shared: Path = DEFAULT_SHARED) -> Path:
+    """The generic Rajagopal 2016 model (.osim) that OpenSim's Scale and IK tools start from."""
+    return shared / "opensim" / "Rajagopal2016.osim"
+
+
 def walk_trial_ik(cache: Path, shared: Path = DEFAULT_SHARED, force: bool = False) -> Path:
     """Run (or reuse) Scale + IK on the walking trial; returns the path of the IK .mot."""
     out_dir = Path(cache).resolve() / "real_motion"
@@ -30,7 +35,7 @@ def walk_trial_ik(cache: Path, shared: Path = DEFAULT_SHARED, force: bool = Fals
     if result.is_file() and not force:
         return result
     walk = shared / "mocap" / "walk"
-    model_path = shared / "opensim" / "Rajagopal2016.osim"
+    model_path = opensim_model_file(shared)
     needed = [walk / n for n in ("scale_setup_walk.xml", "ik_setup_walk.xml", "markerset_walk_preScale.xml",
                                  "static_walk_1.trc", "motion_capture_walk.trc")] + [model_path]
     missing = [str(p) for p in needed if not p.is_file()]
