@@ -7,7 +7,9 @@ five consecutive frames; scales couple everything. So the coordinate block is ba
 ``2m``) and the scales are eliminated by a Schur complement: one banded Cholesky factorisation
 (LAPACK via SciPy) with k + 1 right-hand sides per solve. The robust keypoint term and the robust
 prior enter by iteratively reweighted least squares: their gradients are exact, their Hessians the
-usual Gauss-Newton approximation with Cauchy weights (``2c / (1 + u)`` for keypoints).
+usual Gauss-Newton approximation with Cauchy weights (``2c / (1 + u)`` for keypoints). The priors
+on the pelvis's orientation (:meth:`ClipObjective.posture_residuals`) are nonlinear in a frame's
+pelvis and lumbar coordinates; their Jacobians come from autograd, one backward pass per residual.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class Linearization:
     h_ts: np.ndarray
     g_s: np.ndarray
     h_ss: np.ndarray
-    h_tt_prior: np.ndarray  # [T, m] the diagonal prior + range part of h_tt
+    h_tt_prior: np.ndarray  # [T, m, m] the prior + range part of h_tt
     residual_variance: float  # observed / assumed per-axis keypoint residual variance (IRLS-weighted)
 
 
@@ -137,7 +139,10 @@ def linearize(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: to
     inv_r2 = 1.0 / s_cfg.range_sigma_rad**2
     g_x = g_x + inv_r2 * (over - under)
     diag = diag + inv_r2 * ((over > 0) | (under > 0)).to(q.dtype)
-    h_tt = h_tt + torch.diag_embed(diag)
+    g_post, h_post = _posture_block(obj, q, free)
+    g_x = g_x + g_post
+    h_prior = torch.diag_embed(diag) + h_post
+    h_tt = h_tt + h_prior
     variance = wu_sum / max(wsum, 1e-12) if wsum > 0 else 1.0  # assumed: ½ per axis → u = 1
     # smoothness: second differences per coordinate
     inv_a2 = obj.inv_acc[free] ** 2
@@ -179,13 +184,37 @@ def linearize(obj: ClipObjective, q: torch.Tensor, log_s: torch.Tensor, free: to
         with torch.enable_grad():
             h = standing_height_m(obj.fk, torch.exp(ls_var)[None])[0]
             grad = torch.autograd.grad(h, ls_var)[0].reshape(-1)[active]
-        e_h = (float(h) / obj.height_m - 1.0) / s_cfg.height_sigma
+        e_h = (float(h.detach()) / obj.height_m - 1.0) / s_cfg.height_sigma
         j_h = grad / (obj.height_m * s_cfg.height_sigma)
         g_s = g_s + e_h * j_h
         h_ss = h_ss + torch.outer(j_h, j_h)
-    g_x_, h_tt_, smooth_, h_ts_, g_s_, h_ss_, diag_ = (
-        x.detach().cpu().numpy() for x in (g_x, h_tt, smooth, h_ts, g_s, h_ss, diag))
-    return Linearization(g_x_, h_tt_, smooth_, h_ts_, g_s_, h_ss_, diag_, residual_variance=variance)
+    g_x_, h_tt_, smooth_, h_ts_, g_s_, h_ss_, h_prior_ = (
+        x.detach().cpu().numpy() for x in (g_x, h_tt, smooth, h_ts, g_s, h_ss, h_prior))
+    return Linearization(g_x_, h_tt_, smooth_, h_ts_, g_s_, h_ss_, h_prior_, residual_variance=variance)
+
+
+def _posture_block(obj: ClipObjective, q: torch.Tensor, free: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradient [T, m] and Gauss-Newton Hessian [T, m, m] of the robust pelvis priors over the free
+    coordinates: Cauchy weights w = 1 / (1 + r² / k²) on the whitened residuals r [T, K], Jacobians J
+    [T, K, m] by autograd (each frame's residuals depend on its own coordinates only)."""
+    cols = list(obj.posture.coordinates)
+    sub = q[:, cols].detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        full = q.detach().clone()
+        full[:, cols] = sub
+        r = obj.posture_residuals(full)  # [T, K]
+        jac = torch.stack([torch.autograd.grad(r[:, k].sum(), sub, retain_graph=k + 1 < r.shape[1])[0]
+                           for k in range(r.shape[1])], 1)  # [T, K, len(cols)]
+    r = r.detach()
+    w = 1.0 / (1.0 + r**2 / obj.settings.prior_robust_k**2)
+    free_idx = torch.nonzero(free).flatten() if free.dtype == torch.bool else free
+    slot = {int(c): i for i, c in enumerate(free_idx)}  # model index → index among the free coordinates
+    keep = [i for i, c in enumerate(cols) if c in slot]
+    jf = q.new_zeros(*jac.shape[:2], len(slot))
+    jf[..., [slot[cols[i]] for i in keep]] = jac[..., keep]
+    g = torch.einsum("tk,tk,tkm->tm", w, r, jf)
+    h = torch.einsum("tk,tkm,tkn->tmn", w, jf, jf)
+    return g, h
 
 
 def frame_sigmas(lin: Linearization, min_variance: float = 1e-2) -> np.ndarray:
@@ -197,8 +226,7 @@ def frame_sigmas(lin: Linearization, min_variance: float = 1e-2) -> np.ndarray:
     (floored at ``min_variance``), so noisier keypoints give wider intervals.
     """
     factor = max(lin.residual_variance, min_variance)
-    data = lin.h_tt - np.einsum("tc,cd->tcd", lin.h_tt_prior, np.eye(lin.h_tt.shape[1]))
-    h = data / factor + np.einsum("tc,cd->tcd", lin.h_tt_prior, np.eye(lin.h_tt.shape[1]))
+    h = (lin.h_tt - lin.h_tt_prior) / factor + lin.h_tt_prior
     h += np.eye(h.shape[1]) * 1e-9
     cov = np.linalg.inv(h)
     return np.sqrt(np.clip(np.einsum("tcc->tc", cov), 0.0, None))

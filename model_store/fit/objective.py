@@ -10,8 +10,15 @@ sum over the clip divided by the number of frames (so values are "per frame"):
   (from the initial model), ``σ`` the keypoint noise level (``keypoint_sigma``, re-estimated from the
   residuals by the solver);
 - ``prior``: Σ (k²/2) log(1 + (d / (k σ_c))²) with d = q − q_net (wrapped) over the rotational
-  coordinates: ½ (d / σ_c)² near the network, but giving way beyond ~k σ_c (``prior_robust_k``),
-  so a network that is badly wrong somewhere cannot force the rest of the body into contortions;
+  coordinates below the pelvis: ½ (d / σ_c)² near the network, but giving way beyond ~k σ_c
+  (``prior_robust_k``), so a network that is badly wrong somewhere cannot force the rest of the body
+  into contortions. The pelvis's orientation is held to the network's in the pelvis's own frame (the
+  rotation from the network's pelvis to the solution, as a rotation vector: its components about the
+  pelvis's forward, vertical and lateral axes are list, axial rotation and tilt, with those
+  coordinates' sigmas), so what each sigma means does not depend on which way the person faces
+  (``pelvis_tilt`` itself turns about the ground's axis). With ``anatomical_prior`` the pelvis's
+  anatomical tilt is also held, with its own sigma, to what marker-based motion capture says it is
+  for the trunk's lean (:mod:`model_store.fit.anatomical_prior`), the same robust form;
 - ``smoothness``: ½ Σ (q̈ / σ_acc)² from second differences at the clip's frame rate;
 - ``ranges``: ½ Σ (distance outside OpenSim's range / σ_range)² (pelvis orientation exempt);
 - ``scales``: ½ Σ ((log s − log s_net) / σ_s)² with σ_s per body and axis
@@ -33,8 +40,10 @@ import torch
 
 from model_store.biomech import ForwardKinematics, load_fullbody_model
 from model_store.biomech.jacobian import point_jacobians
+from model_store.biomech.posture import default_posture, rotation_log
 from model_store.cameras import Camera
 from model_store.detections import PersonTrack
+from model_store.fit.anatomical_prior import load_anatomical_prior
 from model_store.fit.projection import CameraRig
 from model_store.fit.settings import FitSettings
 from model_store.landmarks import load_landmarks, standing_height_m
@@ -116,6 +125,10 @@ class NetworkPrior:
     height_m: float | None = None
 
 
+#: The pelvis's orientation coordinates: their prior is taken in the pelvis's own frame (see the module docstring).
+PELVIS_ORIENTATION = ("pelvis_tilt", "pelvis_list", "pelvis_rotation")
+
+
 def _pairs(names: tuple[str, ...]) -> tuple[list[int], list[int]]:
     right = [i for i, n in enumerate(names) if n.endswith("_r")]
     return right, [names.index(names[i][:-2] + "_l") for i in right]
@@ -144,11 +157,19 @@ class ClipObjective:
         prior_q[:, self.rot] = torch.as_tensor(np.nan_to_num(prior.angles), **opts)
         self.prior_q = prior_q
         self.prior_frames = torch.as_tensor(np.isfinite(prior.angles).all(1), **opts)
+        self.posture = default_posture()
+        pelvis = [names.index(n) for n in PELVIS_ORIENTATION]
         sig = torch.full((len(names),), math.inf, **opts)
         for i in rotational_indices():
-            if self.fk.definition.coordinates[i].motion_type == "rotational":
+            if self.fk.definition.coordinates[i].motion_type == "rotational" and i not in pelvis:
                 sig[i] = settings.prior_sigma(names[i])
         self.prior_inv_sigma = 1.0 / sig
+        with torch.no_grad():
+            self.prior_pelvis_t = self.posture.pelvis(prior_q).transpose(-1, -2)  # [T, 3, 3]
+        # the rotation vector's components about the pelvis's x (forward), y (up) and z (lateral) axes
+        self.pelvis_inv_sigma = torch.tensor([1.0 / settings.prior_sigma(n) for n in
+                                              ("pelvis_list", "pelvis_rotation", "pelvis_tilt")], **opts)
+        self.anatomical = load_anatomical_prior() if settings.anatomical_prior else None
         rotational = torch.tensor([c.motion_type == "rotational" for c in self.fk.definition.coordinates],
                                   device=device)
         translational = torch.tensor([c.motion_type == "translational" for c in self.fk.definition.coordinates],
@@ -193,6 +214,17 @@ class ClipObjective:
             dist = self.residuals_px(q, log_s).norm(dim=-1)
         return torch.where(self.weight > 0, dist, torch.full_like(dist, float("nan")))
 
+    def posture_residuals(self, q: torch.Tensor) -> torch.Tensor:
+        """Whitened prior residuals on the pelvis's orientation [T, K] (see the module docstring): the
+        rotation from the network's pelvis to ``q``'s about the pelvis's forward, vertical and lateral
+        axes over their sigmas (0 on frames without a network answer), then, with the anatomical prior,
+        the pelvis's anatomical tilt against the prior's for the trunk's lean over its sigma."""
+        rel = rotation_log(self.prior_pelvis_t @ self.posture.pelvis(q))  # [T, 3], in the network pelvis's frame
+        res = [rel * self.pelvis_inv_sigma * self.prior_frames[:, None]]
+        if self.anatomical is not None:
+            res.append(self.anatomical.tilt_residual(self.posture, q)[:, None] / self.settings.anatomical_sigma_scale)
+        return torch.cat(res, dim=1)
+
     def terms(self, q: torch.Tensor, log_s: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every term of the objective (per frame, see the module docstring)."""
         n = q.shape[0]
@@ -204,7 +236,8 @@ class ClipObjective:
         d = torch.atan2(torch.sin(d), torch.cos(d))
         k2 = s.prior_robust_k**2
         prior = 0.5 * k2 * torch.log1p((d * self.prior_inv_sigma) ** 2 / k2)
-        out["prior"] = (prior * self.prior_frames[:, None]).sum() / n
+        posture = 0.5 * k2 * torch.log1p(self.posture_residuals(q) ** 2 / k2)
+        out["prior"] = ((prior * self.prior_frames[:, None]).sum() + posture.sum()) / n
         if n >= 3:
             acc = q[2:] - 2 * q[1:-1] + q[:-2]
             out["smoothness"] = 0.5 * ((acc * self.inv_acc) ** 2).sum() / n

@@ -28,6 +28,10 @@ PRIOR_SIGMA_RAD: dict[str, float] = {
 }
 
 
+#: ``with_overrides`` sets one coordinate's prior sigma as ``prior_sigma.<coordinate>=<rad>``.
+PRIOR_PREFIX = "prior_sigma."
+
+
 @dataclass(frozen=True)
 class FitSettings:
     """Weights and solver limits of :func:`model_store.fit.fit_clip`.
@@ -37,9 +41,13 @@ class FitSettings:
       re-estimates it from the residuals (robustly, ``sigma_rounds`` times, within
       ``keypoint_sigma_range``), so exact keypoints are trusted more than a noisy detector's.
     - ``min_confidence``: keypoints with a lower detector confidence are ignored.
-    - ``prior_sigma_rad``: per-coordinate prior around the network (rad), see :data:`PRIOR_SIGMA_RAD`;
+    - ``prior_sigma_rad``: per-coordinate prior around the network (rad), see :data:`PRIOR_SIGMA_RAD`
+      (the pelvis's three are taken about the pelvis's own axes: tilt, list and axial rotation);
       ``prior_robust_k``: beyond about this many sigmas the prior's pull fades (Cauchy), so the
       evidence wins where the network is far off.
+    - ``anatomical_prior``: also hold the pelvis's anatomical tilt to what marker-based motion capture
+      says for the trunk's lean (:mod:`model_store.fit.anatomical_prior`), with that prior's own sigma
+      times ``anatomical_sigma_scale``.
     - ``accel_sigma_rad_s2`` / ``accel_sigma_m_s2``: smoothness, the typical joint angular
       acceleration (rad/s²) and pelvis linear acceleration (m/s²); the penalty is on second
       differences, so it does not depend on the frame rate.
@@ -63,6 +71,8 @@ class FitSettings:
     min_confidence: float = 0.1
     prior_sigma_rad: dict[str, float] = field(default_factory=lambda: dict(PRIOR_SIGMA_RAD))
     prior_robust_k: float = 3.0
+    anatomical_prior: bool = True
+    anatomical_sigma_scale: float = 1.0
     accel_sigma_rad_s2: float = 150.0
     accel_sigma_m_s2: float = 30.0
     range_sigma_rad: float = 0.02
@@ -80,20 +90,29 @@ class FitSettings:
     max_damping: float = 1e6
 
     def with_overrides(self, assignments: list[str]) -> FitSettings:
-        """A copy with numeric fields set from ``NAME=VALUE`` strings (``symmetry_sigma=0.005``).
+        """A copy with scalar fields set from ``NAME=VALUE`` strings (``symmetry_sigma=0.005``,
+        ``anatomical_prior=false``).
 
-        Only the scalar fields (floats and ints, units as documented above) can be set; raises
-        :class:`ValueError` naming the problem for an unknown or non-scalar field, a value that is
-        not a number (or not an integer for an integer field) or one that is not finite and positive.
+        Only the scalar fields (floats and ints, units as documented above, and the switches, which take
+        ``true``/``false``) and one coordinate's prior sigma (``prior_sigma.arm_rot=0.3``, rad) can be set; raises :class:`ValueError` naming the problem for an unknown or
+        non-scalar field, a value that is not a number (or not an integer for an integer field, or not
+        true/false for a switch) or a number that is not finite and positive.
         """
-        scalar = {f.name: f.type for f in fields(self) if f.type in ("float", "int")}
+        scalar = {f.name: f.type for f in fields(self) if f.type in ("float", "int", "bool")}
+        scalar.update({f"{PRIOR_PREFIX}{k}": "float" for k in self.prior_sigma_rad})
         changes: dict[str, Any] = {}
+        sigmas = dict(self.prior_sigma_rad)
         for text in assignments:
             name, sep, value = text.partition("=")
             name = name.strip()
             if not sep or name not in scalar:
                 raise ValueError(f"fit settings take NAME=VALUE with NAME one of {', '.join(sorted(scalar))}; "
                                  f"got {text!r}")
+            if scalar[name] == "bool":
+                if value.strip().lower() not in ("true", "false"):
+                    raise ValueError(f"{name} must be true or false, got {value!r}")
+                changes[name] = value.strip().lower() == "true"
+                continue
             try:
                 number: float | int = int(value) if scalar[name] == "int" else float(value)
             except ValueError:
@@ -101,7 +120,11 @@ class FitSettings:
                                  f"got {value!r}") from None
             if not (math.isfinite(number) and number > 0):
                 raise ValueError(f"{name} must be finite and positive, got {value!r}")
-            changes[name] = number
+            if name.startswith(PRIOR_PREFIX):
+                sigmas[name[len(PRIOR_PREFIX):]] = number
+                changes["prior_sigma_rad"] = sigmas
+            else:
+                changes[name] = number
         return replace(self, **changes)
 
     def prior_sigma(self, coordinate: str) -> float:

@@ -84,6 +84,14 @@ def _trial(d: dict[str, Any], where: str) -> Trial:
     return t
 
 
+def has_pelvis_markers(trial: dict[str, Any]) -> bool:
+    """Whether a library trial's pelvis orientation was measured with pelvis markers (ASIS/PSIS), as the
+    marker-based IK of ``sources.json`` and the shared walk were: what a prior on how trunk lean splits
+    into pelvis tilt and lumbar extension may learn from. CMU trials (retargeted from BVH skeletons,
+    which have no anatomical pelvis) and trials flagged ``"pelvis_markers": false`` were not."""
+    return "converted" not in trial and bool(trial.get("pelvis_markers", True))
+
+
 def shared_walk_trial() -> Trial:
     return Trial(
         id=SHARED_WALK_ID, kind="walk", subject="rajagopal_walk_subject",
@@ -148,4 +156,5 @@ def load_catalogue(cache: Path | None = None, sources: Path = SOURCES_FILE, shar
     return trials
 
 
-__all__ = ["CatalogueError", "Trial", "cmu_trials", "is_reserved", "load_catalogue", "shared_walk_trial"]
+__all__ = ["CatalogueError", "Trial", "cmu_trials", "has_pelvis_markers", "is_reserved", "load_catalogue",
+           "shared_walk_trial"]
