@@ -8,7 +8,8 @@ detections of cam01 and cam04 (our detector, cached). The reference uses all fou
 (:mod:`training.real.reference`): keypoints triangulated by DLT, and the model fitted to all four
 views, after making the views' left/right labels agree frame by frame. Printed figures, for
 ``refine=none`` (network) and ``refine=fit``, beside the constant
-mean-pose floor: knee and elbow flexion MAE against the 4-view fit (model coordinates, degrees),
+mean-pose floor: knee and elbow flexion MAE against the 4-view fit (model coordinates, degrees; with
+the bias — the mean signed error — and the MAE once it is removed),
 three-point knee/elbow angles against the triangulated keypoints, and thigh (hip–knee) and shank
 (knee–ankle) keypoint distances against the triangulated ones (percent, with a 95 % interval over
 frames). Two more rows bound what the model-free figures can show: the DLT triangulation of the same
@@ -42,6 +43,7 @@ from training.evaluate_pipeline import (
     open_predictor,
     sides_agreement,
 )
+from training.metrics import clip_error_profile
 from training.real.pose2sim_demo import CAMERAS, aligned, demo_dir
 from training.real.reference import (
     consistent_laterality,
@@ -64,14 +66,23 @@ def landmark_positions(coords: np.ndarray, scales: np.ndarray) -> np.ndarray:
         return lm.positions(fk(torch.as_tensor(coords, dtype=torch.float64), s), s).numpy()
 
 
+def _bias(signed: np.ndarray) -> dict[str, float]:
+    """MAE, bias (mean signed error) and offset-removed MAE (degrees) of signed errors over frames."""
+    bias = float(np.nanmean(signed))
+    return {"mae": round(float(np.nanmean(np.abs(signed))), 2), "bias": round(bias, 2),
+            "offset_removed": round(float(np.nanmean(np.abs(signed - bias))), 2)}
+
+
 def model_free(points: np.ndarray, ref_points: np.ndarray) -> dict:
-    """Three-point angle MAE (deg) and segment length errors (%, with 95 % intervals) of landmark or
-    keypoint positions [T, 33, 3] against the triangulated keypoints (same frames, OpenSim ground, m)."""
+    """Three-point angle MAE (deg; with bias and offset-removed MAE apart) and segment length errors (%,
+    with 95 % intervals) of landmark or keypoint positions [T, 33, 3] against the triangulated keypoints
+    (same frames, OpenSim ground, m)."""
     three, three_ref = three_point_angles(points), three_point_angles(ref_points)
     seg = segment_length_errors(points, ref_points)
     return {
         "three_point_mae_deg_vs_triangulated": {k: round(float(np.nanmean(np.abs(three[k] - three_ref[k]))), 2)
                                                 for k in three},
+        "three_point_profile_deg_vs_triangulated": {k: _bias(three[k] - three_ref[k]) for k in three},
         "segment_length_error_pct": {k: v.pct for k, v in seg.items()},
         "segment_length_error_ci95": {k: [v.lo, v.hi] for k, v in seg.items()},
     }
@@ -80,10 +91,12 @@ def model_free(points: np.ndarray, ref_points: np.ndarray) -> dict:
 def compare(coords: np.ndarray, scales: np.ndarray, ref_coords: np.ndarray, ref_points: np.ndarray) -> dict:
     """Figures of one answer against the references (frames already aligned)."""
     names = load_definition().coordinate_names
+    signed = {c: np.degrees(coords[:, names.index(c)] - ref_coords[:, names.index(c)]) for c in FLEXION}
     return {
-        "flexion_mae_deg_vs_4view_fit": {c: round(float(np.degrees(np.abs(coords[:, names.index(c)]
-                                                                          - ref_coords[:, names.index(c)])).mean()), 2)
-                                         for c in FLEXION},
+        "flexion_mae_deg_vs_4view_fit": {c: round(float(np.abs(d).mean()), 2) for c, d in signed.items()},
+        "flexion_profile_deg_vs_4view_fit": {c: _bias(d) for c, d in signed.items()},
+        "coordinates_vs_4view_fit": clip_error_profile(coords[:, rotational_indices()],
+                                                       ref_coords[:, rotational_indices()])["by_coordinate"],
         **model_free(landmark_positions(coords, scales), ref_points),
     }
 
@@ -158,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     for mode in ("none", "fit", "floor"):
         r = report[mode]
-        print(f"{mode:5s} flexion vs 4-view fit {r['flexion_mae_deg_vs_4view_fit']}")
+        print(f"{mode:5s} flexion vs 4-view fit (MAE / bias / offset-removed) " + ", ".join(
+            f"{c} {v['mae']} / {v['bias']:+.2f} / {v['offset_removed']}" for c, v in
+            r["flexion_profile_deg_vs_4view_fit"].items()))
         print(f"      three-point vs triangulated {r['three_point_mae_deg_vs_triangulated']}")
         print(f"      segment lengths vs triangulated (%, 95 % interval) {_intervals(r)}")
     for key, label in (("two_view_triangulation", f"the two views' keypoints as detected, triangulated, no model "
