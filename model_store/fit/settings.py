@@ -5,10 +5,20 @@ deviation": a prior deviation of one ``prior_sigma_rad`` costs as much as a keyp
 about one ``keypoint_sigma`` (a fraction of the person's height in that image). Coordinates are
 named without their side suffix (``hip_flexion`` covers ``hip_flexion_r`` and ``hip_flexion_l``).
 
-Where the images are ambiguous the network is trusted (small sigma): pelvis tilt (it trades off
-against lumbar extension and barely moves the hip keypoints), axial rotations (a limb turning about
-its own axis hardly moves keypoints), and the coordinates OpenSim locks in this model (subtalar,
-mtp, wrist). Flexion-type coordinates are left to the evidence (large sigma).
+Where the images are ambiguous the network is trusted (small sigma): axial rotations of the hip,
+lumbar spine and forearm (a segment turning about its own axis hardly moves keypoints) and the
+coordinates OpenSim locks in this model (subtalar, mtp, wrist). Flexion-type coordinates are left to
+the evidence (large sigma), and so is the humerus's axial rotation (``arm_rot``), which the forearm
+shows whenever the elbow is bent: on the real recording the network's was 46° off the 4-camera fit's,
+and a narrow prior kept the fit 34° off with the elbow flexion 9° off to match the wrist.
+
+Pelvis tilt and lumbar extension are not left to the network's split of the trunk's lean: its split
+was learned partly from motions without an anatomical pelvis (retargeted BVH, procedural motion).
+Their network priors are wide (0.3 and 0.6 rad), the keypoints say what little they can (the trunk
+moves ~3 cm for 10° of pelvis tilt about the hips), and the anatomical prior
+(:mod:`model_store.fit.anatomical_prior`, from marker-measured trials, its own sigma) holds the
+pelvis's tilt near what marker labs find for that lean. Chosen on the calibration split (real-motion
+kinds) against the network-only, narrower and anatomical-only variants; see ``docs/evaluation.md``.
 """
 
 from __future__ import annotations
@@ -19,11 +29,11 @@ from typing import Any
 
 #: Prior standard deviation (rad) of each coordinate around the network's value.
 PRIOR_SIGMA_RAD: dict[str, float] = {
-    "pelvis_tilt": 0.08, "pelvis_list": 0.3, "pelvis_rotation": 0.5,
+    "pelvis_tilt": 0.3, "pelvis_list": 0.3, "pelvis_rotation": 0.5,
     "hip_flexion": 0.6, "hip_adduction": 0.3, "hip_rotation": 0.12,
     "knee_angle": 0.6, "ankle_angle": 0.5, "subtalar_angle": 0.05, "mtp_angle": 0.05,
-    "lumbar_extension": 0.12, "lumbar_bending": 0.3, "lumbar_rotation": 0.15,
-    "arm_flex": 0.6, "arm_add": 0.6, "arm_rot": 0.15, "elbow_flex": 0.6, "pro_sup": 0.15,
+    "lumbar_extension": 0.6, "lumbar_bending": 0.3, "lumbar_rotation": 0.15,
+    "arm_flex": 0.6, "arm_add": 0.6, "arm_rot": 0.6, "elbow_flex": 0.6, "pro_sup": 0.15,
     "wrist_flex": 0.05, "wrist_dev": 0.05,
 }
 
@@ -94,9 +104,10 @@ class FitSettings:
         ``anatomical_prior=false``).
 
         Only the scalar fields (floats and ints, units as documented above, and the switches, which take
-        ``true``/``false``) and one coordinate's prior sigma (``prior_sigma.arm_rot=0.3``, rad) can be set; raises :class:`ValueError` naming the problem for an unknown or
-        non-scalar field, a value that is not a number (or not an integer for an integer field, or not
-        true/false for a switch) or a number that is not finite and positive.
+        ``true``/``false``) and one coordinate's prior sigma (``prior_sigma.arm_rot=0.3``, rad) can be
+        set; raises :class:`ValueError` naming the problem for an unknown or non-scalar field, a value
+        that is not a number (or not an integer for an integer field, or not true/false for a switch)
+        or a number that is not finite and positive.
         """
         scalar = {f.name: f.type for f in fields(self) if f.type in ("float", "int", "bool")}
         scalar.update({f"{PRIOR_PREFIX}{k}": "float" for k in self.prior_sigma_rad})

@@ -4,8 +4,9 @@ Two references, both from all four cameras:
 - *triangulated*: each keypoint triangulated (confidence-weighted DLT, :mod:`model_store.triangulation`);
   model-free three-point angles from it (knee: hip–knee–ankle keypoints; elbow: shoulder–elbow–wrist)
   and segment lengths (hip–knee "thigh", knee–ankle "shank" keypoint distances);
-- *fitted*: the same fit the product runs (:func:`model_store.fit.fit_clip`), but on four views and
-  with the network prior weakened tenfold, so the evidence decides the joint angles.
+- *fitted*: the same fit the product runs (:func:`model_store.fit.fit_clip`), but on four views,
+  with the network prior weakened tenfold and without the anatomical prior, so the evidence decides
+  the joint angles.
 
 Both start from detections whose left/right labels agree across the cameras
 (:func:`consistent_laterality`): the detector swaps a person's sides in one view at times, with full
@@ -142,7 +143,8 @@ def four_camera_reference(data: Aligned, init_coords: np.ndarray, network_angles
     names = tuple(data.views)
     ev = evidence_of(data, names)
     pts, err = triangulated(data, names)
-    weak = FitSettings(prior_sigma_rad={k: v * 10 for k, v in PRIOR_SIGMA_RAD.items()}, scale_sigma=0.3)
+    weak = FitSettings(prior_sigma_rad={k: v * 10 for k, v in PRIOR_SIGMA_RAD.items()}, scale_sigma=0.3,
+                       anatomical_prior=False)  # the reference rests on what four views show
     fit = fit_clip(ev, NetworkPrior(network_angles, network_scales), init_coords, weak)
     return FourCameraReference(pts, err, fit.coords, fit.scales)
 
