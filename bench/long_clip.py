@@ -15,7 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-DEMO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video" / "pose2sim-demo-single"
+DEMO = Path(__file__).resolve().parents[1] / "data" / "video" / "pose2sim-demo-single"
 VIEWS = {"front": "cam01", "side": "cam04"}
 
 

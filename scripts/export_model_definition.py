@@ -3,7 +3,7 @@
 Usage::
 
     python scripts/export_model_definition.py \
-        --osim ../shared/data/opensim/Rajagopal2016.osim \
+        --osim data/opensim/Rajagopal2016.osim \
         --out model_store/data/rajagopal2016.json
 
 Everything is read through the OpenSim 4.6 API (not by parsing XML), so what we store is what
@@ -159,7 +159,7 @@ def export(osim_path: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--osim", type=Path, default=Path("../shared/data/opensim/Rajagopal2016.osim"))
+    ap.add_argument("--osim", type=Path, default=Path(__file__).resolve().parents[1] / "data" / "opensim" / "Rajagopal2016.osim")
     ap.add_argument("--out", type=Path, default=Path("model_store/data/rajagopal2016.json"))
     args = ap.parse_args(argv)
     if not args.osim.is_file():

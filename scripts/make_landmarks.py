@@ -3,7 +3,7 @@ Rajagopal 2016 model (unscaled body frames, metres; x forward, y up, z right; le
 
     python scripts/make_landmarks.py        # writes model_store/data/landmarks.json
 
-Sources (facts, re-expressed here; see ../shared/data/landmarks/README.md):
+Sources (facts, re-expressed here):
 - Pose2Sim's BlazePose marker set (perfanalytics/pose2sim, ``Markers_BlazePose.xml``) places the
   keypoints on a Rajagopal-like model. Where that model's joint frames equal Rajagopal 2016's (back,
   shoulder, elbow, wrist, subtalar, toes) the numbers are used as they are. Where the joint centres

@@ -1,4 +1,4 @@
-"""Shared test fixtures: paths to ../shared data, a quiet OpenSim, and a network checkpoint produced
+"""Shared test fixtures: the repository's third-party data (data/), a quiet OpenSim, and a network checkpoint produced
 by our training code (tiny config, a few steps on toy data) for mechanics tests."""
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ from training.train import train
 from worker.settings import get_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SHARED_DATA = REPO_ROOT / "data"
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data``; tests that need it skip with a clear message when it is absent."""
+    """The repository's ``data/`` (model, walking trial, demo recording; ``data/README.md``). A test that
+    needs it fails when it is missing: a clone without it is not complete."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
+        pytest.fail(f"the repository's data folder is missing: {SHARED_DATA}")
     return SHARED_DATA
 
 
@@ -37,7 +38,7 @@ def opensim_module():
 def rajagopal_osim(shared_data: Path) -> Path:
     path = shared_data / "opensim" / "Rajagopal2016.osim"
     if not path.is_file():
-        pytest.skip(f"model file not found: {path}")
+        pytest.fail(f"model file not found: {path}")
     return path
 
 

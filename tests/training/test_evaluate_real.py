@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory, shared_data):
     if not (demo_dir(shared_data) / "cam01.mp4").is_file():
-        pytest.skip("the Pose2Sim demo recording is not in ../shared/data")
+        pytest.fail(f"the Pose2Sim demo recording is not in {demo_dir(shared_data)}")
     return tmp_path_factory.mktemp("real_cache")
 
 

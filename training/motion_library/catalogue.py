@@ -11,7 +11,7 @@ Two lists make the catalogue:
   whose IK lost the subject for a few frames also lists its other good stretches (``segments``):
   each becomes an entry ``<id>.s<k>`` of the same trial (subject, split), ``segment_of`` naming it.
 
-Plus the shared walking trial (OpenSim Scale + IK on ``../shared/data``, see
+Plus the shared walking trial (OpenSim Scale + IK on the repository's ``data/mocap/walk``, see
 :mod:`training.synth.real_motion`), always in the training split.
 
 Every trial has a ``split``: ``train`` or ``test``. Test trials are whole trials held out for the
@@ -42,7 +42,7 @@ class CatalogueError(ValueError):
 @dataclass(frozen=True)
 class Trial:
     """One real-motion trial: ``id``, motion ``kind``, recorded ``subject``, ``source`` (repo, commit,
-    path, or ``shared`` for ``../shared/data``), ``licence`` text, ``source_model`` and ``split``."""
+    path, or ``shared`` for the repository's ``data/``), ``licence`` text, ``source_model`` and ``split``."""
 
     id: str
     kind: str
@@ -96,7 +96,7 @@ def shared_walk_trial() -> Trial:
     return Trial(
         id=SHARED_WALK_ID, kind="walk", subject="rajagopal_walk_subject",
         source={"shared": "mocap/walk/motion_capture_walk.trc (Scale + IK: training.synth.real_motion)"},
-        licence="project shared data (../shared/data); opensim-models Rajagopal walking example",
+        licence="opensim-models Rajagopal walking example (Apache-2.0), in the repository's data/mocap/walk",
         source_model="Rajagopal2016 (Scale + IK here)", split="train",
     )
 

@@ -45,7 +45,7 @@ import numpy as np
 from training.motion_library.bvh import BVH, bvh_to_opensim, guess_unit_m, parse_bvh, unit_for_height
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = REPO_ROOT.parent / "shared" / "data" / "opensim" / "Rajagopal2016.osim"
+DEFAULT_MODEL = REPO_ROOT / "data" / "opensim" / "Rajagopal2016.osim"
 TRIALS_JSON = Path(__file__).with_name("cmu_trials.json")
 LICENCE = "CMU Graphics Lab Motion Capture Database: free for all uses (see mocap.cs.cmu.edu)"
 MAX_RATE_HZ = 60.0

@@ -1,7 +1,8 @@
 """Real human motion: OpenSim Scale + Inverse Kinematics on the shared walking trial.
 
-Inputs are read from ``../shared/data`` (never copied): the Rajagopal model, the walking trial's
-static and motion marker files, its Scale and IK setups and marker set. ScaleTool places the
+Inputs are read from the repository's ``data/`` (see ``data/README.md`` for their origin and licence):
+the Rajagopal model, the walking trial's static and motion marker files, its Scale and IK setups and
+marker set. ScaleTool places the
 marker set on the generic model from the static trial (subject mass 72.6 kg), then
 InverseKinematicsTool solves the 100 Hz walking trial. The result (a .mot, degrees) is cached
 under ``CACHE/real_motion/`` and reused.
@@ -16,7 +17,8 @@ from model_store.biomech import Motion, read_mot
 
 SUBJECT_MASS_KG = 72.6
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SHARED = REPO_ROOT.parent / "shared" / "data"
+#: The repository's third-party data (model, walking trial, demo recording; ``data/README.md``).
+DEFAULT_SHARED = REPO_ROOT / "data"
 
 
 class RealMotionError(RuntimeError):
