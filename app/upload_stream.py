@@ -29,6 +29,7 @@ from starlette.requests import ClientDisconnect
 from app.core.errors import ApiError
 from app.schemas import JOB_FILES, JobForm
 from app.uploads import video_name
+from model_store.conventions import VIEW_NAMES
 from worker.settings import MAX_CALIBRATION_BYTES, Settings
 
 if TYPE_CHECKING:
@@ -209,12 +210,12 @@ class _Parts:
             self._out = None
 
     def result(self) -> JobUpload:
-        missing = [f"{name}: Field required (a video file)" for name in ("front", "side") if name not in self.files]
+        missing = [f"{name}: Field required (a video file)" for name in VIEW_NAMES if name not in self.files]
         if missing:
             raise ApiError(422, "invalid_request", "; ".join(missing))
         try:  # a field sent empty is "not given", as FastAPI's Form() had it
             form = JobForm.model_validate({k: v for k, v in self.text.items() if v != ""})
         except ValidationError as exc:
             raise RequestValidationError(exc.errors()) from exc
-        return JobUpload(form=form, videos={k: self.files[k] for k in ("front", "side")},
+        return JobUpload(form=form, videos={k: self.files[k] for k in VIEW_NAMES},
                          calibration="calibration" in self.files)

@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 from app.core.errors import ApiError
-from model_store.cameras import CalibrationError, CameraNotFound, choose_cameras, load_calibration_toml
-from worker.pipeline.cameras import select_cameras
+from model_store.geometry.cameras import CalibrationError, CameraNotFound, choose_cameras, load_calibration_toml
 from worker.pipeline.contract import PipelineError
-from worker.pipeline.decode import VideoInfo, probe_video
+from worker.pipeline.geometry.rig import select_cameras
+from worker.pipeline.stages.decode import VideoInfo, probe_video
 from worker.settings import Settings
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")

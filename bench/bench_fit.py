@@ -19,11 +19,11 @@ import torch
 from model_store.biomech import load_definition
 from model_store.network.outputs import rotational_indices
 from model_store.network.predictor import Predictor
-from training.heldout_clips import make_clip
-from training.metrics import LOWER_LIMB_SAGITTAL, angle_errors_deg
+from training.eval.clips import make_clip
+from training.eval.metrics import LOWER_LIMB_SAGITTAL, angle_errors_deg
 from worker.pipeline.contract import PipelineRequest
-from worker.pipeline.fit import refine_motion
 from worker.pipeline.run import estimate_from_detections
+from worker.pipeline.stages.fit import refine_motion
 from worker.settings import get_settings
 
 

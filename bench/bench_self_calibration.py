@@ -1,4 +1,4 @@
-"""Speed and accuracy of estimating the cameras from the person (:func:`worker.pipeline.rig_estimate.
+"""Speed and accuracy of estimating the cameras from the person (:func:`worker.pipeline.geometry.rig_estimate.
 cameras_from_person`), on held-out clips with detections perturbed like a real detector's, without their
 calibration.
 
@@ -16,11 +16,11 @@ import time
 
 import numpy as np
 
-from training.heldout_clips import make_clip
-from worker.pipeline.cameras import default_rig
-from worker.pipeline.detect import track_from_detections
-from worker.pipeline.rig_estimate import cameras_from_person, offset_from_person
-from worker.pipeline.sync import synchronise
+from training.eval.clips import make_clip
+from worker.pipeline.geometry.rig import default_rig
+from worker.pipeline.geometry.rig_estimate import cameras_from_person, offset_from_person
+from worker.pipeline.stages.detect import track_from_detections
+from worker.pipeline.stages.synchronise import synchronise
 
 
 def _deg(a: np.ndarray, b: np.ndarray) -> float:

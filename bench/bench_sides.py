@@ -1,4 +1,4 @@
-"""Speed of putting back swapped left/right labels (:func:`worker.pipeline.sides.agree_sides`), and how many
+"""Speed of putting back swapped left/right labels (:func:`worker.pipeline.geometry.sides.agree_sides`), and how many
 swapped frames it finds, on held-out clips with detections perturbed like a real detector's.
 
     .venv/bin/python bench/bench_sides.py [--seconds 10] [--kind squat] [--swap-sides 0.3] [--tile 12] [--repeats 3]
@@ -18,12 +18,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from model_store.detections import ViewTrack
-from training.evaluate_pipeline import sides_found
-from training.heldout_clips import make_clip
-from worker.pipeline.detect import track_from_detections
+from model_store.keypoints.detections import ViewTrack
+from training.eval.clips import make_clip
+from training.eval.pipeline import sides_found
+from worker.pipeline.geometry.sides import agree_sides
 from worker.pipeline.run import apply_offset
-from worker.pipeline.sides import agree_sides
+from worker.pipeline.stages.detect import track_from_detections
 
 
 def _tiled(track: ViewTrack, times: int) -> ViewTrack:

@@ -1,5 +1,5 @@
 """Training-data rate: what this machine's CPUs are, how long one synthetic sequence takes on one core,
-and how many sequences per second :class:`~training.stream.SequenceStream` delivers with W workers.
+and how many sequences per second :class:`~training.data.stream.SequenceStream` delivers with W workers.
 
 A probe for the GPU host, where the data workers, not the GPU, bound training (14 workers made ~26
 sequences/s there, well under 14 × one core's rate): run it there first to see whether the cores are
@@ -57,12 +57,12 @@ def cpu_report() -> list[str]:
 
 
 def time_sequences(n: int, frames: int, mask_size: int, cache: Path) -> tuple[list[float], bool]:
-    """Seconds per :func:`~training.stream.make_sequence` in this process (one thread), and whether
+    """Seconds per :func:`~training.data.stream.make_sequence` in this process (one thread), and whether
     the motion library was found."""
     import cv2
     import torch
 
-    from training.stream import _mix_for, make_sequence
+    from training.data.stream import _mix_for, make_sequence
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -77,9 +77,9 @@ def time_sequences(n: int, frames: int, mask_size: int, cache: Path) -> tuple[li
 
 
 def stream_rate(workers: int, seconds: float, frames: int, mask_size: int, cache: Path) -> tuple[float, float]:
-    """(sequences/s delivered by a :class:`~training.stream.SequenceStream` of ``workers`` over
+    """(sequences/s delivered by a :class:`~training.data.stream.SequenceStream` of ``workers`` over
     ``seconds`` after each worker's start-up, seconds until the first sequence)."""
-    from training.stream import SequenceStream
+    from training.data.stream import SequenceStream
 
     t_start = time.perf_counter()
     stream = SequenceStream(workers=workers, seed=0, frames=frames, mask_size=mask_size, cache=cache)

@@ -16,15 +16,14 @@ import torch
 
 from model_store import results
 from model_store.biomech import load_fullbody_model, write_mot, write_scaled_osim, write_trc
-
-RATE_HZ = 60.0
+from model_store.conventions import MODEL_RATE_HZ
 
 
 def sample_motion(duration_s: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
     """A smooth walking-like motion: times [T] (s) and coords [T, 39] (rad / m), model order."""
     fk = load_fullbody_model()
     names = fk.coordinate_names
-    t = np.arange(int(duration_s * RATE_HZ)) / RATE_HZ
+    t = np.arange(int(duration_s * MODEL_RATE_HZ)) / MODEL_RATE_HZ
     q = np.tile(fk.default_coordinates.numpy(), (t.size, 1))
     phase = 2 * np.pi * 1.0 * t  # one stride per second
     pattern = {
@@ -55,7 +54,7 @@ def run(out_dir: Path) -> list[Path]:
     return [
         write_mot(out_dir / results.KINEMATICS, t, q),
         write_scaled_osim(out_dir / results.SCALED_MODEL, scales, mass_kg=72.0),
-        write_trc(out_dir / results.JOINT_CENTERS, t, fk_out.joint_centers.numpy(), fk.body_names, RATE_HZ),
+        write_trc(out_dir / results.JOINT_CENTERS, t, fk_out.joint_centers.numpy(), fk.body_names, MODEL_RATE_HZ),
     ]
 
 

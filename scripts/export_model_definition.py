@@ -159,7 +159,8 @@ def export(osim_path: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--osim", type=Path, default=Path(__file__).resolve().parents[1] / "data" / "opensim" / "Rajagopal2016.osim")
+    ap.add_argument("--osim", type=Path,
+                    default=Path(__file__).resolve().parents[1] / "data" / "opensim" / "Rajagopal2016.osim")
     ap.add_argument("--out", type=Path, default=Path("model_store/data/rajagopal2016.json"))
     args = ap.parse_args(argv)
     if not args.osim.is_file():

@@ -13,7 +13,7 @@ PACKAGES = ("app", "worker", "model_store", "training")
 ALLOWED = {"app": {"worker", "model_store"}, "worker": {"model_store"}, "model_store": set(),
            "training": {"model_store"}}
 #: Training's evaluation tools run the product's pipeline on purpose (they measure it).
-PIPELINE_EVALUATORS = {"training.evaluate_pipeline", "training.evaluate_real", "training.real.pose2sim_demo"}
+PIPELINE_EVALUATORS = {"training.eval.pipeline", "training.eval.real", "training.eval.recording.pose2sim_demo"}
 
 
 def _module_name(path: Path) -> str:

@@ -21,7 +21,7 @@ class DataRecipe:
 
 @dataclass(frozen=True)
 class StreamRecipe:
-    """On-the-fly data (see :mod:`training.stream`): sequences from the motion mixture (real library
+    """On-the-fly data (see :mod:`training.data.stream`): sequences from the motion mixture (real library
     trials of the training split, procedural kinds, random motion), made by ``workers`` processes
     (0: all CPU cores but one) into a device ring buffer of ``buffer_sequences``. Training ends at
     ``total_steps`` or after ``time_budget_s`` of training, whichever comes first; the learning-rate

@@ -24,7 +24,7 @@ hardware, the metrics of the result *and of the starting network* on the recipe'
 
     .venv/bin/python -m training.latent_refit --sequences 3000 --part temporal --epochs 16 \\
         --lr 1e-4 --batch 48 --anchor-scales 2.0 --latents runs/latents.pt --run-dir runs/latent-refit
-    .venv/bin/python -m training.evaluate_pipeline --network-only --clips 3 \\
+    .venv/bin/python -m training.eval.pipeline --network-only --clips 3 \\
         --checkpoint runs/latent-refit/model.json --json out/eval/candidate.json
 
 Measured runs and why none was bundled so far: the README ("A frozen-encoder CPU leg").
@@ -47,11 +47,11 @@ from model_store.biomech import load_fullbody_model
 from model_store.network import CheckpointError, KinematicsNet, load_network, save_checkpoint
 from model_store.network.model import prepare_masks
 from training.configs import TrainConfig, get_train_config
-from training.data import SequenceArrays, make_batch
-from training.evaluation import evaluate_constant, evaluate_network, mean_pose_of
+from training.data.sequences import SequenceArrays, make_batch
+from training.data.stream import make_set
+from training.eval.network import evaluate_constant, evaluate_network, mean_pose_of
 from training.losses import kinematics_loss
 from training.manifest import brief_metrics, host_hardware, library_record, lineage, mixture_text
-from training.stream import make_set
 
 PARTS = ("heads", "temporal", "frame")
 #: What the cache holds for each part: per-frame latents, or the frame features before the MLPs.

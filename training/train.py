@@ -5,7 +5,7 @@ Usage::
     python -m training.train --config small [--resume] [--run-dir runs/small] [--export]
 
 Data come from the synthetic engine (generated on first use into ``data_cache/``, see
-``training.datasets``). Every ``checkpoint_every`` steps the full training state (weights,
+``training.data.cached``). Every ``checkpoint_every`` steps the full training state (weights,
 optimizer, step, elapsed time) is written atomically to ``RUN_DIR/last.pt``; ``--resume``
 continues from it bit-for-bit (batches are drawn from an RNG seeded by (seed, step)). Metrics go to
 ``RUN_DIR/metrics.jsonl``. At the end the network is evaluated on the held-out test split and saved
@@ -32,8 +32,8 @@ from model_store.biomech import load_fullbody_model
 from model_store.network import KinematicsNet, get_config, save_checkpoint
 from model_store.network.checkpoint import bundled_dir
 from training.configs import TrainConfig, get_train_config
-from training.data import SequenceArrays, sample_windows
-from training.evaluation import evaluate_constant, evaluate_network, mean_pose
+from training.data.sequences import SequenceArrays, sample_windows
+from training.eval.network import evaluate_constant, evaluate_network, mean_pose
 from training.losses import kinematics_loss
 from training.manifest import brief_metrics, checkpoint_manifest, cosine_decay
 
@@ -139,7 +139,7 @@ def export_to_bundle(run_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.datasets import load_split
+    from training.data.cached import load_split
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="small", help="training recipe name (gpu, small, stream-tiny, tiny)")

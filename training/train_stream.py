@@ -1,4 +1,4 @@
-"""Training on on-the-fly data (configs with a ``stream`` recipe, e.g. ``gpu``): see :mod:`training.stream`.
+"""Training on on-the-fly data (configs with a ``stream`` recipe, e.g. ``gpu``): see :mod:`training.data.stream`.
 
 Same network, loss and two stages as :func:`training.train.train`; differences: data come from
 worker processes through a device ring buffer, the image encoder may run in bf16 (``amp``), TF32
@@ -25,11 +25,11 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from model_store.biomech import load_fullbody_model
 from model_store.network import KinematicsNet, get_config, save_checkpoint
 from training.configs import TrainConfig
-from training.data import SequenceArrays
-from training.evaluation import evaluate_constant, evaluate_network, mean_pose_of
+from training.data.sequences import SequenceArrays
+from training.data.stream import DeviceBuffer, SequenceStream, make_set
+from training.eval.network import evaluate_constant, evaluate_network, mean_pose_of
 from training.losses import kinematics_loss
 from training.manifest import brief_metrics, checkpoint_manifest, cosine_decay, library_record, lineage, mixture_text
-from training.stream import DeviceBuffer, SequenceStream, make_set
 
 
 def _progress(cfg: TrainConfig, step: int, elapsed: float) -> float:

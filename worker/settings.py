@@ -79,10 +79,10 @@ class Settings(BaseSettings):
     # (held-out MPJPE -3 to -4 %, hip/knee/ankle -0.1 deg; no change after the fit). Off by default:
     # it doubles the network's time.
     kinematics_mirror_average: bool = False
-    # Put back left/right labels that one view's detector swapped (worker/pipeline/sides.py; needs a
+    # Put back left/right labels that one view's detector swapped (worker/pipeline/geometry/sides.py; needs a
     # calibration). On by default; off only to measure what it does.
     kinematics_agree_sides: bool = True
-    # Without a calibration, estimate the two cameras from the person (worker/pipeline/rig_estimate.py)
+    # Without a calibration, estimate the two cameras from the person (worker/pipeline/geometry/rig_estimate.py)
     # instead of assuming the default rig. On by default; off only to measure what it does.
     kinematics_self_calibrate: bool = True
     kinematics_yolo_weights: Path | None = None

@@ -21,13 +21,9 @@ import torch
 from torch import nn
 
 from model_store.biomech.definition import FunctionDef, JointDef, ModelDefinition
+from model_store.biomech.functions import CoordinateFunction
 from model_store.biomech.rotations import body_fixed_xyz
-from model_store.biomech.spline import (
-    evaluate_spline,
-    evaluate_spline_derivative,
-    simm_spline_coefficients,
-    spline_tensor,
-)
+from model_store.biomech.spline import evaluate_spline
 
 
 @dataclass
@@ -72,52 +68,6 @@ class JointFrames:
     rotations: list[tuple[int, torch.Tensor, torch.Tensor]]
     translations: list[tuple[int, torch.Tensor, torch.Tensor]]
     p_fm_axes: torch.Tensor
-
-
-class _Function:
-    """A Python-side evaluator of one OpenSim function of a single coordinate."""
-
-    def __init__(self, fn: FunctionDef, coord_index: int | None) -> None:
-        self.fn = fn
-        self.index = coord_index
-        self.spline = None
-        base = fn.inner if fn.type == "MultiplierFunction" else fn
-        assert base is not None
-        self.base = base
-        self.multiplier = fn.scale if fn.type == "MultiplierFunction" else 1.0
-        if base.type == "SimmSpline":
-            self.spline = spline_tensor(simm_spline_coefficients(base.x, base.y))
-        if base.type not in ("Constant", "LinearFunction", "SimmSpline"):
-            raise ValueError(f"unsupported function {base.type}")
-
-    @property
-    def is_constant(self) -> bool:
-        return self.base.type == "Constant" or self.index is None
-
-    @property
-    def constant_value(self) -> float:
-        """The value of a constant function (:attr:`is_constant`)."""
-        value = self.base.value if self.base.type == "Constant" else self.base.intercept
-        return value * self.multiplier
-
-    def __call__(self, coords: torch.Tensor, spline: torch.Tensor | None) -> torch.Tensor:
-        if self.is_constant:
-            return coords.new_full(coords.shape[:1], self.constant_value)
-        q = coords[:, self.index]
-        if self.base.type == "LinearFunction":
-            return (self.base.slope * q + self.base.intercept) * self.multiplier
-        assert spline is not None
-        return evaluate_spline(spline, q) * self.multiplier
-
-    def derivative(self, coords: torch.Tensor, spline: torch.Tensor | None) -> torch.Tensor:
-        """d value / d coordinate, [B] (zero for constants)."""
-        if self.is_constant:
-            return coords.new_zeros(coords.shape[:1])
-        q = coords[:, self.index]
-        if self.base.type == "LinearFunction":
-            return torch.full_like(q, self.base.slope * self.multiplier)
-        assert spline is not None
-        return evaluate_spline_derivative(spline, q) * self.multiplier
 
 
 @dataclass
@@ -182,7 +132,7 @@ class ForwardKinematics(nn.Module):
             persistent=False,
         )
         self._couplers = [
-            (cidx[c.dependent], _Function(c.function, cidx[c.independent[0]])) for c in definition.couplers
+            (cidx[c.dependent], CoordinateFunction(c.function, cidx[c.independent[0]])) for c in definition.couplers
         ]
         self._joints: list[dict] = []
         splines: list[torch.Tensor] = []
@@ -270,18 +220,18 @@ class ForwardKinematics(nn.Module):
         return tables, [(i, slot, m) for i, slot, m, _ in spl], rot_slots
 
     def _compile_joint(self, j: JointDef, cidx: dict, bidx: dict, splines: list) -> dict:
-        def fn(f: FunctionDef | None, names: tuple[str, ...]) -> tuple[_Function, int | None] | None:
+        def fn(f: FunctionDef | None, names: tuple[str, ...]) -> tuple[CoordinateFunction, int | None] | None:
             if f is None:
                 return None
-            ev = _Function(f, cidx[names[0]] if names else None)
+            ev = CoordinateFunction(f, cidx[names[0]] if names else None)
             slot = None
             if ev.spline is not None and not ev.is_constant:
                 slot = len(splines)
                 splines.append(ev.spline)
             return ev, slot
 
-        rot: list[tuple[torch.Tensor, tuple[_Function, int | None]]] = []
-        trans: list[tuple[torch.Tensor, tuple[_Function, int | None]]] = []
+        rot: list[tuple[torch.Tensor, tuple[CoordinateFunction, int | None]]] = []
+        trans: list[tuple[torch.Tensor, tuple[CoordinateFunction, int | None]]] = []
         if j.type == "CustomJoint":
             for ax in j.spatial_transform:
                 entry = (torch.tensor(ax.axis, dtype=torch.float64), fn(ax.function, ax.coordinates))
@@ -293,7 +243,7 @@ class ForwardKinematics(nn.Module):
             unit = torch.eye(3, dtype=torch.float64)
             axes = [unit[2]] if j.type == "PinJoint" else [unit[0], unit[1]]
             for axis, name in zip(axes, j.coordinates, strict=True):
-                rot.append((axis, (_Function(FunctionDef("LinearFunction"), cidx[name]), None)))
+                rot.append((axis, (CoordinateFunction(FunctionDef("LinearFunction"), cidx[name]), None)))
         elif j.type != "WeldJoint":
             raise ValueError(f"unsupported joint type {j.type}")
         return {

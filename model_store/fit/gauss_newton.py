@@ -22,7 +22,7 @@ import torch
 
 from model_store.biomech.jacobian import point_jacobians
 from model_store.fit.objective import ClipObjective
-from model_store.landmarks import standing_height_m
+from model_store.keypoints.landmarks import standing_height_m
 
 
 @dataclass

@@ -41,12 +41,12 @@ import torch
 from model_store.biomech import ForwardKinematics, load_fullbody_model
 from model_store.biomech.jacobian import point_jacobians
 from model_store.biomech.posture import default_posture, rotation_log
-from model_store.cameras import Camera
-from model_store.detections import PersonTrack
 from model_store.fit.anatomical_prior import load_anatomical_prior
 from model_store.fit.projection import CameraRig
 from model_store.fit.settings import FitSettings
-from model_store.landmarks import load_landmarks, standing_height_m
+from model_store.geometry.cameras import Camera
+from model_store.keypoints.detections import PersonTrack
+from model_store.keypoints.landmarks import load_landmarks, standing_height_m
 from model_store.network.outputs import rotational_indices
 from model_store.sizes import N_LANDMARKS
 

@@ -4,7 +4,7 @@ The lens model is OpenCV's (what Pose2Sim calibrations store): coefficients ``(k
 k4, k5, k6]])``, radial ``(1 + k1 r² + k2 r⁴ + k3 r⁶) / (1 + k4 r² + k5 r⁴ + k6 r⁶)`` plus tangential
 terms, applied to normalised camera coordinates before ``K`` (whose skew entry is ignored, as
 OpenCV's ``projectPoints`` does). Extrinsics are those of
-:meth:`model_store.cameras.Camera.in_opensim_frame`: ``x_cam = R X + t`` with ``X`` in OpenSim
+:meth:`model_store.geometry.cameras.Camera.in_opensim_frame`: ``x_cam = R X + t`` with ``X`` in OpenSim
 ground (Y up, metres). Pixels have (0, 0) at the centre of the top-left pixel, as everywhere else.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from model_store.cameras import Camera
+from model_store.geometry.cameras import Camera
 
 #: Depths (m) below this are treated as this when dividing (points behind a camera stay finite).
 MIN_DEPTH_M = 1e-3

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from model_store.conventions import MODEL_RATE_HZ
 from model_store.network.config import NetworkConfig
 from model_store.network.model import KinematicsNet
 
@@ -108,7 +109,8 @@ def load_network(
 ) -> tuple[KinematicsNet, CheckpointRecord]:
     """Build the network from a checkpoint, verifying the weights' sha256 first.
 
-    ``expected_config`` (a config name) is refused if it contradicts the manifest.
+    ``expected_config`` (a config name) is refused if it contradicts the manifest, and so is a network
+    trained at another frame rate than the pipeline feeds (:data:`~model_store.conventions.MODEL_RATE_HZ`).
     """
     record = find_checkpoint(path)
     if expected_config is not None and expected_config != record.config.name:
@@ -116,6 +118,9 @@ def load_network(
             f"checkpoint {record.weights.name} was trained with config {record.config.name!r}, "
             f"not {expected_config!r}"
         )
+    if record.config.rate_hz != MODEL_RATE_HZ:
+        raise CheckpointError(f"checkpoint {record.weights.name} was trained at {record.config.rate_hz:g} Hz; the "
+                              f"pipeline feeds networks {MODEL_RATE_HZ:g} Hz")
     if not record.weights.is_file():
         raise CheckpointNotFound(f"checkpoint weights missing: {record.weights}")
     actual = sha256_file(record.weights)

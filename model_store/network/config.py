@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from model_store.crops import CROP_SIZE
+from model_store.conventions import MODEL_RATE_HZ
+from model_store.keypoints.crops import CROP_SIZE
 from model_store.sizes import N_LANDMARKS
 
 
@@ -34,6 +35,7 @@ class NetworkConfig:
     temporal_heads: int = 4
     window: int = 64
     n_landmarks: int = N_LANDMARKS
+    rate_hz: float = MODEL_RATE_HZ  # the frame rate the network is trained at and must be fed (Hz)
 
     @property
     def in_channels(self) -> int:

@@ -7,7 +7,7 @@ All float32 torch tensors; B windows, T frames, V = 2 views (index 0 front, 1 si
   (:meth:`~model_store.network.predictor.Predictor.predict` also takes uint8 or larger crops and
   prepares them with :func:`~model_store.network.model.prepare_masks`);
 - ``keypoints`` [B, T, V, 33, 3]: (x, y) in px of the ``crop_size`` crop, visibility in [0, 1];
-- ``crops`` [B, T, V, 3]: (x0, y0, scale) mapping crop px ↔ full-frame px (``model_store.crops``);
+- ``crops`` [B, T, V, 3]: (x0, y0, scale) mapping crop px ↔ full-frame px (``model_store.keypoints.crops``);
 - ``k``, ``r`` [B, V, 3, 3] and ``t`` [B, V, 3]: the cameras, OpenSim ground → camera (px, m);
 - ``rgb`` [B, T, V, 3, S, S] in [0, 1], only for networks configured with RGB inputs.
 """

@@ -9,7 +9,7 @@ rotation). Training sees both kinds of rig (the side camera on either side) and 
 the mirrored inputs are as familiar to the network as the originals; averaging the two answers
 cancels part of its left/right-asymmetric error.
 
-Crop geometry follows :mod:`model_store.crops` (pixel centres at integer coordinates; full-frame
+Crop geometry follows :mod:`model_store.keypoints.crops` (pixel centres at integer coordinates; full-frame
 ``u = x0 + crop_px / scale``), so the crop of the flipped image is the flipped crop with
 ``x0' = 2·cx − x0 − (crop_size − 1) / scale``.
 """
@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from model_store.biomech.mirror import mirror_coordinates, mirror_scales
-from model_store.landmarks import load_landmarks, mirror_permutation
+from model_store.keypoints.landmarks import load_landmarks
+from model_store.keypoints.skeleton import mirror_permutation
 from model_store.network.inputs import NetworkInputs
 from model_store.network.outputs import ROTATIONAL_COORDINATES
 

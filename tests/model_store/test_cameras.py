@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_store.cameras import (
+from model_store.geometry.cameras import (
     OPENSIM_FROM_WORLD,
     CalibrationError,
     CameraNotFound,
@@ -84,8 +84,8 @@ def test_camera_names_one_rule(tmp_path, front, side, message):
     """The API's upload check and the pipeline both apply :func:`choose_cameras`."""
     from app.core.errors import ApiError
     from app.uploads import check_calibration
-    from worker.pipeline.cameras import select_cameras
     from worker.pipeline.contract import PipelineError
+    from worker.pipeline.geometry.rig import select_cameras
 
     base = _CAM.format(size="[640.0, 480.0]", dist="[0.0, 0.0, 0.0, 0.0]")
     path = tmp_path / "c.toml"

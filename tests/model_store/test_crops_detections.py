@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_store.crops import crop_box, crop_image, from_crop, to_crop
-from model_store.detections import DetectionsError, ViewDetections, load_view_detections, save_view_detections
+from model_store.keypoints.crops import crop_box, crop_image, from_crop, to_crop
+from model_store.keypoints.detections import DetectionsError, ViewDetections, load_view_detections, save_view_detections
 
 
 def test_crop_box_is_square_with_margin_and_round_trips():

@@ -47,7 +47,7 @@ def test_export_script_reports_missing_model(tmp_path):
 
 def test_named_sizes_match_the_model_and_landmarks():
     from model_store import sizes
-    from model_store.landmarks import load_landmarks
+    from model_store.keypoints.landmarks import load_landmarks
     from model_store.network.outputs import ROTATIONAL_COORDINATES
 
     md = load_definition()

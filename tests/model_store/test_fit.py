@@ -10,7 +10,6 @@ import torch
 from model_store.biomech import Motion, load_fullbody_model
 from model_store.biomech.jacobian import point_jacobians
 from model_store.biomech.posture import default_posture
-from model_store.cameras import Camera
 from model_store.demo import sample_motion
 from model_store.fit import (
     CameraRig,
@@ -25,9 +24,10 @@ from model_store.fit import (
 from model_store.fit import solver as fit_solver
 from model_store.fit.anatomical_prior import load_anatomical_prior
 from model_store.fit.gauss_newton import linearize
-from model_store.landmarks import load_landmarks
+from model_store.geometry.cameras import Camera
+from model_store.keypoints.landmarks import load_landmarks
 from model_store.network.outputs import rotational_indices
-from training.metrics import LOWER_LIMB_SAGITTAL, angle_errors_deg
+from training.eval.metrics import LOWER_LIMB_SAGITTAL, angle_errors_deg
 from training.synth.clip import render_clip
 from training.synth.motions import rotate_heading
 

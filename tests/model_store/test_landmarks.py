@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from model_store.biomech import load_fullbody_model
-from model_store.landmarks import load_landmarks, mirror_permutation
+from model_store.keypoints.landmarks import load_landmarks
+from model_store.keypoints.skeleton import mirror_permutation
 
 
 def test_names_follow_mediapipe_order():

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from model_store.biomech import load_fullbody_model
-from model_store.cameras import Camera, look_at
-from model_store.landmarks import load_landmarks
-from model_store.laterality import exchange_sides, handedness, mirror_order, swapped_sides
+from model_store.geometry.cameras import Camera, look_at
+from model_store.geometry.laterality import exchange_sides, handedness, mirror_order, swapped_sides
+from model_store.keypoints.landmarks import load_landmarks
 
 T = 60
 

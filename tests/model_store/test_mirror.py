@@ -9,8 +9,9 @@ import torch
 
 from model_store.biomech import load_fullbody_model
 from model_store.biomech.mirror import body_mirror_permutation, mirror_coordinates, mirror_scales
-from model_store.cameras import look_at
-from model_store.landmarks import load_landmarks, mirror_permutation
+from model_store.geometry.cameras import look_at
+from model_store.keypoints.landmarks import load_landmarks
+from model_store.keypoints.skeleton import mirror_permutation
 from model_store.network import NetworkInputs, save_checkpoint
 from model_store.network.mirror import mirror_inputs, unmirror_angles
 from model_store.network.onnx_export import example_inputs

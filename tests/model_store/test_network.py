@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -215,3 +216,19 @@ def test_pelvis_alias_is_canonicalised_without_changing_the_orientation():
     assert np.abs(r_in - r_out).max() < 1e-9
     keep = a[:, 1].abs() <= np.pi / 2
     assert torch.equal(c[keep, :3], a[keep, :3])  # canonical triples are left alone
+
+
+def test_a_network_trained_at_another_frame_rate_is_refused(tiny_checkpoint, tmp_path):
+    """Checkpoints record the frame rate they were trained at; the pipeline feeds MODEL_RATE_HZ, so a
+    network trained at another rate is refused instead of being fed the wrong motion speed."""
+
+    from model_store.conventions import MODEL_RATE_HZ
+    from model_store.network.checkpoint import CheckpointError, load_network
+
+    manifest = json.loads(tiny_checkpoint.read_text())
+    assert manifest["config"]["rate_hz"] == MODEL_RATE_HZ  # our training records it
+    shutil.copy(tiny_checkpoint.with_name(manifest["weights"]), tmp_path / manifest["weights"])
+    manifest["config"]["rate_hz"] = 30.0
+    (tmp_path / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match="30 Hz"):
+        load_network(tmp_path / "model.json")

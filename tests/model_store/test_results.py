@@ -16,7 +16,7 @@ def test_every_written_name_has_a_content_type():
 
 
 def test_plots_written_are_the_registered_ones(tmp_path):
-    from worker.pipeline.plots import write_plots
+    from worker.pipeline.outputs.plots import write_plots
 
     n = len(load_definition().coordinate_names)
     written = write_plots(np.arange(5) / 60.0, np.zeros((5, n)), tmp_path / results.PLOTS_DIR)

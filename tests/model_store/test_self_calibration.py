@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from model_store.biomech import load_fullbody_model
-from model_store.cameras import Camera, look_at
-from model_store.landmarks import load_landmarks, standing_height_m
-from model_store.self_calibration import SelfCalibrationError, estimate_rig
+from model_store.geometry.cameras import Camera, look_at
+from model_store.geometry.self_calibration import SelfCalibrationError, estimate_rig
+from model_store.keypoints.landmarks import load_landmarks, standing_height_m
 
 T = 150
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from model_store.fit.settings import PRIOR_SIGMA_RAD
-from training.calibrate_fit import main as calibrate
-from training.calibrate_fit import widened
+from training.eval.calibrate_fit import main as calibrate
+from training.eval.calibrate_fit import widened
 
 
 def test_widened_scales_only_the_wide_widths():

@@ -10,13 +10,17 @@ import numpy as np
 import pytest
 
 from model_store.biomech import load_definition, read_mot
+from model_store.conventions import MODEL_RATE_HZ
 from training.motion_library import cmu_retarget as cr
+from training.motion_library import mirror as mi
+from training.motion_library import opensim_tools as ot
+from training.motion_library import virtual_markers as vm
 from training.motion_library.bvh import parse_bvh
 from training.motion_library.catalogue import cmu_trials
 
 from .git_mirror import bare_mirror
 
-FPS = 60.0
+FPS = MODEL_RATE_HZ
 
 # Character Creator-style skeleton (cm, BVH world: Y up, Z forward, X left); all rotations zero is a
 # T-pose. Rows: name, parent, offset.
@@ -113,27 +117,27 @@ def _knee_wave(n: int = 150) -> np.ndarray:
 
 def test_cc_rig_is_recognised_and_its_t_pose_is_the_reference():
     bvh = parse_bvh(cc_bvh(_knee_wave(20)))
-    assert cr.naming_scheme(bvh) == "cc"
-    ref = cr.reference_pose(bvh)
+    assert vm.naming_scheme(bvh) == "cc"
+    ref = vm.reference_pose(bvh)
     assert ref is not None
-    assert cr.reference_unit_m(ref) == pytest.approx(0.01)  # centimetres
-    assert cr.same_skeleton(bvh, ref)
+    assert vm.reference_unit_m(ref) == pytest.approx(0.01)  # centimetres
+    assert vm.same_skeleton(bvh, ref)
     # a file that starts in motion has no reference of its own, but the same skeleton
     moving = parse_bvh(cc_bvh(_knee_wave(20), t_pose_first=False))
-    assert cr.reference_pose(moving) is None
-    assert cr.same_skeleton(moving, ref)
+    assert vm.reference_pose(moving) is None
+    assert vm.same_skeleton(moving, ref)
     # another avatar (longer shanks) is told apart
     other = parse_bvh(cc_bvh(_knee_wave(20)).replace("OFFSET 0.0 -42.0 0.0", "OFFSET 0.0 -47.0 0.0"))
-    assert not cr.same_skeleton(other, ref)
-    with pytest.raises(cr.RetargetError, match="reference pose"):
-        cr.rest_pose_overrides(moving)
+    assert not vm.same_skeleton(other, ref)
+    with pytest.raises(vm.RetargetError, match="reference pose"):
+        ot.rest_pose_overrides(moving)
 
 
 def test_longest_good_run_keeps_the_longest_stretch():
     rms = np.array([0.01, 0.09, 0.01, 0.02, 0.03, 0.2, 0.01])
-    assert cr.longest_good_run(rms, 0.05) == (2, 5)
-    assert cr.longest_good_run(np.full(4, 0.01), 0.05) == (0, 4)
-    assert cr.longest_good_run(np.full(4, 0.5), 0.05) == (0, 0)
+    assert ot.longest_good_run(rms, 0.05) == (2, 5)
+    assert ot.longest_good_run(np.full(4, 0.01), 0.05) == (0, 4)
+    assert ot.longest_good_run(np.full(4, 0.5), 0.05) == (0, 0)
 
 
 def _numbered_mot(path: Path, n: int) -> Path:
@@ -148,7 +152,7 @@ def _numbered_mot(path: Path, n: int) -> Path:
 
 def test_write_mot_rows_keeps_a_readable_slice(tmp_path: Path):
     src = _numbered_mot(tmp_path / "all.mot", 10)
-    cr.write_mot_rows(src, tmp_path / "part.mot", 3, 7)
+    ot.write_mot_rows(src, tmp_path / "part.mot", 3, 7)
     motion = read_mot(tmp_path / "part.mot")
     assert len(motion.times_s) == 4
     assert motion.times_s[0] == pytest.approx(3 / FPS, abs=1e-5)
@@ -157,9 +161,9 @@ def test_write_mot_rows_keeps_a_readable_slice(tmp_path: Path):
 
 def test_good_runs_lists_every_long_enough_stretch_in_time_order():
     rms = np.array([0.01, 0.01, 0.09, 0.01, 0.2, 0.01, 0.02, 0.03, 0.01, 0.5])
-    assert cr.good_runs(rms, 0.05, 2) == [(0, 2), (5, 9)]
-    assert cr.good_runs(rms, 0.05, 1) == [(0, 2), (3, 4), (5, 9)]
-    assert cr.good_runs(rms, 0.05, 5) == []
+    assert ot.good_runs(rms, 0.05, 2) == [(0, 2), (5, 9)]
+    assert ot.good_runs(rms, 0.05, 1) == [(0, 2), (3, 4), (5, 9)]
+    assert ot.good_runs(rms, 0.05, 5) == []
 
 
 def test_write_segments_keeps_the_other_good_stretches(tmp_path: Path):
@@ -172,9 +176,9 @@ def test_write_segments_keeps_the_other_good_stretches(tmp_path: Path):
     rms[3] = 0.04
     mx = rms * 2
     out = tmp_path / "cmu_60_01.mot"
-    main = cr.longest_good_run(rms, cr.IK_FRAME_RMS_MAX_M)
+    main = ot.longest_good_run(rms, ot.IK_FRAME_RMS_MAX_M)
     assert main == (8, 20)
-    segs = cr.write_segments(src, out, rms, mx, main, min_frames=3)
+    segs = ot.write_segments(src, out, rms, mx, main, min_frames=3)
     assert [s["file"] for s in segs] == ["cmu_60_01.s1.mot"] and segs[0]["frames"] == 4  # 1st long-enough run
     assert segs[0]["ik_max_m"] == pytest.approx(0.08) and 0.02 < segs[0]["ik_rms_m"] < 0.04
     motion = read_mot(tmp_path / "cmu_60_01.s1.mot")
@@ -210,7 +214,7 @@ def test_cc_trial_through_opensim_scale_and_ik(tmp_path: Path):
                                      "All_BVH/subjects/007/007_04.bvh": cc_bvh(knee, t_pose_first=False)},
                           "acme+cc-mocap")
     bare = mirrors / "acme+cc-mocap" / "repo"
-    mirror = cr.Mirror(bare)
+    mirror = mi.Mirror(bare)
     assert mirror.repo == "acme/cc-mocap"
     assert sorted(mirror.by_trial) == ["07_03", "07_04"]  # 007_04.bvh -> 07_04
     out = tmp_path / "out"
@@ -232,10 +236,10 @@ def test_cc_trial_through_opensim_scale_and_ik(tmp_path: Path):
 
 def test_daz_rig_is_recognised_and_has_no_toe_tip():
     bvh = parse_bvh(rig_bvh(_knee_wave(20), daz=True))
-    assert cr.naming_scheme(bvh) == "daz"
-    names = [m.name for m in cr.scheme_markers("daz")]
-    assert "RTOE" not in names and "LTOE" not in names and len(names) == len(cr.MARKERS) - 2
-    times, pts, unit = cr.marker_trajectories(bvh, unit_m=1.45)
+    assert vm.naming_scheme(bvh) == "daz"
+    names = [m.name for m in vm.scheme_markers("daz")]
+    assert "RTOE" not in names and "LTOE" not in names and len(names) == len(vm.MARKERS) - 2
+    times, pts, unit = vm.marker_trajectories(bvh, unit_m=1.45)
     assert pts.shape == (len(times), len(names), 3) and unit == 1.45
     def rest_knee_deg(b) -> float:
         p = b.positions(rest=True)[0]
@@ -245,19 +249,19 @@ def test_daz_rig_is_recognised_and_has_no_toe_tip():
 
     length = np.linalg.norm(bvh.joints[bvh.index("lFoot")].offset)
     assert rest_knee_deg(bvh) > 5.0  # the figure's zero pose bends the knee
-    cr.straighten_daz_limbs(bvh)
+    vm.straighten_daz_limbs(bvh)
     assert rest_knee_deg(bvh) < 1e-6 and np.linalg.norm(bvh.joints[bvh.index("lFoot")].offset) == pytest.approx(length)
     hands = bvh.positions(rest=True)[0][[bvh.index("lHand"), bvh.index("rHand")]]
     assert hands[0, 0] > 0.45 and hands[1, 0] < -0.45 and np.abs(hands[:, 2]).max() < 0.05  # straight out sideways
     # the rescaled figure (1.19 m) is below the height the unit guess accepts: the table names the unit
     with pytest.raises(ValueError, match="cannot determine the BVH unit"):
-        cr.reference_unit_m(cr.reference_pose(bvh))
+        vm.reference_unit_m(vm.reference_pose(bvh))
 
 
 def test_120_fps_files_are_decimated_to_60_hz():
     """BVH files write 1/120 s as "0.008333" (120.005 fps): every second frame is kept, not every third."""
     text = rig_bvh(_knee_wave(40), daz=True).replace(f"Frame Time: {1.0 / FPS:.6f}", "Frame Time: 0.008333")
-    times, pts, _ = cr.marker_trajectories(parse_bvh(text), unit_m=1.45)
+    times, pts, _ = vm.marker_trajectories(parse_bvh(text), unit_m=1.45)
     assert len(times) == len(pts) == 20 and np.diff(times) == pytest.approx(2 * 0.008333)
 
 
@@ -267,7 +271,7 @@ def test_daz_trial_through_opensim_scale_and_ik(tmp_path: Path):
     IK with the table's unit; the knee flexion comes back with the trunk upright."""
     knee = _knee_wave()
     mirrors = bare_mirror(tmp_path, {"public/bvh/60/60_01_scaled.bvh": rig_bvh(knee, daz=True)}, "acme+daz")
-    mirror = cr.Mirror(mirrors / "acme+daz" / "repo")
+    mirror = mi.Mirror(mirrors / "acme+daz" / "repo")
     assert mirror.by_trial == {"60_01": "public/bvh/60/60_01_scaled.bvh"}
     out = tmp_path / "out"
     out.mkdir()

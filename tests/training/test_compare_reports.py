@@ -1,4 +1,4 @@
-"""Paired comparison of two held-out evaluation reports (training.compare_reports)."""
+"""Paired comparison of two held-out evaluation reports (training.eval.compare)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from training.compare_reports import (
+from training.eval.compare import (
     FIGURES,
     PROCEDURAL_ROW,
     REAL_ROW,
@@ -17,8 +17,8 @@ from training.compare_reports import (
     compare,
     paired_difference,
 )
-from training.compare_reports import main as compare_main
-from training.evaluate_pipeline import main as evaluate_main
+from training.eval.compare import main as compare_main
+from training.eval.pipeline import main as evaluate_main
 
 
 def test_paired_difference_interval_and_verdicts():

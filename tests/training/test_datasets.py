@@ -6,7 +6,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from training.configs import DataRecipe
-from training.datasets import split_dir
+from training.data.cached import split_dir
 
 #: Recipe fields that only concern the other split.
 _OTHER_SPLIT = {"train": {"test_sequences", "test_seed"}, "test": {"train_sequences", "train_seed"}}

@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from model_store.detections import N_LANDMARKS, ViewDetections
+from model_store.conventions import MODEL_RATE_HZ
+from model_store.keypoints.detections import N_LANDMARKS, ViewDetections
 from training.synth.detector_noise import correlated_noise, estimate_height_px, perturb_clip_detections
 
-FPS = 60.0
+FPS = MODEL_RATE_HZ
 W, H = 120, 240
 TOP, BOTTOM = 20, 219  # the person's rows: 200 px tall
 
@@ -188,7 +189,8 @@ def test_bad_settings_are_refused() -> None:
 
 
 def test_swapped_sides_come_in_runs_and_leave_the_other_errors_as_they_were() -> None:
-    from model_store.landmarks import load_landmarks, mirror_permutation
+    from model_store.keypoints.landmarks import load_landmarks
+    from model_store.keypoints.skeleton import mirror_permutation
 
     front, side = _view(1200, 1), _view(1200, 2)
     base = perturb_clip_detections(np.random.default_rng(13), front, side)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from model_store.network.predictor import Predictor
-from training.evaluate_pipeline import evaluate_clip, mean_pose_floor
-from training.evaluate_pipeline import main as evaluate_main
-from training.heldout_clips import SPLIT_SEEDS, make_clip
+from training.eval.clips import SPLIT_SEEDS, make_clip
+from training.eval.pipeline import evaluate_clip, mean_pose_floor
+from training.eval.pipeline import main as evaluate_main
 
 
 def test_heldout_clips_are_deterministic_and_the_splits_apart():
@@ -87,7 +87,7 @@ def test_a_constant_offset_is_bias_and_noise_is_scatter():
     tilted 10° too far back reads as 10° of tilt whichever way the person faces (on the coordinates it
     would be mostly list when facing along Z)."""
     from model_store.network.outputs import ROTATIONAL_COORDINATES, assemble_coordinates, rotational_indices
-    from training.metrics import clip_error_profile
+    from training.eval.metrics import clip_error_profile
     from training.synth.motions import rotate_heading
 
     rng = np.random.default_rng(0)
@@ -110,7 +110,7 @@ def test_a_constant_offset_is_bias_and_noise_is_scatter():
 
 
 def test_all_row_averages_the_knee_amplitude_over_gait_kinds_only():
-    from training.evaluate_pipeline import HEADLINE, _aggregate, markdown_table
+    from training.eval.pipeline import HEADLINE, _aggregate, markdown_table
 
     def row(kind: str, ratio: float) -> dict:
         figures = {**dict.fromkeys(HEADLINE, 1.0), "knee_amplitude_ratio": ratio}
@@ -125,7 +125,7 @@ def test_all_row_averages_the_knee_amplitude_over_gait_kinds_only():
 
 
 def test_sides_agreement_counts_frames_in_the_products_window():
-    from training.evaluate_pipeline import sides_agreement
+    from training.eval.pipeline import sides_agreement
 
     product = np.zeros(10, bool)
     product[[2, 3, 4, 8]] = True  # the view's frames 7, 8, 9 and 13 at shift 5

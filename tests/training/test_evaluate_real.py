@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from model_store.cameras import load_calibration_toml
-from training.evaluate_real import main as evaluate_real
-from training.real.pose2sim_demo import demo_dir, detections, estimate_offset
+from model_store.geometry.cameras import load_calibration_toml
+from training.eval.real import main as evaluate_real
+from training.eval.recording.pose2sim_demo import demo_dir, detections, estimate_offset
 
 pytestmark = pytest.mark.slow
 

@@ -1,10 +1,10 @@
-"""The bundled checkpoint does not get worse on the fixed held-out set (see training/golden.py)."""
+"""The bundled checkpoint does not get worse on the fixed held-out set (see training/eval/golden.py)."""
 
 from __future__ import annotations
 
 import json
 
-from training.golden import golden_path, measure, worse
+from training.eval.golden import golden_path, measure, worse
 
 
 def test_bundled_checkpoint_matches_its_golden_figures():

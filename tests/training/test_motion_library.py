@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from model_store.biomech import load_definition, write_mot
+from model_store.conventions import MODEL_RATE_HZ as FPS
 from model_store.network.checkpoint import bundled_dir
 from training.motion_library.catalogue import (
     SOURCES_FILE,
@@ -17,7 +18,7 @@ from training.motion_library.catalogue import (
     is_reserved,
     load_catalogue,
 )
-from training.motion_library.library import FPS, build_library, load_library
+from training.motion_library.library import build_library, load_library
 
 from .git_mirror import bare_mirror
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from model_store.biomech import load_definition
+from training.data.stream import DeviceBuffer
 from training.motion_library.library import MotionLibrary
-from training.stream import DeviceBuffer
 from training.synth.motion_mix import MixWeights, MotionMix, ground_clip
 from training.synth.procedural import ground_feet, motion_of_kind
 

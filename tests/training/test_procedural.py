@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from model_store.biomech import load_definition
+from model_store.conventions import MODEL_RATE_HZ
 from training.synth.procedural import MOTION_KINDS, ground_feet, motion_of_kind
 from training.synth.sequence import build_sequence
 from training.synth.subjects import sample_subject
 
-FPS = 60.0
+FPS = MODEL_RATE_HZ
 NAMES = load_definition().coordinate_names
 RANGES = np.array([c.range for c in load_definition().coordinates])
 JOINTS = [i for i, n in enumerate(NAMES) if not n.startswith("pelvis") and not n.endswith("_beta")]

@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from model_store.biomech import load_fullbody_model
-from model_store.cameras import Camera, look_at
-from model_store.detections import ViewDetections
-from model_store.landmarks import load_landmarks, mirror_permutation
-from training.real.pose2sim_demo import Aligned
-from training.real.reference import consistent_laterality, segment_length_errors
+from model_store.geometry.cameras import Camera, look_at
+from model_store.keypoints.detections import ViewDetections
+from model_store.keypoints.landmarks import load_landmarks
+from model_store.keypoints.skeleton import mirror_permutation
+from training.eval.recording.pose2sim_demo import Aligned
+from training.eval.recording.reference import consistent_laterality, segment_length_errors
 
 SIZE = (320, 240)
 T = 20

@@ -1,15 +1,15 @@
-"""The renderer places its crops where the pipeline does (one crop geometry: model_store.crops)."""
+"""The renderer places its crops where the pipeline does (one crop geometry: model_store.keypoints.crops)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from model_store.crops import to_crop
-from model_store.detections import ViewDetections
+from model_store.keypoints.crops import to_crop
+from model_store.keypoints.detections import ViewDetections
 from training.synth.render import draw_mask, project_capsules, render_crops
 from training.synth.sequence import build_sequence
-from worker.pipeline.detect import track_from_detections
+from worker.pipeline.stages.detect import track_from_detections
 
 
 @pytest.mark.parametrize("seed", [3, 4])

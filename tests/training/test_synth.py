@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from model_store.biomech import load_fullbody_model, read_mot, write_mot
-from model_store.cameras import load_calibration_toml
-from model_store.detections import load_clip_detections
-from model_store.landmarks import load_landmarks
+from model_store.geometry.cameras import load_calibration_toml
+from model_store.keypoints.detections import load_clip_detections
+from model_store.keypoints.landmarks import load_landmarks
 from training.synth import motions
 from training.synth.__main__ import main as synth_main
 from training.synth.clip import read_scales

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from model_store.biomech import load_fullbody_model
-from model_store.cameras import Camera, look_at
-from model_store.landmarks import load_landmarks
+from model_store.geometry.cameras import Camera, look_at
+from model_store.keypoints.landmarks import load_landmarks
 from training.synth.body import build_capsules
 from training.synth.render import keypoint_visibility
 

@@ -12,8 +12,8 @@ from model_store.biomech import load_fullbody_model
 from model_store.network import KinematicsNet, get_config, load_network
 from tests.training.toy_data import toy_sequences
 from training.configs import get_train_config
-from training.data import sample_windows
-from training.evaluation import evaluate_constant, evaluate_network, mean_pose
+from training.data.sequences import sample_windows
+from training.eval.network import evaluate_constant, evaluate_network, mean_pose
 from training.losses import kinematics_loss
 from training.train import train
 
@@ -93,20 +93,20 @@ def test_evaluation_metrics_and_mean_pose_floor(toy):
     from model_store.network.outputs import rotational_indices
 
     exact = test.coords[..., rotational_indices()]
-    from training.evaluation import _metrics
+    from training.eval.network import _metrics
 
     zero = _metrics(exact, np.broadcast_to(test.scales[:, None], (*exact.shape[:2], 22, 3)), test)
     assert zero["mae_deg"] < 1e-3 and zero["mpjpe_mm"] < 1e-2 and zero["scale_err_pct"] < 1e-4
 
 
 def test_evaluate_cli_prints_one_json_line(tmp_path, capsys):
-    from training.evaluate import main as evaluate_main
+    from training.eval.checkpoint import main as evaluate_main
     from training.synth.dataset import write_dataset
 
     data_dir = tmp_path / "ds"
     write_dataset(data_dir, 2, frames=8, seed=3, mask_size=32, progress=False)
     cfg = get_train_config("tiny", stage1_steps=2, stage2_steps=1)
-    from training.datasets import load_sequences
+    from training.data.cached import load_sequences
 
     seqs = load_sequences(data_dir, get_config("tiny").input_size)
     summary = train(cfg, tmp_path / "run", seqs, seqs, progress=False)

@@ -14,8 +14,8 @@ import torch
 from safetensors import safe_open
 
 from model_store.network import load_network
-from training import stream as stream_module
 from training.configs import get_train_config
+from training.data import stream as stream_module
 from training.train import main as train_main
 from training.train_stream import train_streaming
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from model_store.biomech import load_fullbody_model
-from training.data import SequenceArrays
+from training.data.sequences import SequenceArrays
 
 
 def _camera(yaw: float, dist: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

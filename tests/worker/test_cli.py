@@ -96,7 +96,7 @@ def test_cli_reports_no_person(use_tiny_checkpoint, tmp_path, capsys):
 
 def test_refine_none_keeps_the_network_and_fit_beats_it(use_tiny_checkpoint, synthetic_clip, tmp_path, capsys):
     from model_store.biomech import load_definition
-    from training.metrics import LOWER_LIMB_SAGITTAL, angle_errors_deg
+    from training.eval.metrics import LOWER_LIMB_SAGITTAL, angle_errors_deg
 
     truth = read_mot(synthetic_clip / "truth.mot")
     cols = [load_definition().coordinate_names.index(n) for n in LOWER_LIMB_SAGITTAL]
@@ -124,7 +124,7 @@ def test_refine_none_keeps_the_network_and_fit_beats_it(use_tiny_checkpoint, syn
 
 def test_a_view_whose_keypoints_are_all_unseen_fails_with_a_code(use_tiny_checkpoint, synthetic_clip, tmp_path,
                                                                   capsys):
-    from model_store.detections import load_clip_detections, save_view_detections
+    from model_store.keypoints.detections import load_clip_detections, save_view_detections
 
     front, side = load_clip_detections(synthetic_clip / "detections")
     side.keypoints[..., 2] = 0.0  # the side detector saw the silhouette but no keypoint
@@ -164,7 +164,7 @@ def test_without_a_calibration_the_cli_estimates_the_cameras_and_writes_them(use
                                                                              tmp_path, capsys):
     """No calibration: the rig comes from the person; the summary says so and the estimated calibration is
     written in the format ``--calibration`` reads, close to the clip's true one (relative rotation)."""
-    from model_store.cameras import load_calibration_toml
+    from model_store.geometry.cameras import load_calibration_toml
 
     out = tmp_path / "out"
     rc, cap = _run(["--front", str(synthetic_clip / "front.mp4"), "--side", str(synthetic_clip / "side.mp4"),

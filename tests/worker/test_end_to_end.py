@@ -10,7 +10,7 @@ import pytest
 
 from model_store.biomech import load_fullbody_model, read_mot
 from model_store.network import find_checkpoint
-from training.metrics import LOWER_LIMB_SAGITTAL, angle_errors_deg
+from training.eval.metrics import LOWER_LIMB_SAGITTAL, angle_errors_deg
 from worker.cli import main as cli_main
 
 pytestmark = pytest.mark.slow

@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from model_store.biomech import Motion, load_definition, read_mot, resample_motion
+from model_store.conventions import MODEL_RATE_HZ
 from training.motion_library.catalogue import SHARED_WALK_ID, SOURCES_FILE, Trial, load_catalogue
 
-FPS = 60.0
 LIBRARY_DIR = "motion_library"
 
 
@@ -42,7 +42,7 @@ class LibraryError(RuntimeError):
 
 @dataclass
 class MotionLibrary:
-    """Trials (catalogue entries with ``frames``) and their coordinates [T_i, 39] at :data:`FPS`."""
+    """Trials (catalogue entries with ``frames``) and their coordinates [T_i, 39] at :data:`MODEL_RATE_HZ`."""
 
     trials: list[dict]
     coords: list[np.ndarray]
@@ -59,7 +59,7 @@ class MotionLibrary:
     def minutes_by_kind(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for t, q in zip(self.trials, self.coords, strict=True):
-            out[t["kind"]] = out.get(t["kind"], 0.0) + len(q) / FPS / 60.0
+            out[t["kind"]] = out.get(t["kind"], 0.0) + len(q) / MODEL_RATE_HZ / 60.0
         return {k: round(v, 2) for k, v in sorted(out.items())}
 
     def __len__(self) -> int:
@@ -127,19 +127,19 @@ def build_library(mirrors: Path, cache: Path, progress: bool = True, sources: Pa
             motion, provenance = _read_trial(trial, mirrors, cache)
         except (LibraryError, OSError, ValueError) as exc:
             raise LibraryError(f"trial {trial.id}: {exc}") from exc
-        _, q = resample_motion(motion, FPS)
+        _, q = resample_motion(motion, MODEL_RATE_HZ)
         if "max_seconds" in trial.extra:  # a long steady trial: its first seconds are enough
-            q = q[: int(round(float(trial.extra["max_seconds"]) * FPS))]
+            q = q[: int(round(float(trial.extra["max_seconds"]) * MODEL_RATE_HZ))]
         names = load_definition().coordinate_names
         for name in trial.extra.get("negate", ()):
             q[:, names.index(name)] *= -1.0
         q, n_clipped = _clip_to_ranges(q)
         coords.append(q.astype(np.float32))
         entries.append({**trial.as_dict(), "provenance": provenance, "frames": len(q),
-                        "seconds": round(len(q) / FPS, 2), "frames_clipped_to_ranges": n_clipped,
+                        "seconds": round(len(q) / MODEL_RATE_HZ, 2), "frames_clipped_to_ranges": n_clipped,
                         "source_rate_hz": round(motion.rate_hz, 2)})
         if progress:
-            print(f"  {trial.id:38s} {trial.kind:13s} {trial.split:5s} {len(q) / FPS:6.1f} s", flush=True)
+            print(f"  {trial.id:38s} {trial.kind:13s} {trial.split:5s} {len(q) / MODEL_RATE_HZ:6.1f} s", flush=True)
     out = library_dir(cache)
     out.mkdir(parents=True, exist_ok=True)
     lengths = np.array([len(q) for q in coords], np.int64)
@@ -147,8 +147,8 @@ def build_library(mirrors: Path, cache: Path, progress: bool = True, sources: Pa
                         starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]), ids=np.array([t.id for t in trials]))
     lib = MotionLibrary(entries, coords)
     summary = {split: lib.select(split).minutes_by_kind() for split in ("train", "test")}
-    manifest = {"fps": FPS, "coordinates": list(load_definition().coordinate_names), "trials": entries,
-                "minutes": summary, "total_minutes": round(sum(lengths) / FPS / 60, 2)}
+    manifest = {"fps": MODEL_RATE_HZ, "coordinates": list(load_definition().coordinate_names), "trials": entries,
+                "minutes": summary, "total_minutes": round(sum(lengths) / MODEL_RATE_HZ / 60, 2)}
     path = out / "manifest.json"
     path.write_text(json.dumps(manifest, indent=1) + "\n")
     return path
@@ -171,4 +171,4 @@ def load_library(cache: Path) -> MotionLibrary:
     return MotionLibrary(manifest["trials"], coords)
 
 
-__all__ = ["FPS", "LibraryError", "MotionLibrary", "build_library", "library_dir", "load_library"]
+__all__ = ["MODEL_RATE_HZ", "LibraryError", "MotionLibrary", "build_library", "library_dir", "load_library"]

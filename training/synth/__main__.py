@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from model_store.biomech import MotionFileError, read_mot
+from model_store.conventions import MODEL_RATE_HZ
 from training.synth.clip import read_scales, write_clip
 from training.synth.dataset import write_dataset
 from training.synth.real_motion import RealMotionError, load_walk_motion
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--motion", type=Path, required=True, help="Rajagopal coordinates (.mot, degrees or radians)")
     c.add_argument("--out", type=Path, required=True)
     c.add_argument("--scales", type=Path, help="OpenSim ScaleSet XML or our truth_scales.json")
-    c.add_argument("--fps", type=float, default=60.0)
+    c.add_argument("--fps", type=float, default=MODEL_RATE_HZ)
     c.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     try:

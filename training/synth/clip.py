@@ -17,11 +17,12 @@ import av
 import numpy as np
 
 from model_store.biomech import Motion, load_definition, resample_motion, write_mot
-from model_store.cameras import Camera, save_calibration_toml
-from model_store.detections import ViewDetections, save_view_detections
+from model_store.conventions import MODEL_RATE_HZ, VIEW_NAMES
+from model_store.geometry.cameras import Camera, save_calibration_toml
+from model_store.keypoints.detections import ViewDetections, save_view_detections
 from training.synth.render import draw_mask, keypoint_visibility, project_capsules
 from training.synth.rig import to_calibration_camera
-from training.synth.sequence import VIEWS, SyntheticSequence, build_sequence
+from training.synth.sequence import SyntheticSequence, build_sequence
 from training.synth.subjects import Subject, sample_subject
 
 BACKGROUND = 40
@@ -64,7 +65,7 @@ class RenderedClip:
 
 
 def render_clip(
-    motion: Motion, fps: float = 60.0, seed: int = 0, subject: Subject | None = None, max_side: int = 960,
+    motion: Motion, fps: float = MODEL_RATE_HZ, seed: int = 0, subject: Subject | None = None, max_side: int = 960,
 ) -> RenderedClip:
     """Render ``motion`` from a sampled two-camera rig (seeded) as exact detections, without video."""
     rng = np.random.default_rng(seed)
@@ -72,7 +73,7 @@ def render_clip(
     subject = subject or sample_subject(rng)
     seq = build_sequence(rng, len(times), coords=coords, subject=subject)
     dets, calib = [], []
-    for name, cam in zip(VIEWS, seq.cameras, strict=True):
+    for name, cam in zip(VIEW_NAMES, seq.cameras, strict=True):
         cam = _scaled_camera(cam, max_side)
         px, r_px, _ = project_capsules(cam, seq.capsules, seq.radii)
         masks = np.stack([draw_mask(px[i], r_px[i], np.zeros(2), 1.0, cam.image_size) for i in range(len(times))])
@@ -85,14 +86,14 @@ def render_clip(
 
 
 def write_clip(
-    motion: Motion, out: Path, fps: float = 60.0, seed: int = 0, subject: Subject | None = None,
+    motion: Motion, out: Path, fps: float = MODEL_RATE_HZ, seed: int = 0, subject: Subject | None = None,
     max_side: int = 960,
 ) -> dict[str, Path]:
     """Render ``motion`` as a two-view clip into ``out``; returns the written paths by role."""
     clip = render_clip(motion, fps, seed, subject, max_side)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    for name, det in zip(VIEWS, clip.detections, strict=True):
+    for name, det in zip(VIEW_NAMES, clip.detections, strict=True):
         paths[f"detections_{name}"] = save_view_detections(out / "detections" / f"{name}.npz", det)
         paths[name] = out / f"{name}.mp4"
         _write_video(paths[name], det.masks, fps)

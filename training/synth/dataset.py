@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from model_store.crops import CROP_SIZE
+from model_store.conventions import MODEL_RATE_HZ
+from model_store.keypoints.crops import CROP_SIZE
 from training.synth.motion_mix import MotionMix
-from training.synth.sequence import FPS, build_sequence, render_views
+from training.synth.sequence import build_sequence, render_views
 
 FORMAT_VERSION = 1
 
@@ -78,7 +79,7 @@ def write_dataset(
         shards.append({"file": name, "sequences": len(items)})
     bar.close()
     manifest = {
-        "format_version": FORMAT_VERSION, "sequences": sequences, "frames": frames, "fps": FPS, "seed": seed,
+        "format_version": FORMAT_VERSION, "sequences": sequences, "frames": frames, "fps": MODEL_RATE_HZ, "seed": seed,
         "mask_size": mask_size, "crop_size": CROP_SIZE, "views": ["front", "side"], "real_walk": walk is not None,
         "walk_mirrored": walk_mirror,
         "shards": shards,

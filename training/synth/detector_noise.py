@@ -1,6 +1,6 @@
 """Make exact synthetic detections look like a real detector's, for evaluating the whole pipeline.
 
-Input and output are :class:`~model_store.detections.ViewDetections` of one clip's two views:
+Input and output are :class:`~model_store.keypoints.detections.ViewDetections` of one clip's two views:
 masks uint8 [T, H, W] (0–255, full frame), keypoints float32 [T, 33, 3] (x, y in full-frame px,
 y down, visibility 0–1), person_found bool [T]. All sizes below are in full-frame pixels of the view
 they apply to, times in seconds, and the person's height ``h`` is in px in that view.
@@ -48,8 +48,9 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from model_store.detections import ViewDetections
-from model_store.laterality import exchange_sides
+from model_store.conventions import VIEW_NAMES
+from model_store.geometry.laterality import exchange_sides
+from model_store.keypoints.detections import ViewDetections
 
 _DROP_VISIBILITY_MAX = 0.2
 _KEYPOINT_HEIGHT_FACTOR = 1.1  # stature ≈ 1.1 × nose-to-heel extent
@@ -144,7 +145,7 @@ def perturb_clip_detections(
         perturbed, view_info = perturb_view(rng, det, settings, h)
         out.append(perturbed)
         info[name] = view_info
-    for i, name in enumerate(("front", "side")):  # last, so that the draws above do not depend on p_swap
+    for i, name in enumerate(VIEW_NAMES):  # last, so that the draws above do not depend on p_swap
         out[i], info[name]["swapped_frames"] = swap_sides(rng, out[i], settings)
     return out[0], out[1], info
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model_store.biomech import load_definition
-from training.motion_library.library import FPS as LIBRARY_FPS
+from model_store.conventions import MODEL_RATE_HZ
 from training.motion_library.library import MotionLibrary
 from training.synth import motions
 from training.synth.procedural import MOTION_KINDS, ground_feet, motion_of_kind
@@ -91,7 +91,7 @@ class MotionMix:
         idx = [i for i, t in enumerate(lib.trials) if t["kind"] == kind]
         lengths = np.array([len(lib.coords[i]) for i in idx], float)
         i = idx[rng.choice(len(idx), p=lengths / lengths.sum())]
-        q = motions.walk_window(rng, lib.coords[i].astype(np.float64), LIBRARY_FPS, frames, fps)
+        q = motions.walk_window(rng, lib.coords[i].astype(np.float64), MODEL_RATE_HZ, frames, fps)
         if rng.random() < 0.5:
             q = motions.mirror(q)
         q = motions.scale_amplitude(q, rng, 0.85, 1.15)

@@ -41,7 +41,7 @@ from scipy.interpolate import CubicSpline
 from scipy.ndimage import gaussian_filter1d
 
 from model_store.biomech import load_definition, load_fullbody_model
-from model_store.landmarks import load_landmarks
+from model_store.keypoints.landmarks import load_landmarks
 from training.synth import motions
 
 MotionKind = Callable[[np.random.Generator, int, float], np.ndarray]

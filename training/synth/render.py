@@ -1,11 +1,11 @@
 """Silhouette and keypoint rendering of the capsule body from calibrated perspective cameras.
 
-Projection uses ideal pinhole cameras (:class:`~model_store.cameras.Camera` with the OpenSim ground
-frame as their world, :meth:`~model_store.cameras.Camera.project_pinhole`: synthetic cameras have
+Projection uses ideal pinhole cameras (:class:`~model_store.geometry.cameras.Camera` with the OpenSim ground
+frame as their world, :meth:`~model_store.geometry.cameras.Camera.project_pinhole`: synthetic cameras have
 no lens distortion). Masks are anti-aliased: capsules are drawn with OpenCV's anti-aliased primitives on a
-``supersample``× canvas and area-averaged down. Crops are the pipeline's (:mod:`model_store.crops`):
+``supersample``× canvas and area-averaged down. Crops are the pipeline's (:mod:`model_store.keypoints.crops`):
 the square around the pixels the full-resolution silhouette covers (mask > 127, as
-:func:`~model_store.crops.crop_box` measures a detected mask), metadata ``(x0, y0, scale)`` with
+:func:`~model_store.keypoints.crops.crop_box` measures a detected mask), metadata ``(x0, y0, scale)`` with
 ``crop_px = (full_px − (x0, y0)) × scale``.
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from model_store.cameras import Camera
-from model_store.crops import CROP_SIZE, box_from_extent
+from model_store.geometry.cameras import Camera
+from model_store.keypoints.crops import CROP_SIZE, box_from_extent
 
 #: Bands (full px) drawn beside each side of the geometric box to find the silhouette's pixel extent.
 EXTENT_BAND = 4
@@ -94,7 +94,7 @@ def pixel_extent(px: np.ndarray, r_px: np.ndarray, image_size: tuple[int, int],
                  band: int = EXTENT_BAND) -> tuple[np.ndarray, np.ndarray] | None:
     """One frame's silhouette (capsule pixels [C, 2, 2], radii [C] px) drawn at full resolution:
     (first column, first row) and (last + 1) of the pixels over half covered, inside the image —
-    what :func:`~model_store.crops.crop_box` measures on the full-frame mask. None when no pixel is.
+    what :func:`~model_store.keypoints.crops.crop_box` measures on the full-frame mask. None when no pixel is.
 
     Only bands of ``band`` px beside each side of the geometric box are drawn (a pixel more than
     ~0.2 px beyond the geometry is never covered); the whole box when a band finds nothing."""
@@ -203,7 +203,7 @@ def pixel_extents(px: np.ndarray, r_px: np.ndarray, image_size: tuple[int, int],
 
 def crop_boxes(cam: Camera, px: np.ndarray, r_px: np.ndarray, crop_size: int = CROP_SIZE) -> np.ndarray:
     """The pipeline's crop boxes [T, 3] (x0, y0, scale) of each frame's silhouette (capsule pixels
-    [T, C, 2, 2], radii [T, C] px): :func:`~model_store.crops.box_from_extent` of :func:`pixel_extent`,
+    [T, C, 2, 2], radii [T, C] px): :func:`~model_store.keypoints.crops.box_from_extent` of :func:`pixel_extent`,
     or of the geometric box for a frame whose silhouette covers no pixel."""
     lo, hi = silhouette_box(px, r_px)
     ext_lo, ext_hi, found = pixel_extents(px, r_px, cam.image_size)

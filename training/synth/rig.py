@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from model_store.cameras import OPENSIM_FROM_WORLD, Camera, look_at
+from model_store.geometry.cameras import OPENSIM_FROM_WORLD, Camera, look_at
 from training.synth.render import project_capsules, silhouette_box
 
 IMAGE_SIZES = ((1920, 1080), (1080, 1920), (1280, 720), (720, 1280), (1088, 1920))

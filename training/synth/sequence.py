@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 from model_store.biomech import load_fullbody_model
-from model_store.cameras import Camera
-from model_store.landmarks import load_landmarks
+from model_store.conventions import MODEL_RATE_HZ
+from model_store.geometry.cameras import Camera
+from model_store.keypoints.landmarks import load_landmarks
 from training.synth import motions
 from training.synth.body import build_capsules
 from training.synth.corruption import corrupt_view
@@ -24,9 +25,6 @@ from training.synth.motion_mix import MotionMix
 from training.synth.render import render_crops
 from training.synth.rig import sample_rig
 from training.synth.subjects import Subject, sample_subject
-
-FPS = 60.0
-VIEWS = ("front", "side")
 
 
 @cache
@@ -71,14 +69,14 @@ def pose_sequence(
     trial only and the test split the mirrored one only, so the two never share a motion.
     """
     if walk is not None and rng.random() < p_walk:
-        q = motions.walk_window(rng, walk, walk_fps, frames, FPS)
+        q = motions.walk_window(rng, walk, walk_fps, frames, MODEL_RATE_HZ)
         source = "walk"
         if walk_mirror:
             q, source = motions.mirror(q), "walk_mirrored"
         q = motions.scale_amplitude(q, rng)
         q = motions.rotate_heading(q, rng.uniform(-np.pi, np.pi))
         return q, source
-    return motions.random_motion(rng, frames, FPS), "random"
+    return motions.random_motion(rng, frames, MODEL_RATE_HZ), "random"
 
 
 def build_sequence(
@@ -102,7 +100,7 @@ def _build_sequence(
     subject = subject or sample_subject(rng)
     source = "given"
     if coords is None and mix is not None:
-        coords, source = mix.sample(rng, frames, FPS, subject.scales)
+        coords, source = mix.sample(rng, frames, MODEL_RATE_HZ, subject.scales)
     elif coords is None:
         coords, source = pose_sequence(rng, frames, walk, walk_fps, walk_mirror)
     coords = coords.copy()

@@ -1,7 +1,7 @@
 """Video → kinematics pipeline. Entry point: :func:`run_pipeline` (see ``contract``).
 
 ``run_pipeline`` is imported on first use, so the detection subprocesses
-(``python -m worker.pipeline.detect``) start without loading the network's libraries."""
+(``python -m worker.pipeline.stages.detect``) start without loading the network's libraries."""
 
 from __future__ import annotations
 

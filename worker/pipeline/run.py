@@ -14,25 +14,26 @@ import numpy as np
 
 from model_store import results
 from model_store.biomech import load_definition
-from model_store.cameras import Camera, save_calibration_toml
-from model_store.detections import DetectionsError, ViewDetections, ViewTrack, load_clip_detections
+from model_store.conventions import MODEL_RATE_HZ, VIEW_NAMES
 from model_store.fit import FitSettings
+from model_store.geometry.cameras import Camera, save_calibration_toml
+from model_store.geometry.self_calibration import RigEstimate
+from model_store.keypoints.detections import DetectionsError, ViewDetections, ViewTrack, load_clip_detections
 from model_store.network import CheckpointError
 from model_store.network.predictor import Predictor
-from model_store.self_calibration import RigEstimate
-from worker.pipeline.assemble import InitialMotion, assemble, hip_midpoints, initial_motion, write_results
-from worker.pipeline.cameras import select_cameras
 from worker.pipeline.contract import PipelineError, PipelineRequest, PipelineResult, ProgressCallback
-from worker.pipeline.decode import TARGET_FPS, open_video
-from worker.pipeline.detect import track_from_detections, track_views
-from worker.pipeline.fit import Refined, refine_motion, write_fit_files
-from worker.pipeline.infer import InferenceResult, build_inputs, run_windows
-from worker.pipeline.overlay import write_overlay
-from worker.pipeline.plots import write_plots
-from worker.pipeline.rig_estimate import cameras_from_person
-from worker.pipeline.sides import SidesReport, agree_sides
-from worker.pipeline.subject import choose_subject, parse_subject
-from worker.pipeline.sync import SyncResult, synchronise
+from worker.pipeline.geometry.rig import select_cameras
+from worker.pipeline.geometry.rig_estimate import cameras_from_person
+from worker.pipeline.geometry.sides import SidesReport, agree_sides
+from worker.pipeline.outputs.overlay import write_overlay
+from worker.pipeline.outputs.plots import write_plots
+from worker.pipeline.people.subject import choose_subject, parse_subject
+from worker.pipeline.stages.assemble import InitialMotion, assemble, hip_midpoints, initial_motion, write_results
+from worker.pipeline.stages.decode import open_video
+from worker.pipeline.stages.detect import track_from_detections, track_views
+from worker.pipeline.stages.fit import Refined, refine_motion, write_fit_files
+from worker.pipeline.stages.infer import InferenceResult, build_inputs, run_windows
+from worker.pipeline.stages.synchronise import SyncResult, synchronise
 from worker.settings import get_settings
 
 MIN_OVERLAP_FRAMES = 30
@@ -111,8 +112,8 @@ def estimate_from_detections(
     ``request.refine`` and ``request.height_m``; ``fit_settings`` replaces the fit's defaults
     (:class:`~model_store.fit.FitSettings`, for calibrating them). With ``agree`` and calibrated
     cameras, left/right labels one view's detector swapped are put back after synchronising
-    (:mod:`worker.pipeline.sides`). Without a calibration and with ``self_calibrate``, the cameras are
-    estimated from the person (:mod:`worker.pipeline.rig_estimate`; ``cams``, the default rig, is the
+    (:mod:`worker.pipeline.geometry.sides`). Without a calibration and with ``self_calibrate``, the cameras are
+    estimated from the person (:mod:`worker.pipeline.geometry.rig_estimate`; ``cams``, the default rig, is the
     fallback) and then used as calibrated ones.
     """
     stages = stages or _Stages(None)
@@ -149,7 +150,7 @@ def estimate_from_detections(
     with stages.stage("fit") as report:
         hip_mid = hip_midpoints((front, side), cams)
         initial = initial_motion(inferred.angles, inferred.scales, hip_mid, request.height_m)
-        refined = refine_motion((front, side), cams, inferred.angles, initial, TARGET_FPS, request.refine,
+        refined = refine_motion((front, side), cams, inferred.angles, initial, MODEL_RATE_HZ, request.refine,
                                 request.height_m, settings=fit_settings, progress=report)
         warnings += refined.warnings
     return CoreResult(front, side, f0, sync, inferred, initial, refined, warnings, sides, cams, rig)
@@ -180,7 +181,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         dets: list[ViewTrack] | list[ViewDetections]
         if request.detections_dir is not None:
             try:
-                dets = [_resample(d, TARGET_FPS) for d in load_clip_detections(request.detections_dir)]
+                dets = [_resample(d, MODEL_RATE_HZ) for d in load_clip_detections(request.detections_dir)]
             except DetectionsError as exc:
                 raise PipelineError("detections_invalid", str(exc)) from exc
             found = [int(d.person_found.sum()) for d in dets]
@@ -192,7 +193,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
             warnings += choice.warnings
             subject = choice.summary
             dets = [t.track for t in tracked]
-            for name, t in zip(("front", "side"), tracked, strict=True):
+            for name, t in zip(VIEW_NAMES, tracked, strict=True):
                 detect_detail.update({f"{name}_decode": t.decode_s, f"{name}_wall": t.wall_s})
             found = [int(d.person_found.sum()) for d in dets]
         if min(found) == 0:
@@ -209,9 +210,9 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
     warnings += core.warnings
     front, side, f0, refined = core.front, core.side, core.front_start, core.refined
     with stages.stage("assemble") as report:
-        result = assemble(refined.coords, refined.scales, TARGET_FPS, core.initial)
-        files = write_results(result, out_dir, request.mass_kg, TARGET_FPS)
-        files += write_fit_files(refined, out_dir, TARGET_FPS)
+        result = assemble(refined.coords, refined.scales, MODEL_RATE_HZ, core.initial)
+        files = write_results(result, out_dir, request.mass_kg, MODEL_RATE_HZ)
+        files += write_fit_files(refined, out_dir, MODEL_RATE_HZ)
         if core.rig is not None:
             save_calibration_toml(cams, out_dir / results.ESTIMATED_CALIBRATION)
             files.append(results.ESTIMATED_CALIBRATION)
@@ -222,7 +223,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
             try:
                 files += write_overlay((Path(request.front_video), Path(request.side_video)), cams,
                                        (front, side), result.joint_centers, refined.flagged,
-                                       (f0, f0 + core.sync.offset_frames), TARGET_FPS, out_dir)
+                                       (f0, f0 + core.sync.offset_frames), MODEL_RATE_HZ, out_dir)
             except (av.error.FFmpegError, OSError, ValueError) as exc:  # the numbers stand without the picture
                 warnings.append(f"the overlay video could not be written ({exc.__class__.__name__})")
     missing = {name: np.flatnonzero(~d.person_found).tolist() for name, d in (("front", front), ("side", side))}
@@ -235,7 +236,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
             "detections": "precomputed" if request.detections_dir else "detected",
             "height_m": request.height_m, "mass_kg": request.mass_kg,
         },
-        "fps": TARGET_FPS,
+        "fps": MODEL_RATE_HZ,
         "frames": int(result.times_s.size),
         "front_start_frame": f0,
         "sync": asdict(core.sync),

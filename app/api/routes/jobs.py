@@ -22,6 +22,7 @@ from app.schemas import ERROR_RESPONSES, ErrorDetail, JobList, JobPublic, Result
 from app.upload_stream import multipart_boundary, receive_job_upload
 from app.uploads import check_calibration, check_durations, check_rig, check_video, remove_dir
 from model_store import results
+from model_store.conventions import VIEW_NAMES
 from worker.celery_app import celery_app
 from worker.jobs import ACTIVE, Job, JobStatus, JobStore
 from worker.tasks import enqueue, reap_job
@@ -75,7 +76,7 @@ async def create_job(request: Request, response: Response, settings: SettingsDep
         if upload.calibration:
             await run_in_threadpool(check_calibration, inp / "calibration.toml", form.front_camera, form.side_camera)
         # off the event loop: polls stay fast while a long upload is checked
-        infos = [await run_in_threadpool(check_video, inp / upload.videos[f], f, settings) for f in ("front", "side")]
+        infos = [await run_in_threadpool(check_video, inp / upload.videos[f], f, settings) for f in VIEW_NAMES]
         check_durations(infos[0], infos[1], settings)
         await run_in_threadpool(check_rig, inp / "calibration.toml" if upload.calibration else None,
                                 form.front_camera, form.side_camera, (infos[0], infos[1]))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from worker.pipeline import motion_match
-from worker.pipeline.subject import Person
+from worker.pipeline.people import motion_match
+from worker.pipeline.people.subject import Person
 
 SAMPLE_HZ = 60.0 / motion_match.MOTION_STEP
 N = int(motion_match.MOTION_SECONDS * 60) // motion_match.MOTION_STEP + 1

@@ -1,5 +1,5 @@
-"""Matching people across uncalibrated views by their motion (worker.pipeline.motion_match and the
-uncalibrated branch of worker.pipeline.subject.choose_subject), on synthetic keypoint series."""
+"""Matching people across uncalibrated views by their motion (worker.pipeline.people.motion_match and the
+uncalibrated branch of worker.pipeline.people.subject.choose_subject), on synthetic keypoint series."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from tests.worker.pipeline.motion_people import moving_person
-from worker.pipeline import motion_match as mm
 from worker.pipeline.contract import PipelineError
-from worker.pipeline.subject import Person, Survey, choose_subject, parse_subject
+from worker.pipeline.people import motion_match as mm
+from worker.pipeline.people.subject import Person, Survey, choose_subject, parse_subject
 
 SIZE = (1920, 1080)
 

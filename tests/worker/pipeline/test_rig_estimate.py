@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_store.detections import ViewTrack
+from model_store.keypoints.detections import ViewTrack
 from tests.model_store.test_self_calibration import _camera, _keypoints, _motion
-from worker.pipeline.cameras import default_rig
-from worker.pipeline.rig_estimate import cameras_from_person
-from worker.pipeline.sync import SyncResult
+from worker.pipeline.geometry.rig import default_rig
+from worker.pipeline.geometry.rig_estimate import cameras_from_person
+from worker.pipeline.stages.synchronise import SyncResult
 
 SIZE = (1920, 1080)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_store.detections import ViewTrack
-from model_store.laterality import exchange_sides
+from model_store.geometry.laterality import exchange_sides
+from model_store.keypoints.detections import ViewTrack
 from tests.model_store.test_laterality import T, _camera, _motion
-from worker.pipeline.sides import agree_sides
+from worker.pipeline.geometry.sides import agree_sides
 
 
 def _track(px: np.ndarray) -> ViewTrack:

@@ -6,16 +6,16 @@ import av
 import numpy as np
 import pytest
 
-from model_store.cameras import load_calibration_toml
-from model_store.detections import ViewDetections, load_clip_detections
+from model_store.geometry.cameras import load_calibration_toml
+from model_store.keypoints.detections import ViewDetections, load_clip_detections
 from tests.service.videos import write_video
-from worker.pipeline.assemble import clip_to_ranges, fill_gaps, model_height
-from worker.pipeline.cameras import select_cameras
 from worker.pipeline.contract import PipelineError
-from worker.pipeline.decode import decode_video, probe_video
-from worker.pipeline.infer import window_starts
+from worker.pipeline.geometry.rig import select_cameras
 from worker.pipeline.run import apply_offset
-from worker.pipeline.sync import synchronise
+from worker.pipeline.stages.assemble import clip_to_ranges, fill_gaps, model_height
+from worker.pipeline.stages.decode import decode_video, probe_video
+from worker.pipeline.stages.infer import window_starts
+from worker.pipeline.stages.synchronise import synchronise
 
 
 def _vfr_video(path, times_s):
@@ -117,8 +117,8 @@ def test_frames_without_the_person_do_not_poison_their_window(synthetic_clip, us
     """A window mixing frames with and without the person: every frame with the person still gets a
     finite answer (empty crops used to give non-finite geometry that the temporal layers spread)."""
     from model_store.network.predictor import Predictor
-    from worker.pipeline.detect import track_from_detections
-    from worker.pipeline.infer import build_inputs, run_windows
+    from worker.pipeline.stages.detect import track_from_detections
+    from worker.pipeline.stages.infer import build_inputs, run_windows
 
     cams = load_calibration_toml(synthetic_clip / "calibration.toml")
     front, side = load_clip_detections(synthetic_clip / "detections")

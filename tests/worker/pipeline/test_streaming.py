@@ -6,15 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_store.cameras import load_calibration_toml
-from model_store.crops import crop_box, crop_image, network_crop, to_crop
-from model_store.detections import load_clip_detections
+from model_store.geometry.cameras import load_calibration_toml
+from model_store.keypoints.crops import crop_box, crop_image, network_crop, to_crop
+from model_store.keypoints.detections import load_clip_detections
 from model_store.network.model import prepare_masks
 from tests.service.videos import write_video
-from worker.pipeline.decode import decode_video, nearest_frames, open_video
-from worker.pipeline.detect import TrackSink, detect_view, track_from_detections, track_views
-from worker.pipeline.infer import build_inputs
-from worker.pipeline.sync import synchronise
+from worker.pipeline.detectors.tracking import TrackSink
+from worker.pipeline.stages.decode import decode_video, nearest_frames, open_video
+from worker.pipeline.stages.detect import detect_view, track_from_detections, track_views
+from worker.pipeline.stages.infer import build_inputs
+from worker.pipeline.stages.synchronise import synchronise
 
 
 def _reference_picks(times: np.ndarray, fps: float) -> np.ndarray:
@@ -144,11 +145,12 @@ def test_a_detection_subprocess_input_error_is_the_pipelines_error(tmp_path):
 def test_the_motion_survey_follows_the_person_and_both_views_move_alike(shared_data):
     """The motion survey (asked for on uncalibrated clips with several people in view) follows the
     demo's one person through every sample of the 1.7 s clip, and their signals in cam01 and cam04
-    correlate as one body's should (worker.pipeline.motion_match); one person in each view needs no
+    correlate as one body's should (worker.pipeline.people.motion_match); one person in each view needs no
     motion survey, so track_views asks for none."""
-    from worker.pipeline import motion_match
-    from worker.pipeline.detect import make_detector, survey_motion, survey_view
-    from worker.pipeline.subject import SubjectChoice
+    from worker.pipeline.detectors.survey import survey_motion, survey_view
+    from worker.pipeline.detectors.tracking import make_detector
+    from worker.pipeline.people import motion_match
+    from worker.pipeline.people.subject import SubjectChoice
 
     demo = shared_data / "video" / "pose2sim-demo-single"
     detector = make_detector()

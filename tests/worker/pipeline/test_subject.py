@@ -1,13 +1,13 @@
-"""Choosing the same person in both views (worker.pipeline.subject) on projected skeletons."""
+"""Choosing the same person in both views (worker.pipeline.people.subject) on projected skeletons."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from model_store.cameras import load_calibration_toml
+from model_store.geometry.cameras import load_calibration_toml
 from worker.pipeline.contract import PipelineError
-from worker.pipeline.subject import Person, Survey, choose_subject, pair_error, parse_subject
+from worker.pipeline.people.subject import Person, Survey, choose_subject, pair_error, parse_subject
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +115,9 @@ def test_subject_values_parse():
 def test_after_a_loss_only_the_person_near_the_subject_is_taken_back():
     """``everyone`` lists both people in a frame (painting each over); the tracker's re-acquisition
     takes the one near the subject's last box, and nobody when everyone is far from it."""
-    from worker.pipeline.detect import _box, _reacquire
-    from worker.pipeline.subject import everyone
+    from worker.pipeline.detectors.tracking import _reacquire
+    from worker.pipeline.detectors.tracking import box_of_mask as _box
+    from worker.pipeline.people.subject import everyone
 
     image = np.zeros((200, 300, 3), np.uint8)
     image[20:180, 20:80] = 255  # a person on the left

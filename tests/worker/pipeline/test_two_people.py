@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from worker.pipeline import PipelineRequest, run_pipeline
-from worker.pipeline.decode import decode_video
-from worker.pipeline.detect import detect_view
+from worker.pipeline.stages.decode import decode_video
+from worker.pipeline.stages.detect import detect_view
 
 pytestmark = pytest.mark.slow
 
@@ -102,9 +102,9 @@ def test_without_a_calibration_the_person_moving_like_the_side_view_is_followed(
     detection children survey their people's motion, and the subject is matched across the views by
     it (the bystander, half cut off by the frame's edge, is followed in about half the samples: not
     comparable, so no evidence either way)."""
-    from worker.pipeline.decode import open_video
-    from worker.pipeline.detect import track_views
-    from worker.pipeline.subject import choose_subject
+    from worker.pipeline.people.subject import choose_subject
+    from worker.pipeline.stages.decode import open_video
+    from worker.pipeline.stages.detect import track_views
 
     demo = shared_data / "video" / "pose2sim-demo-single"
     _with_bystander(front_source, tmp_path / "front.mp4", lag=50)

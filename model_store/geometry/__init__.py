@@ -1,0 +1,1 @@
+"""Camera geometry: calibrations, triangulation, cameras estimated from the person, left/right labels."""

@@ -1,0 +1,1 @@
+"""Keypoints: the detector's keypoint set, where it sits on the model, detections and crops."""

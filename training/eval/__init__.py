@@ -1,0 +1,1 @@
+"""Evaluation: held-out clips, the real recording, metrics, paired comparison, golden figures."""

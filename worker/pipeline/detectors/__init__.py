@@ -1,0 +1,1 @@
+"""Person detectors (MediaPipe, the optional YOLO) and how the detect stage drives them."""

@@ -1,0 +1,1 @@
+"""The clip's cameras: calibration or default rig, cameras estimated from the person, swapped sides."""

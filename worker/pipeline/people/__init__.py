@@ -1,0 +1,1 @@
+"""Who is the subject: the people each view shows, matched across views."""

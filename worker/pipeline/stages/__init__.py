@@ -1,0 +1,1 @@
+"""The pipeline's stages, in order: decode, detect, synchronise, infer, fit, assemble."""
