@@ -30,6 +30,7 @@ from app.core.errors import ApiError
 from app.schemas import JOB_FILES, JobForm
 from app.uploads import video_name
 from model_store.conventions import VIEW_NAMES
+from worker.errors import ErrorCode
 from worker.settings import MAX_CALIBRATION_BYTES, Settings
 
 if TYPE_CHECKING:
@@ -61,13 +62,15 @@ def multipart_boundary(request: Request, settings: Settings) -> bytes:
     ctype, options = parse_options_header(request.headers.get("content-type"))
     boundary = options.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
-        raise ApiError(422, "invalid_request", "the body must be multipart/form-data with the video files 'front' "
+        raise ApiError(422, ErrorCode.INVALID_REQUEST,
+                       "the body must be multipart/form-data with the video files 'front' "
                                                "and 'side' (and the optional fields)")
     return boundary
 
 
 def _body_too_large(settings: Settings, what: str) -> ApiError:
-    return ApiError(413, "payload_too_large", f"{what} is over the {settings.max_body_bytes / MIB:.1f} MB limit (two "
+    return ApiError(413, ErrorCode.PAYLOAD_TOO_LARGE,
+                    f"{what} is over the {settings.max_body_bytes / MIB:.1f} MB limit (two "
                     f"videos of at most {settings.max_upload_mb} MB each, a 1 MB calibration and the form fields)")
 
 
@@ -85,10 +88,10 @@ async def receive_job_upload(request: Request, boundary: bytes, inp: Path, setti
                     raise _body_too_large(settings, "the request body")
                 parser.write(chunk)
         if parser.state != MultipartState.END:
-            raise ApiError(400, "bad_request", "the multipart body ended before its closing boundary")
+            raise ApiError(400, ErrorCode.BAD_REQUEST, "the multipart body ended before its closing boundary")
     except FormParserError as exc:  # malformed parts, or a boundary over 256 characters
         log.warning("POST /jobs: malformed multipart body after %d bytes: %s", received, exc)
-        raise ApiError(400, "bad_request", f"the multipart body is malformed: {exc}") from exc
+        raise ApiError(400, ErrorCode.BAD_REQUEST, f"the multipart body is malformed: {exc}") from exc
     except ApiError as exc:
         log.warning("POST /jobs refused (%d %s) after %d body bytes", exc.status, exc.code, received)
         raise
@@ -111,12 +114,15 @@ async def _chunks(request: Request, idle_timeout: float, deadline_s: float) -> A
             return
         except TimeoutError:
             if left <= idle_timeout:
-                raise ApiError(408, "request_timeout", f"the upload was still arriving after {deadline_s:g} s (the "
+                raise ApiError(408, ErrorCode.REQUEST_TIMEOUT,
+                               f"the upload was still arriving after {deadline_s:g} s (the "
                                "limit for one upload); it was dropped: send it over a faster connection") from None
-            raise ApiError(408, "request_timeout", f"no upload data arrived for {idle_timeout:g} s; the upload was "
+            raise ApiError(408, ErrorCode.REQUEST_TIMEOUT,
+                           f"no upload data arrived for {idle_timeout:g} s; the upload was "
                                                    "dropped (send the whole body without pausing)") from None
         except ClientDisconnect:
-            raise ApiError(400, "upload_incomplete", "the connection closed before the upload was complete") from None
+            raise ApiError(400, ErrorCode.UPLOAD_INCOMPLETE,
+                           "the connection closed before the upload was complete") from None
         if chunk:
             yield chunk
 
@@ -159,18 +165,19 @@ class _Parts:
     def _headers_finished(self) -> None:
         kind, options = parse_options_header(self._headers.get(b"content-disposition"))
         if kind != b"form-data" or b"name" not in options:
-            raise ApiError(400, "bad_request", "every multipart part needs 'Content-Disposition: form-data; name=...'")
+            raise ApiError(400, ErrorCode.BAD_REQUEST,
+                           "every multipart part needs 'Content-Disposition: form-data; name=...'")
         name = options[b"name"].decode("utf-8", "replace")
         if name not in ACCEPTED:
-            raise ApiError(422, "invalid_request", f"unknown field {name!r} (accepted: {', '.join(ACCEPTED)})")
+            raise ApiError(422, ErrorCode.INVALID_REQUEST, f"unknown field {name!r} (accepted: {', '.join(ACCEPTED)})")
         if name in self.seen:
-            raise ApiError(422, "invalid_request", f"the field {name!r} was sent twice")
+            raise ApiError(422, ErrorCode.INVALID_REQUEST, f"the field {name!r} was sent twice")
         self.seen.add(name)
         self._name = name
         filename = options.get(b"filename")
         if name in JOB_FILES:
             if filename is None:
-                raise ApiError(422, "invalid_request", f"{name} must be a file (a part with a filename)")
+                raise ApiError(422, ErrorCode.INVALID_REQUEST, f"{name} must be a file (a part with a filename)")
             self._filename = filename.decode("utf-8", "replace")
             dest = "calibration.toml" if name == "calibration" else video_name(self._filename, name)
             self._limit = self.file_limits[name]
@@ -178,15 +185,15 @@ class _Parts:
             self.files[name] = dest
         else:
             if filename is not None:
-                raise ApiError(422, "invalid_request", f"{name} must be a text field, not a file")
+                raise ApiError(422, ErrorCode.INVALID_REQUEST, f"{name} must be a text field, not a file")
             self._limit = MAX_TEXT_FIELD_BYTES
 
     def _data(self, data: bytes, start: int, end: int) -> None:
         self._size += end - start
         if self._size > self._limit:
             if self._out is None:
-                raise ApiError(413, "payload_too_large", f"{self._name} is longer than {self._limit} bytes")
-            raise ApiError(413, "payload_too_large",
+                raise ApiError(413, ErrorCode.PAYLOAD_TOO_LARGE, f"{self._name} is longer than {self._limit} bytes")
+            raise ApiError(413, ErrorCode.PAYLOAD_TOO_LARGE,
                            f"{self._name}: {self._filename!r} is larger than the {self._limit // MIB} MB limit")
         if self._out is not None:
             self._out.write(data[start:end])
@@ -202,7 +209,7 @@ class _Parts:
         try:
             self.text[self._name] = self._buf.decode("utf-8")
         except UnicodeDecodeError:
-            raise ApiError(422, "invalid_request", f"{self._name} is not UTF-8 text") from None
+            raise ApiError(422, ErrorCode.INVALID_REQUEST, f"{self._name} is not UTF-8 text") from None
 
     def close(self) -> None:
         if self._out is not None:
@@ -212,7 +219,7 @@ class _Parts:
     def result(self) -> JobUpload:
         missing = [f"{name}: Field required (a video file)" for name in VIEW_NAMES if name not in self.files]
         if missing:
-            raise ApiError(422, "invalid_request", "; ".join(missing))
+            raise ApiError(422, ErrorCode.INVALID_REQUEST, "; ".join(missing))
         try:  # a field sent empty is "not given", as FastAPI's Form() had it
             form = JobForm.model_validate({k: v for k, v in self.text.items() if v != ""})
         except ValidationError as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app.core.errors import ApiError
 from model_store.geometry.cameras import CalibrationError, CameraNotFound, choose_cameras, load_calibration_toml
+from worker.errors import ErrorCode
 from worker.pipeline.contract import PipelineError
 from worker.pipeline.geometry.rig import select_cameras
 from worker.pipeline.stages.decode import VideoInfo, probe_video
@@ -20,7 +21,7 @@ def video_name(filename: str, field: str) -> str:
     """``front.mp4``-style name for an upload of ``field``; 415 unless the client's file name has a video suffix."""
     suffix = Path(filename).suffix.lower()
     if suffix not in VIDEO_EXTENSIONS:
-        raise ApiError(415, "unsupported_media_type",
+        raise ApiError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE,
                        f"{field}: {filename!r} is not a supported video file ({', '.join(VIDEO_EXTENSIONS)})")
     return f"{field}{suffix}"
 
@@ -29,14 +30,13 @@ def check_video(path: Path, field: str, settings: Settings) -> VideoInfo:
     try:
         return probe_video(path, settings.max_video_seconds)
     except PipelineError as exc:
-        status = 413 if exc.code == "video_too_long" else 400
-        raise ApiError(status, exc.code, f"{field}: {exc.message}") from exc
+        raise ApiError(exc.code.status or 400, exc.code, f"{field}: {exc.message}") from exc
 
 
 def check_durations(front: VideoInfo, side: VideoInfo, settings: Settings) -> None:
     diff = abs(front.duration_s - side.duration_s)
     if diff > settings.max_duration_mismatch_s:
-        raise ApiError(400, "duration_mismatch",
+        raise ApiError(400, ErrorCode.DURATION_MISMATCH,
                        f"the videos last {front.duration_s:.1f} s and {side.duration_s:.1f} s; they must show the "
                        f"same take (at most {settings.max_duration_mismatch_s:.1f} s apart)")
 
@@ -45,11 +45,11 @@ def check_calibration(path: Path, front_camera: str | None, side_camera: str | N
     try:
         cams = load_calibration_toml(path)
     except CalibrationError as exc:
-        raise ApiError(400, "calibration_invalid", str(exc).replace(str(path.parent) + "/", "")) from exc
+        raise ApiError(400, ErrorCode.CALIBRATION_INVALID, str(exc).replace(str(path.parent) + "/", "")) from exc
     try:
         choose_cameras(cams, front_camera, side_camera)
     except CameraNotFound as exc:
-        raise ApiError(400, "camera_not_found", str(exc)) from exc
+        raise ApiError(400, ErrorCode.CAMERA_NOT_FOUND, str(exc)) from exc
 
 
 def remove_dir(path: Path) -> None:
@@ -62,7 +62,8 @@ def check_rig(calibration: Path | None, front_camera: str | None, side_camera: s
     and each named camera must have been calibrated at its video's size (the pipeline's own rule)."""
     if calibration is None:
         if front_camera is not None or side_camera is not None:
-            raise ApiError(422, "invalid_request", "front_camera and side_camera name cameras of a calibration: "
+            raise ApiError(422, ErrorCode.INVALID_REQUEST,
+                           "front_camera and side_camera name cameras of a calibration: "
                            "upload the calibration too, or leave the names out")
         return
     try:

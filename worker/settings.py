@@ -1,32 +1,8 @@
 """One typed configuration for the API and the workers, read from the environment.
 
-Environment variables (all optional; names are the upper-case field names):
-
-REDIS_URL            Redis for the Celery broker, results and job records (redis://127.0.0.1:6379/0)
-DATA_DIR             uploads and results live under DATA_DIR/jobs/<id>/ (./var/data)
-API_KEYS             comma-separated API keys, each either the key itself or ``sha256:<hex digest>``
-                     (recommended: only digests at rest); keys are never logged
-OPEN_MODE            true to accept requests without a key (development only; refused in production)
-ENVIRONMENT          development | test | staging | production (anything else is refused)
-MAX_UPLOAD_MB        per-file upload limit (500); a whole POST /jobs body may hold two such videos, a 1 MiB
-                     calibration and 64 KiB of form fields (``max_body_bytes``); both are enforced as bytes arrive
-UPLOAD_IDLE_TIMEOUT_S  an upload that sends no bytes for this long is answered 408 and dropped (30)
-MAX_VIDEO_SECONDS    longest accepted video (120)
-MAX_DURATION_MISMATCH_S  largest accepted difference between the two videos' durations (2.0)
-JOB_TTL_S            how long job records and files are kept (604800 = 7 days)
-TASK_SOFT_TIME_LIMIT_S / TASK_TIME_LIMIT_S  per-job time limits (1800 / 1900)
-STALE_JOB_S          a running job whose worker heartbeat is older than this is re-queued (20)
-HEARTBEAT_S          how often a running job's worker refreshes its heartbeat (2)
-REAP_INTERVAL_S      how often the scheduler (beat) looks for stale jobs (5)
-MAX_ATTEMPTS         how many times a job may start before it is failed as lost (2)
-JOB_QUEUE            queue new jobs go to: ``gpu`` or ``cpu`` (cpu)
-UPLOAD_GRACE_S       a job folder without a record is kept this long after its last write (900), so the
-                     cleanup never removes an upload still being received
-KINEMATICS_CHECKPOINT  network checkpoint manifest (or weights file) the pipeline uses (the bundled one)
-KINEMATICS_MIRROR_AVERAGE  average each window's answer with its mirror image's (false: one network pass)
-KINEMATICS_YOLO_WEIGHTS  optional YOLOv8-seg weights file; detection uses it instead of MediaPipe's mask
-                     (needs the ``yolo`` extra; nothing is downloaded)
-DETECT_PROCESSES     how many views are detected at once, 1 or 2 (2 when the machine has two cores)
+Every setting is a field below with its ``description``; the environment variable is the field's
+name in upper case, and an empty value counts as unset. ``docs/configuration.md`` holds the table
+this module generates (``python -m worker.settings --write``; a test keeps the two identical).
 """
 
 from __future__ import annotations
@@ -53,40 +29,55 @@ class Settings(BaseSettings):
     # empty variables count as unset (docker-compose passes ``${NAME:-}`` through as "")
     model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True)
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    data_dir: Path = Path("var/data")
-    api_keys: str = ""
-    open_mode: bool = False
-    environment: Literal["development", "test", "staging", "production"] = "development"
-    max_upload_mb: int = 500
-    max_video_seconds: float = 120.0
-    max_duration_mismatch_s: float = 2.0
-    job_ttl_s: int = 7 * 24 * 3600
-    task_soft_time_limit_s: int = 1800
-    task_time_limit_s: int = 1900
-    stale_job_s: int = Field(default=20, ge=1)
-    max_attempts: int = 2
-    job_queue: Literal["cpu", "gpu"] = "cpu"
-    heartbeat_s: float = Field(default=2.0, gt=0)
-    reap_interval_s: float = Field(default=5.0, gt=0)
-    upload_grace_s: float = 2400.0
-    upload_idle_timeout_s: float = Field(default=30.0, gt=0)
-    upload_deadline_s: float = Field(default=1800.0, gt=0)
-    header_timeout_s: float = Field(default=15.0, gt=0)
-    kinematics_checkpoint: Path | None = None
-    # Average each window's answer with that of its mirror image (both views flipped, left and right
-    # swapped; see model_store.network.mirror): two network passes for a slightly better network answer
-    # (held-out MPJPE -3 to -4 %, hip/knee/ankle -0.1 deg; no change after the fit). Off by default:
-    # it doubles the network's time.
-    kinematics_mirror_average: bool = False
-    # Put back left/right labels that one view's detector swapped (worker/pipeline/geometry/sides.py; needs a
-    # calibration). On by default; off only to measure what it does.
-    kinematics_agree_sides: bool = True
-    # Without a calibration, estimate the two cameras from the person (worker/pipeline/geometry/rig_estimate.py)
-    # instead of assuming the default rig. On by default; off only to measure what it does.
-    kinematics_self_calibrate: bool = True
-    kinematics_yolo_weights: Path | None = None
-    detect_processes: int | None = Field(default=None, ge=1, le=2)
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0",
+                           description="Redis for the Celery broker, task results and job records")
+    data_dir: Path = Field(default=Path("var/data"), description="uploads and results live under DATA_DIR/jobs/JOB_ID/")
+    api_keys: str = Field(default="", description="comma-separated API keys, each the key itself or "
+                          "`sha256:<hex digest>` (store digests); keys are never logged")
+    open_mode: bool = Field(default=False, description="accept requests without a key (development only; refused "
+                            "when ENVIRONMENT=production)")
+    environment: Literal["development", "test", "staging", "production"] = Field(
+        default="development", description="deployment environment; anything else is refused at start-up")
+    max_upload_mb: int = Field(default=500, description="per-file upload limit (MB); a whole POST /jobs body may "
+                               "hold two such videos, a 1 MiB calibration and 64 KiB of form fields, enforced as "
+                               "bytes arrive")
+    max_video_seconds: float = Field(default=120.0, description="longest accepted video (s)")
+    max_duration_mismatch_s: float = Field(default=2.0, description="largest accepted difference between the two "
+                                           "videos' durations (s)")
+    job_ttl_s: int = Field(default=7 * 24 * 3600, description="how long job records and files are kept (s)")
+    task_soft_time_limit_s: int = Field(default=1800, description="a job still running after this is stopped "
+                                        "(soft limit, s)")
+    task_time_limit_s: int = Field(default=1900, description="hard per-job limit (s); must exceed the soft one")
+    stale_job_s: int = Field(default=20, ge=1, description="a running job whose worker heartbeat is older than this "
+                             "is re-queued (s)")
+    max_attempts: int = Field(default=2, description="how many times a job may start before it fails as "
+                              "`worker_lost`")
+    job_queue: Literal["cpu", "gpu"] = Field(default="cpu", description="the queue new jobs go to")
+    heartbeat_s: float = Field(default=2.0, gt=0, description="how often a running job's worker beats (s)")
+    reap_interval_s: float = Field(default=5.0, gt=0, description="how often the watchdog looks for stale jobs (s)")
+    upload_grace_s: float = Field(default=2400.0, description="a job folder without a record (expired, or an "
+                                  "abandoned upload) is removed only this long after its last write (s); must "
+                                  "exceed UPLOAD_DEADLINE_S, so an upload being received is never cleaned up")
+    upload_idle_timeout_s: float = Field(default=30.0, gt=0, description="an upload that sends nothing for this long "
+                                         "is answered 408 and dropped (s)")
+    upload_deadline_s: float = Field(default=1800.0, gt=0, description="an upload still arriving this long after "
+                                     "its first byte is answered 408 and dropped (s)")
+    header_timeout_s: float = Field(default=15.0, gt=0, description="a request head must arrive within this, else "
+                                    "408 and the connection closes (s)")
+    kinematics_checkpoint: Path | None = Field(default=None, description="network checkpoint manifest to use "
+                                               "(default: the bundled one)")
+    kinematics_mirror_average: bool = Field(default=False, description="average each window's answer with its "
+                                            "mirror image's (two network passes; see docs/pipeline.md)")
+    kinematics_agree_sides: bool = Field(default=True, description="put back left/right labels one view's detector "
+                                         "swapped (needs cameras); off only to measure what it does")
+    kinematics_self_calibrate: bool = Field(default=True, description="without a calibration, estimate the cameras "
+                                            "from the person instead of assuming the default rig; off only to "
+                                            "measure what it does")
+    kinematics_yolo_weights: Path | None = Field(default=None, description="optional YOLOv8-seg weights file used "
+                                                 "instead of MediaPipe's mask (needs the `yolo` extra; nothing is "
+                                                 "downloaded)")
+    detect_processes: int | None = Field(default=None, ge=1, le=2, description="views detected at once, 1 or 2 "
+                                         "(default: 2 on machines with two or more cores)")
 
     @model_validator(mode="after")
     def _safe(self) -> Settings:
@@ -126,3 +117,36 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+START, END = "<!-- settings -->", "<!-- /settings -->"
+
+
+def markdown_table() -> str:
+    """Every setting: environment variable, default, meaning (from the fields' descriptions)."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "—" if default in (None, "") else f"`{str(default).lower() if isinstance(default, bool) else default}`"
+        lines.append(f"| `{name.upper()}` | {shown} | {field.description} |")
+    return "\n".join(lines)
+
+
+def write_table(path: Path = DOC) -> None:
+    """Replace the text between the settings markers of ``path`` with :func:`markdown_table`."""
+    text = path.read_text()
+    head, sep, rest = text.partition(START)
+    _, sep2, tail = rest.partition(END)
+    if not (sep and sep2):
+        raise ValueError(f"{path} has no {START} … {END} markers")
+    path.write_text(f"{head}{START}\n{markdown_table()}\n{END}{tail}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--write"]:
+        write_table()
+    else:
+        print(markdown_table())

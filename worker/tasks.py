@@ -22,6 +22,7 @@ from celery.signals import worker_ready
 
 from worker import pipeline
 from worker.celery_app import celery_app
+from worker.errors import ErrorCode
 from worker.jobs import FINISHED, Job, JobStatus, JobStore
 from worker.params import JobParams
 from worker.pipeline.contract import PipelineError, PipelineRequest
@@ -73,7 +74,7 @@ def run_job(self: Any, job_id: str) -> str:
     if job.status == JobStatus.RUNNING and job.heartbeat and time.time() - job.heartbeat < settings.stale_job_s:
         return "skipped"  # another worker is on it (a redelivered duplicate)
     if job.attempts >= settings.max_attempts:
-        store.update(job_id, status=JobStatus.FAILED, error_code="worker_lost", finished_at=time.time(),
+        store.update(job_id, status=JobStatus.FAILED, error_code=ErrorCode.WORKER_LOST, finished_at=time.time(),
                      error_message="the job's worker stopped repeatedly; please resubmit")
         return "failed"
     store.update(job_id, status=JobStatus.RUNNING, stage=None, progress=0.0, started_at=time.time(),
@@ -130,7 +131,7 @@ def reap_job(store: JobStore, job: Job) -> str | None:
     if job.status != JobStatus.RUNNING or job.heartbeat is None or time.time() - job.heartbeat < settings.stale_job_s:
         return None
     if job.attempts >= settings.max_attempts:
-        store.update(job.id, status=JobStatus.FAILED, error_code="worker_lost", finished_at=time.time(),
+        store.update(job.id, status=JobStatus.FAILED, error_code=ErrorCode.WORKER_LOST, finished_at=time.time(),
                      error_message="the worker processing this job stopped; please resubmit")
         return "failed"
     store.update(job.id, status=JobStatus.QUEUED, stage=None, progress=0.0, heartbeat=None)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header
 
 from app.core.errors import ApiError
+from worker.errors import ErrorCode
 from worker.jobs import JobStore
 from worker.settings import Settings, get_settings, hash_key
 
@@ -30,10 +31,10 @@ def owner_dep(
         digest = hash_key(x_api_key)
         if any(hmac.compare_digest(digest, h) for h in settings.key_hashes):
             return digest[:24]
-        raise ApiError(401, "unauthorized", "the API key is not valid")
+        raise ApiError(401, ErrorCode.UNAUTHORIZED, "the API key is not valid")
     if settings.open_mode:
         return "open"
-    raise ApiError(401, "unauthorized", "an API key is required in the X-API-Key header")
+    raise ApiError(401, ErrorCode.UNAUTHORIZED, "an API key is required in the X-API-Key header")
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from worker.errors import ErrorCode, error_code
+
 #: Stage names, in execution order. The job record and the CLI progress bar use these.
 STAGES: tuple[str, ...] = ("decode", "cameras", "detect", "synchronise", "infer", "fit", "assemble")
 
@@ -54,15 +56,10 @@ class PipelineResult:
 
 
 class PipelineError(Exception):
-    """A failure the user can act on: stable ``code`` plus a one-line human ``message``.
+    """A failure the user can act on: a stable ``code`` (:class:`~worker.errors.ErrorCode`, where every
+    code is listed with its meaning; an unknown code is refused) plus a one-line human ``message``."""
 
-    Codes in use: ``video_undecodable``, ``video_empty``, ``video_too_long``,
-    ``duration_mismatch``, ``calibration_invalid``, ``camera_not_found``, ``no_person``, ``subject_ambiguous``,
-    ``no_checkpoint``, ``network_failed``, ``fit_no_keypoints``, ``fit_diverged``, ``fit_invalid_input``,
-    ``invalid_request``, ``internal``.
-    """
-
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: ErrorCode | str, message: str) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = error_code(code)
         self.message = message

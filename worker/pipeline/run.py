@@ -21,6 +21,7 @@ from model_store.geometry.self_calibration import RigEstimate
 from model_store.keypoints.detections import DetectionsError, ViewDetections, ViewTrack, load_clip_detections
 from model_store.network import CheckpointError
 from model_store.network.predictor import Predictor
+from worker.errors import ErrorCode
 from worker.pipeline.contract import PipelineError, PipelineRequest, PipelineResult, ProgressCallback
 from worker.pipeline.geometry.rig import select_cameras
 from worker.pipeline.geometry.rig_estimate import cameras_from_person
@@ -140,12 +141,13 @@ def estimate_from_detections(
     with stages.stage("infer") as report:
         inputs = build_inputs((front, side), cams)
         if not inputs.valid.any():
-            raise PipelineError("no_person", "no frame shows the person in both views at once")
+            raise PipelineError(ErrorCode.NO_PERSON, "no frame shows the person in both views at once")
         inferred = run_windows(inputs, predictor, progress=report)
         if not np.isfinite(inferred.angles).all(1).any():
-            raise PipelineError("network_failed", "the network gave no usable answer for any frame")
+            raise PipelineError(ErrorCode.NETWORK_FAILED, "the network gave no usable answer for any frame")
         if not (np.isfinite(inferred.scales).all() and (inferred.scales > 0).all()):
-            raise PipelineError("network_failed", "the network gave no usable body size (are two people in view? "
+            raise PipelineError(ErrorCode.NETWORK_FAILED,
+                                "the network gave no usable body size (are two people in view? "
                                 "each view must show the same single person)")
     with stages.stage("fit") as report:
         hip_mid = hip_midpoints((front, side), cams)
@@ -164,7 +166,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         settings = get_settings()
         predictor = Predictor(settings.kinematics_checkpoint, mirror_average=settings.kinematics_mirror_average)
     except CheckpointError as exc:
-        raise PipelineError("no_checkpoint", str(exc)) from exc
+        raise PipelineError(ErrorCode.NO_CHECKPOINT, str(exc)) from exc
     hint = parse_subject(request.subject)
     out_dir = Path(request.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -183,7 +185,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
             try:
                 dets = [_resample(d, MODEL_RATE_HZ) for d in load_clip_detections(request.detections_dir)]
             except DetectionsError as exc:
-                raise PipelineError("detections_invalid", str(exc)) from exc
+                raise PipelineError(ErrorCode.DETECTIONS_INVALID, str(exc)) from exc
             found = [int(d.person_found.sum()) for d in dets]
         else:
             cams = (rig.front, rig.side) if rig.source == "calibration" else None
@@ -198,7 +200,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
             found = [int(d.person_found.sum()) for d in dets]
         if min(found) == 0:
             which = "front" if found[0] == 0 else "side"
-            raise PipelineError("no_person", f"no person was detected in the {which} video")
+            raise PipelineError(ErrorCode.NO_PERSON, f"no person was detected in the {which} video")
     core = estimate_from_detections(dets[0], dets[1], (rig.front, rig.side), rig.source == "calibration",
                                     predictor, request, stages, agree=settings.kinematics_agree_sides,
                                     self_calibrate=settings.kinematics_self_calibrate)

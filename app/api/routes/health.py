@@ -10,6 +10,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from app.api.deps import StoreDep
 from app.core.errors import ApiError
 from worker.celery_app import celery_app
+from worker.errors import ErrorCode
 
 router = APIRouter(tags=["health"])
 
@@ -25,13 +26,13 @@ def readyz(store: StoreDep) -> dict:
     try:
         store.r.ping()
     except redis.RedisError as exc:
-        raise ApiError(503, "unavailable", "Redis is not reachable") from exc
+        raise ApiError(503, ErrorCode.UNAVAILABLE, "Redis is not reachable") from exc
     try:
         replies = celery_app.control.ping(timeout=1.0) or []
     except Exception as exc:  # broker errors surface as various kombu exceptions
-        raise ApiError(503, "unavailable", "cannot reach the workers") from exc
+        raise ApiError(503, ErrorCode.UNAVAILABLE, "cannot reach the workers") from exc
     if not replies:
-        raise ApiError(503, "unavailable", "no worker is answering")
+        raise ApiError(503, ErrorCode.UNAVAILABLE, "no worker is answering")
     return {"status": "ready", "workers": len(replies)}
 
 

@@ -24,6 +24,7 @@ from app.uploads import check_calibration, check_durations, check_rig, check_vid
 from model_store import results
 from model_store.conventions import VIEW_NAMES
 from worker.celery_app import celery_app
+from worker.errors import ErrorCode
 from worker.jobs import ACTIVE, Job, JobStatus, JobStore
 from worker.tasks import enqueue, reap_job
 
@@ -53,7 +54,7 @@ def to_public(job: Job) -> JobPublic:
 def _owned(store: JobStore, job_id: str, owner: str) -> Job:
     job = store.get(job_id) if job_id.isalnum() else None
     if job is None or job.owner != owner:
-        raise ApiError(404, "not_found", f"no job {job_id!r} for this API key")
+        raise ApiError(404, ErrorCode.NOT_FOUND, f"no job {job_id!r} for this API key")
     return job
 
 
@@ -91,7 +92,7 @@ async def create_job(request: Request, response: Response, settings: SettingsDep
         with contextlib.suppress(redis.RedisError):  # no 'queued' record may outlive a failed enqueue
             store.delete(job)
         remove_dir(store.job_dir(job.id))
-        raise ApiError(503, "unavailable", "the job queue is unavailable; please retry shortly") from exc
+        raise ApiError(503, ErrorCode.UNAVAILABLE, "the job queue is unavailable; please retry shortly") from exc
     except BaseException:  # a bug (answered 500) or a cancelled request: nothing of the upload stays behind
         remove_dir(store.job_dir(job.id))
         raise
@@ -142,10 +143,10 @@ def delete_job(job_id: str, store: StoreDep, owner: OwnerDep, response: Response
 
 def _result_path(store: StoreDep, job: Job, name: str) -> Path:
     if name not in RESULT_TYPES:
-        raise ApiError(404, "not_found", f"{name!r} is not a result name; known: {', '.join(RESULT_TYPES)}")
+        raise ApiError(404, ErrorCode.NOT_FOUND, f"{name!r} is not a result name; known: {', '.join(RESULT_TYPES)}")
     path = store.job_dir(job.id) / "output" / name
     if job.status != JobStatus.SUCCEEDED or not path.is_file():
-        raise ApiError(404, "not_found", f"job {job.id} has no result {name!r} (status {job.status})")
+        raise ApiError(404, ErrorCode.NOT_FOUND, f"job {job.id} has no result {name!r} (status {job.status})")
     return path
 
 
@@ -155,7 +156,7 @@ def results_zip(job_id: str, store: StoreDep, owner: OwnerDep) -> StreamingRespo
     paths = [(n, store.job_dir(job.id) / "output" / n) for n in RESULT_TYPES]
     paths = [(n, p) for n, p in paths if job.status == JobStatus.SUCCEEDED and p.is_file()]
     if not paths:
-        raise ApiError(404, "not_found", f"job {job.id} has no results (status {job.status})")
+        raise ApiError(404, ErrorCode.NOT_FOUND, f"job {job.id} has no results (status {job.status})")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, p in paths:

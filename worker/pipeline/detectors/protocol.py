@@ -29,6 +29,7 @@ from typing import IO
 import numpy as np
 
 from model_store.keypoints.detections import ViewTrack
+from worker.errors import ErrorCode
 from worker.pipeline.contract import PipelineError
 from worker.pipeline.detectors.survey import needs_motion, survey_motion, survey_view
 from worker.pipeline.detectors.tracking import TrackedView, make_detector, track_view
@@ -246,7 +247,7 @@ def follow_children(
                     sel.unregister(key.fileobj)
                 else:  # closed without a result
                     code = children[j].wait()
-                    raise PipelineError("internal", f"detection of the {('front', 'side')[j]} view stopped "
+                    raise PipelineError(ErrorCode.INTERNAL, f"detection of the {('front', 'side')[j]} view stopped "
                                         f"unexpectedly (exit status {code}; out of memory?)")
     finally:
         sel.close()

@@ -27,6 +27,7 @@ import numpy as np
 
 from model_store.keypoints.crops import network_crop
 from model_store.keypoints.detections import N_LANDMARKS, ViewDetections, ViewTrack
+from worker.errors import ErrorCode
 from worker.pipeline.contract import PipelineError
 from worker.pipeline.detectors.mediapipe_pose import MediaPipeDetector
 from worker.pipeline.people.subject import everyone
@@ -278,7 +279,7 @@ def make_detector() -> Callable:
     weights = get_settings().kinematics_yolo_weights
     if weights is not None:
         if not weights.is_file():
-            raise PipelineError("internal", f"KINEMATICS_YOLO_WEIGHTS={weights} does not exist")
+            raise PipelineError(ErrorCode.INTERNAL, f"KINEMATICS_YOLO_WEIGHTS={weights} does not exist")
         from worker.pipeline.detectors.yolo import YoloDetector
 
         return YoloDetector(weights)

@@ -23,6 +23,7 @@ from model_store.geometry.cameras import (
     load_calibration_toml,
     look_at,
 )
+from worker.errors import ErrorCode
 from worker.pipeline.contract import PipelineError
 
 DEFAULT_DISTANCE_M = 4.0
@@ -76,11 +77,11 @@ def select_cameras(
     try:
         cams = load_calibration_toml(calibration)
     except CalibrationError as exc:
-        raise PipelineError("calibration_invalid", str(exc)) from exc
+        raise PipelineError(ErrorCode.CALIBRATION_INVALID, str(exc)) from exc
     try:
         front, side = choose_cameras(cams, front_name, side_name)
     except CameraNotFound as exc:
-        raise PipelineError("camera_not_found", str(exc)) from exc
+        raise PipelineError(ErrorCode.CAMERA_NOT_FOUND, str(exc)) from exc
     warnings: list[str] = []
     _check_size(front, front_size, warnings)
     _check_size(side, side_size, warnings)

@@ -33,6 +33,7 @@ import numpy as np
 
 from model_store.geometry.cameras import Camera
 from model_store.geometry.triangulation import triangulate
+from worker.errors import ErrorCode
 from worker.pipeline.contract import PipelineError
 from worker.pipeline.people import motion_match
 
@@ -104,7 +105,7 @@ def parse_subject(value: str | None) -> SubjectHint:
     except ValueError:
         x = y = float("nan")
     if len(parts) != 2 or not (np.isfinite(x) and np.isfinite(y) and x >= 0 and y >= 0):
-        raise PipelineError("invalid_request", f"subject must be 'largest', 'center' or a point 'x,y' in "
+        raise PipelineError(ErrorCode.INVALID_REQUEST, f"subject must be 'largest', 'center' or a point 'x,y' in "
                             f"full-resolution pixels of the front video, got {value!r}")
     return SubjectHint(point=(x, y))
 
@@ -236,7 +237,8 @@ def choose_subject(
         i = _pick(front.people, front.image_size, hint)
         pairs = [(int(a), int(b)) for a, b in good if a == i]
         if not pairs:
-            raise PipelineError("subject_ambiguous", "the person at the subject point has no match in the side view; "
+            raise PipelineError(ErrorCode.SUBJECT_AMBIGUOUS,
+                                "the person at the subject point has no match in the side view; "
                                 "check the calibration and camera names, or point at another part of the person")
         i, j = min(pairs, key=lambda ab: errors[ab])
     else:

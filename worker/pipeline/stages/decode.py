@@ -19,6 +19,7 @@ import av
 import numpy as np
 
 from model_store.conventions import MODEL_RATE_HZ
+from worker.errors import ErrorCode
 from worker.pipeline.contract import PipelineError
 
 T = TypeVar("T")
@@ -55,17 +56,17 @@ class DecodedVideo:
 
 def _open(path: Path):  # type: ignore[no-untyped-def]
     if not path.is_file():
-        raise PipelineError("video_undecodable", f"video file not found: {path.name}")
+        raise PipelineError(ErrorCode.VIDEO_UNDECODABLE, f"video file not found: {path.name}")
     if path.stat().st_size == 0:
-        raise PipelineError("video_empty", f"{path.name} is empty (0 bytes)")
+        raise PipelineError(ErrorCode.VIDEO_EMPTY, f"{path.name} is empty (0 bytes)")
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         msg = f"{path.name} is not a readable video ({exc.__class__.__name__})"
-        raise PipelineError("video_undecodable", msg) from exc
+        raise PipelineError(ErrorCode.VIDEO_UNDECODABLE, msg) from exc
     if not container.streams.video:
         container.close()
-        raise PipelineError("video_undecodable", f"{path.name} has no video stream")
+        raise PipelineError(ErrorCode.VIDEO_UNDECODABLE, f"{path.name} has no video stream")
     return container
 
 
@@ -73,7 +74,8 @@ def _info(path: Path, scan: tuple[list[float], int, int, int, str], max_seconds:
     times, w, h, rotation, codec = scan
     duration = times[-1] - times[0] + (times[1] - times[0] if len(times) > 1 else 0.0)
     if duration > max_seconds:
-        raise PipelineError("video_too_long", f"{path.name} lasts {duration:.1f} s; the limit is {max_seconds:.0f} s")
+        raise PipelineError(ErrorCode.VIDEO_TOO_LONG,
+                            f"{path.name} lasts {duration:.1f} s; the limit is {max_seconds:.0f} s")
     fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
     gaps = np.diff(times)
     gaps = gaps[gaps > 0]
@@ -92,9 +94,10 @@ def _scan_packets(path: Path) -> tuple[list[float], int, int, int, str]:
         try:
             first = next(container.decode(stream))
         except StopIteration:
-            raise PipelineError("video_empty", f"{path.name} contains no decodable frames") from None
+            raise PipelineError(ErrorCode.VIDEO_EMPTY, f"{path.name} contains no decodable frames") from None
         except (av.error.FFmpegError, ValueError) as exc:
-            raise PipelineError("video_undecodable", f"{path.name} could not be decoded ({exc.__class__.__name__})") \
+            raise PipelineError(ErrorCode.VIDEO_UNDECODABLE,
+                                f"{path.name} could not be decoded ({exc.__class__.__name__})") \
                 from exc
         rotation = int(getattr(first, "rotation", 0) or 0) % 360
         w, h = first.width, first.height
@@ -102,11 +105,12 @@ def _scan_packets(path: Path) -> tuple[list[float], int, int, int, str]:
         tb = float(stream.time_base) if stream.time_base else 1.0 / float(stream.guessed_rate or 30)
         pts = [p.pts for p in container.demux(stream) if p.size > 0 and p.pts is not None]
     except (av.error.FFmpegError, ValueError) as exc:
-        raise PipelineError("video_undecodable", f"{path.name} could not be read ({exc.__class__.__name__})") from exc
+        raise PipelineError(ErrorCode.VIDEO_UNDECODABLE,
+                            f"{path.name} could not be read ({exc.__class__.__name__})") from exc
     finally:
         container.close()
     if not pts:
-        raise PipelineError("video_empty", f"{path.name} contains no video frames")
+        raise PipelineError(ErrorCode.VIDEO_EMPTY, f"{path.name} contains no video frames")
     times = sorted(float(p) * tb for p in pts)
     if rotation in (90, 270):
         w, h = h, w
@@ -130,15 +134,18 @@ def probe_video(path: str | Path, max_seconds: float = DEFAULT_MAX_SECONDS) -> V
     info = _info(path, _scan_packets(path), max_seconds)
     if info.n_frames > 1 and info.fill_ratio < MIN_FILL_RATIO:
         missing = info.duration_s * (1.0 - info.fill_ratio)
-        raise PipelineError("video_sparse", f"{path.name} has {info.n_frames} frames at {info.nominal_fps:.0f} per "
+        raise PipelineError(ErrorCode.VIDEO_SPARSE,
+                            f"{path.name} has {info.n_frames} frames at {info.nominal_fps:.0f} per "
                             f"second over {info.duration_s:.1f} s: about {missing:.1f} s of its timeline has no frames "
                             f"(only {100 * info.fill_ratio:.0f}% is filled; at least {100 * MIN_FILL_RATIO:.0f}% is "
                             "needed). Re-export the video at a constant frame rate")
     if info.n_frames > 1 and info.fps < MIN_FPS:
-        raise PipelineError("video_frame_rate", f"{path.name} has {info.n_frames} frames over {info.duration_s:.1f} s "
+        raise PipelineError(ErrorCode.VIDEO_FRAME_RATE,
+                            f"{path.name} has {info.n_frames} frames over {info.duration_s:.1f} s "
                             f"({info.fps:.2f} per second); at least {MIN_FPS:.0f} frames per second are needed")
     if info.n_frames < MIN_FRAMES:
-        raise PipelineError("video_too_short", f"{path.name} has {info.n_frames} frame(s); at least {MIN_FRAMES} are "
+        raise PipelineError(ErrorCode.VIDEO_TOO_SHORT,
+                            f"{path.name} has {info.n_frames} frame(s); at least {MIN_FRAMES} are "
                             "needed (half a second at 60 frames per second)")
     return info
 
@@ -214,7 +221,7 @@ class VideoStream:
                 if k + 1 >= self.n_frames:
                     break
         except (av.error.FFmpegError, ValueError) as exc:
-            raise PipelineError("video_undecodable", f"{self.path.name} could not be decoded "
+            raise PipelineError(ErrorCode.VIDEO_UNDECODABLE, f"{self.path.name} could not be decoded "
                                 f"({exc.__class__.__name__})") from exc
         finally:
             container.close()
@@ -249,6 +256,6 @@ def decode_video(
         frames.append(image)
         picks.append(src)
     if not frames:
-        raise PipelineError("video_empty", f"{Path(path).name} contains no decodable frames")
+        raise PipelineError(ErrorCode.VIDEO_EMPTY, f"{Path(path).name} contains no decodable frames")
     return DecodedVideo(frames=np.stack(frames), times_s=np.arange(len(frames)) / target_fps,
                         source_index=np.array(picks), scale=video.scale, info=video.info)

@@ -27,6 +27,7 @@ from model_store.fit import ClipEvidence, FitError, FitSettings, NetworkPrior, f
 from model_store.geometry.cameras import Camera
 from model_store.keypoints.detections import PersonTrack
 from model_store.network.outputs import ROTATIONAL_COORDINATES, rotational_indices
+from worker.errors import ErrorCode
 from worker.pipeline.contract import REFINE_MODES, PipelineError
 from worker.pipeline.stages.assemble import InitialMotion
 
@@ -113,7 +114,8 @@ def refine_motion(
     ``fit_invalid_input``) when a fit cannot give a trustworthy answer.
     """
     if refine not in REFINE_MODES:
-        raise PipelineError("invalid_request", f"refine must be one of {', '.join(REFINE_MODES)}, got {refine!r}")
+        raise PipelineError(ErrorCode.INVALID_REQUEST,
+                            f"refine must be one of {', '.join(REFINE_MODES)}, got {refine!r}")
     evidence = ClipEvidence.from_views(views, cams, fps)
     if refine == "none":
         per_frame, flagged, stats = _residual_stats(
