@@ -91,6 +91,44 @@ def _column_name(raw: str) -> str:
     return parts[-1] if parts else raw
 
 
+def storage_header_end(lines: Sequence[str]) -> int:
+    """Index of the ``endheader`` line of an OpenSim Storage file's lines (the column names follow it);
+    :class:`MotionFileError` when there is none."""
+    try:
+        return next(i for i, line in enumerate(lines) if line.strip().lower() == "endheader")
+    except StopIteration:
+        raise MotionFileError("no 'endheader' line; not an OpenSim .mot/.sto file") from None
+
+
+def _storage_table(path: Path) -> tuple[list[str], list[str], np.ndarray]:
+    """An OpenSim Storage file's header lines (before ``endheader``), column names and data [T, C]."""
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MotionFileError(f"cannot read motion file {path}: {exc}") from exc
+    try:
+        end = storage_header_end(lines)
+    except MotionFileError as exc:
+        raise MotionFileError(f"{path}: {exc}") from None
+    columns = [c.strip() for c in lines[end + 1].split("\t")] if len(lines) > end + 1 else []
+    if not columns or columns[0].lower() != "time":
+        raise MotionFileError(f"{path}: first column must be 'time', got {columns[:1]}")
+    try:
+        data = np.loadtxt([ln for ln in lines[end + 2 :] if ln.strip()], ndmin=2, dtype=np.float64)
+    except ValueError as exc:
+        raise MotionFileError(f"{path}: malformed numeric data: {exc}") from exc
+    if data.shape[0] == 0 or data.shape[1] != len(columns):
+        raise MotionFileError(f"{path}: expected {len(columns)} columns of data, got shape {data.shape}")
+    return lines[:end], columns, data
+
+
+def read_sto_columns(path: str | Path) -> dict[str, np.ndarray]:
+    """Every column of a .mot/.sto by its header name, as stored (no unit conversion): ``time`` and the
+    rest (OpenSim's marker-error and other reports as well as motions)."""
+    _, columns, data = _storage_table(Path(path))
+    return {c: data[:, i] for i, c in enumerate(columns)}
+
+
 def read_mot(path: str | Path, definition: ModelDefinition | None = None) -> Motion:
     """Read a .mot/.sto in degrees or radians into model order (rad / m).
 
@@ -98,24 +136,9 @@ def read_mot(path: str | Path, definition: ModelDefinition | None = None) -> Mot
     """
     md = definition or load_definition()
     path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MotionFileError(f"cannot read motion file {path}: {exc}") from exc
-    try:
-        end = next(i for i, line in enumerate(lines) if line.strip().lower() == "endheader")
-    except StopIteration:
-        raise MotionFileError(f"{path}: no 'endheader' line; not an OpenSim .mot/.sto file") from None
-    in_degrees = any(line.replace(" ", "").lower() == "indegrees=yes" for line in lines[:end])
-    columns = [_column_name(c) for c in lines[end + 1].split("\t")]
-    if not columns or columns[0].lower() != "time":
-        raise MotionFileError(f"{path}: first column must be 'time', got {columns[:1]}")
-    try:
-        data = np.loadtxt(lines[end + 2 :], ndmin=2, dtype=np.float64)
-    except ValueError as exc:
-        raise MotionFileError(f"{path}: malformed numeric data: {exc}") from exc
-    if data.shape[0] == 0 or data.shape[1] != len(columns):
-        raise MotionFileError(f"{path}: expected {len(columns)} columns of data, got shape {data.shape}")
+    header, raw_columns, data = _storage_table(path)
+    in_degrees = any(line.replace(" ", "").lower() == "indegrees=yes" for line in header)
+    columns = [_column_name(c) for c in raw_columns]
     names = md.coordinate_names
     known = [n for n in columns[1:] if n in names]
     if not known:
@@ -129,14 +152,23 @@ def read_mot(path: str | Path, definition: ModelDefinition | None = None) -> Mot
     return Motion(times_s=data[:, 0].copy(), coords=coords, names=names)
 
 
+#: .trc units: the file's ``Units`` field, the factor from metres, and the number format.
+TRC_UNITS = {"mm": (1000.0, "%.4f"), "m": (1.0, "%.6f")}
+
+
 def write_trc(
     path: str | Path,
     times_s: np.ndarray,
     points_m: np.ndarray,
     names: Sequence[str],
     rate_hz: float,
+    units: str = "mm",
 ) -> Path:
-    """Write point trajectories ``points_m`` [T, N, 3] (metres, ground frame) as a .trc in mm."""
+    """Write point trajectories ``points_m`` [T, N, 3] (metres, ground frame) as a .trc in ``units``
+    (``mm``, the default, as results are written, or ``m``, as OpenSim's tools read virtual markers here)."""
+    if units not in TRC_UNITS:
+        raise ValueError(f"units must be one of {', '.join(TRC_UNITS)}, got {units!r}")
+    factor, fmt = TRC_UNITS[units]
     pts = np.asarray(points_m, dtype=np.float64)
     times_s = np.asarray(times_s, dtype=np.float64).reshape(-1)
     if pts.ndim != 3 or pts.shape[0] != times_s.size or pts.shape[1] != len(names) or pts.shape[2] != 3:
@@ -146,13 +178,13 @@ def write_trc(
     head = [
         f"PathFileType\t4\t(X/Y/Z)\t{path.name}",
         "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
-        f"{rate_hz:.6g}\t{rate_hz:.6g}\t{t}\t{n}\tmm\t{rate_hz:.6g}\t1\t{t}",
+        f"{rate_hz:.6g}\t{rate_hz:.6g}\t{t}\t{n}\t{units}\t{rate_hz:.6g}\t1\t{t}",
         "Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t",
         "\t\t" + "\t".join(f"X{i}\tY{i}\tZ{i}" for i in range(1, n + 1)),
         "",
     ]
-    body = np.column_stack([np.arange(1, t + 1), times_s, pts.reshape(t, n * 3) * 1000.0])
+    body = np.column_stack([np.arange(1, t + 1), times_s, pts.reshape(t, n * 3) * factor])
     with path.open("w") as fh:
         fh.write("\n".join(head) + "\n")
-        np.savetxt(fh, body, fmt=["%d", "%.6f", *(["%.4f"] * (n * 3))], delimiter="\t")
+        np.savetxt(fh, body, fmt=["%d", "%.6f", *([fmt] * (n * 3))], delimiter="\t")
     return path

@@ -85,3 +85,36 @@ def test_trc_in_mm_read_by_opensim(opensim_module, tmp_path, motion):
     col = table.getDependentColumn("tibia_r")
     got = np.array([[col[i].get(k) for k in range(3)] for i in range(12)])
     np.testing.assert_allclose(got, centers[:, knee] * 1000.0, atol=1e-3)
+
+
+def test_one_trc_writer_in_either_unit(tmp_path):
+    """The same trajectories written in mm (results) and in m (OpenSim's tools on virtual markers) read
+    back to the same metres; the header names the unit."""
+
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(-1, 1, (5, 2, 3))
+    t = np.arange(5) / 60.0
+    back = {}
+    for units, factor in (("mm", 1000.0), ("m", 1.0)):
+        path = write_trc(tmp_path / f"p_{units}.trc", t, pts, ["a", "b"], 60.0, units=units)
+        lines = path.read_text().splitlines()
+        assert lines[2].split("\t")[4] == units
+        back[units] = np.loadtxt(lines[6:], ndmin=2)[:, 2:].reshape(5, 2, 3) / factor
+    np.testing.assert_allclose(back["mm"], pts, atol=1e-7)
+    np.testing.assert_allclose(back["m"], pts, atol=1e-6)
+    with pytest.raises(ValueError, match="units"):
+        write_trc(tmp_path / "x.trc", t, pts, ["a", "b"], 60.0, units="inch")
+
+
+def test_one_storage_reader_gives_columns_as_stored(tmp_path):
+    from model_store.biomech.motion_files import read_sto_columns
+
+    path = tmp_path / "errors.sto"
+    path.write_text("Errors\nnRows=2\nendheader\ntime\ttotal_squared_error\tmarker_error_RMS\n"
+                    "0.0\t0.5\t0.02\n0.01\t0.4\t0.03\n")
+    cols = read_sto_columns(path)
+    assert list(cols) == ["time", "total_squared_error", "marker_error_RMS"]
+    np.testing.assert_allclose(cols["marker_error_RMS"], [0.02, 0.03])
+    (tmp_path / "bad.sto").write_text("time\t1\n")
+    with pytest.raises(MotionFileError, match="endheader"):
+        read_sto_columns(tmp_path / "bad.sto")

@@ -39,9 +39,10 @@ from pathlib import Path
 
 import numpy as np
 
+from model_store.biomech.motion_files import write_trc
 from training.motion_library.bvh import bvh_to_opensim, parse_bvh
 from training.motion_library.mirror import Mirror
-from training.motion_library.opensim_tools import DEFAULT_MODEL, rest_pose_overrides, scale_and_ik, write_trc
+from training.motion_library.opensim_tools import DEFAULT_MODEL, rest_pose_overrides, scale_and_ik
 from training.motion_library.virtual_markers import (
     MAX_RATE_HZ,
     RetargetError,
@@ -66,6 +67,11 @@ LICENCE = "CMU Graphics Lab Motion Capture Database: free for all uses (see moca
 #: An upright reference pose: BVH joint name -> position (BVH world frame, file unit). The cgspeed
 #: conversions' rest pose is one; a Character Creator rig's rest pose is not (its bone frames carry
 #: the bind rotations), so for those a T-pose frame is used.
+
+
+def _rate(times: np.ndarray) -> float:
+    """The rate (Hz) of marker samples at ``times`` (s): one over the median step."""
+    return 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else MAX_RATE_HZ
 
 
 def _trial_id(trial: str) -> str:
@@ -115,11 +121,11 @@ def convert_trial(trial: dict, mirror: Mirror, out_dir: Path, model_path: Path =
             static = normalise_heading(bvh_to_opensim(tpose, unit), names)
             dt = float(times[1] - times[0]) if len(times) > 1 else 1.0 / MAX_RATE_HZ
             all_times = np.concatenate([[0.0, dt], times - times[0] + 2 * dt])  # ScaleTool averages >= 2 frames
-            write_trc(trc, all_times, np.concatenate([static, static, pts]), names)
+            write_trc(trc, all_times, np.concatenate([static, static, pts]), names, _rate(all_times), units="m")
             summary = scale_and_ik(trc, all_times, work, out_dir / f"{tid}.mot", model_path, None,
                                    static_frames=2, ik_from=2, cc_rig=True, markers=markers)
         else:
-            write_trc(trc, times, pts, names)
+            write_trc(trc, times, pts, names, _rate(times), units="m")
             overrides = rest_pose_overrides(bvh, model_path, reference, unit)
             summary = scale_and_ik(trc, times, work, out_dir / f"{tid}.mot", model_path, overrides,
                                    markers=markers)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model_store.biomech.motion_files import read_sto_columns, storage_header_end
 from training.motion_library.bvh import BVH, bvh_to_opensim
 from training.motion_library.virtual_markers import (
     CC_PELVIS,
@@ -59,24 +60,6 @@ class _quiet_stdout:
         os.dup2(self._saved, 1)
         os.close(self._saved)
         os.close(self._null)
-
-
-def write_trc(path: Path, times: np.ndarray, points: np.ndarray, names: list[str]) -> None:
-    """Write an OpenSim .trc marker file (metres)."""
-    n, m = points.shape[:2]
-    rate = 1.0 / float(np.median(np.diff(times))) if n > 1 else MAX_RATE_HZ
-    lines = [
-        f"PathFileType\t4\t(X/Y/Z)\t{path.name}",
-        "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
-        f"{rate:.6g}\t{rate:.6g}\t{n}\t{m}\tm\t{rate:.6g}\t1\t{n}",
-        "Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t",
-        "\t\t" + "\t".join(f"X{i + 1}\tY{i + 1}\tZ{i + 1}" for i in range(m)),
-        "",
-    ]
-    for f in range(n):
-        vals = "\t".join(f"{v:.6f}" for v in points[f].reshape(-1))
-        lines.append(f"{f + 1}\t{times[f]:.6f}\t{vals}")
-    path.write_text("\n".join(lines) + "\n")
 
 
 def _xml_tasks(weights: dict[str, float]) -> str:
@@ -261,19 +244,6 @@ def _ik_setup(model: Path, trc: Path, t0: float, t1: float, work: Path, mot: Pat
     return path
 
 
-def _header_end(lines: list[str]) -> int:
-    """Index of the ``endheader`` line of an OpenSim .sto/.mot (the column names follow it)."""
-    return next(i for i, ln in enumerate(lines) if ln.strip().lower() == "endheader")
-
-
-def _read_sto_columns(path: Path) -> dict[str, np.ndarray]:
-    lines = path.read_text().splitlines()
-    end = _header_end(lines)
-    header = lines[end + 1].split("\t")
-    data = np.array([[float(v) for v in ln.split("\t")] for ln in lines[end + 2:] if ln.strip()])
-    return {h.strip(): data[:, i] for i, h in enumerate(header)}
-
-
 def scale_and_ik(trc: Path, times: np.ndarray, work: Path, mot_out: Path,
                  model_path: Path = DEFAULT_MODEL, overrides: dict[str, np.ndarray] | None = None,
                  static_frames: int = STATIC_FRAMES, ik_from: int = 0, cc_rig: bool = False,
@@ -308,7 +278,7 @@ def scale_and_ik(trc: Path, times: np.ndarray, work: Path, mot_out: Path,
     finally:
         os.chdir(cwd)
     err_file = next(work.glob("*_ik_marker_errors.sto"))
-    err = _read_sto_columns(err_file)
+    err = read_sto_columns(err_file)
     rms = err["marker_error_RMS"]
     mx = err["marker_error_max"]
     start, stop = longest_good_run(rms, IK_FRAME_RMS_MAX_M)
@@ -361,7 +331,7 @@ def write_segments(mot: Path, mot_out: Path, frame_rms: np.ndarray, frame_max: n
 def write_mot_rows(src: Path, dst: Path, start: int, stop: int) -> None:
     """Copy the .mot ``src`` to ``dst`` keeping data rows ``start:stop`` (and the header's nRows right)."""
     lines = src.read_text().splitlines()
-    end = _header_end(lines)
+    end = storage_header_end(lines)
     rows = [ln for ln in lines[end + 2:] if ln.strip()][start:stop]
     head = [f"nRows={len(rows)}" if ln.replace(" ", "").lower().startswith("nrows=") else ln for ln in lines[:end + 2]]
     dst.write_text("\n".join(head + rows) + "\n")
