@@ -1,41 +1,17 @@
 // The page: key, upload, live job status (the job id lives in the URL as ?job=…, so a reload
 // resumes), results, and the key's job list. Every response is dropped if the key changed meanwhile.
 import { ApiError, deleteJob, getBlob, getJson, getText, keyStore, saveBlob, submitJob } from "./api.js";
-import { COLOURS, SkeletonView, drawAnglePanel, parseMot, parseTrc } from "./views.js";
+import { $, clearError, el, fmtBytes, fmtTime, say, showError } from "./dom.js";
+import { createPlayback } from "./playback.js";
+import { SkeletonView, parseMot, parseTrc } from "./views.js";
 
-const $ = (id) => document.getElementById(id);
 const ACTIVE = new Set(["queued", "running"]);
 const state = {
   key: keyStore.get(), generation: 0, jobId: null, pollTimer: null, results: null, blobUrls: [],
   playing: false, model: null,
 };
 const skeleton = new SkeletonView($("skeleton"));
-
-// ---- messages ---------------------------------------------------------------------------------
-function say(text) {
-  $("status").textContent = text;
-}
-
-function showError(err, prefix = "") {
-  const message = err instanceof ApiError ? err.message : "something went wrong in the page";
-  if (!(err instanceof ApiError)) console.error(err);
-  $("alert").textContent = prefix + message;
-  $("alert").hidden = false;
-}
-
-function clearError() {
-  $("alert").hidden = true;
-  $("alert").textContent = "";
-}
-
-const fmtBytes = (n) => (n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`);
-const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString() : "");
-
-function el(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
+const playback = createPlayback(state, skeleton);
 
 // ---- the key ----------------------------------------------------------------------------------
 function useKey(key, remember) {
@@ -133,7 +109,7 @@ function closeJob(updateUrl) {
   clearTimeout(state.pollTimer);
   state.jobId = null;
   state.results = null;
-  setPlaying(false);
+  playback.setPlaying(false);
   state.mot = null;
   skeleton.trc = null;
   state.blobUrls.forEach((u) => URL.revokeObjectURL(u));
@@ -233,8 +209,8 @@ async function loadResults(job, gen) {
     skeleton.setData(parseTrc(trc), state.model.segments);
     $("frame").max = String(skeleton.trc.times.length - 1);
     $("frame").value = "0";
-    renderPlots();
-    setFrame(0);
+    playback.renderPlots();
+    playback.setFrame(0);
     await renderOverlay(base, names, gen, id);
     say(`Job ${id}: results loaded.`);
   } catch (err) {
@@ -290,82 +266,6 @@ async function renderOverlay(base, names, gen, id) {
     node.hidden = false;
   }
 }
-
-function renderPlots() {
-  const panels = Object.entries(state.model.angle_panels);
-  $("plots").replaceChildren(...panels.map(([panel, coords]) => {
-    const present = coords.filter((c) => state.mot.columns[c]);
-    const canvas = el("canvas", { className: "plot" });
-    canvas.setAttribute("role", "img");
-    canvas.setAttribute("aria-label", `${panel.replace("_", " ")}: ${present.join(", ")} in degrees over time`);
-    canvas.dataset.panel = panel;
-    const legend = el("div", { className: "legend" }, ...present.map((c, k) => el("span", {},
-      el("i", { style: `background:${COLOURS[k % COLOURS.length]}` }), c)));
-    canvas.addEventListener("click", (e) => seekTime(canvas._toTime?.(e.clientX)));
-    return el("figure", {}, el("figcaption", { textContent: panel.replace("_", " ") }), canvas, legend);
-  }));
-}
-
-function drawPlots() {
-  if (!state.mot || $("results").hidden) return;
-  const t = skeleton.trc.times[skeleton.frame];
-  for (const canvas of $("plots").querySelectorAll("canvas")) {
-    const coords = state.model.angle_panels[canvas.dataset.panel].filter((c) => state.mot.columns[c]);
-    canvas._toTime = drawAnglePanel(canvas, state.mot.times,
-      coords.map((c) => ({ name: c, values: state.mot.columns[c] })), t);
-  }
-}
-
-// ---- playback ---------------------------------------------------------------------------------
-function setFrame(i) {
-  const times = skeleton.trc.times;
-  const f = Math.max(0, Math.min(times.length - 1, i));
-  skeleton.setFrame(f);
-  $("frame").value = String(f);
-  $("frame-time").textContent = `${times[f].toFixed(2)} s`;
-  $("frame").setAttribute("aria-valuetext", `${times[f].toFixed(2)} seconds`);
-  drawPlots();
-}
-
-function seekTime(t) {
-  if (t === undefined || !skeleton.trc) return;
-  const times = skeleton.trc.times;
-  let best = 0;
-  times.forEach((v, i) => { if (Math.abs(v - t) < Math.abs(times[best] - t)) best = i; });
-  setFrame(best);
-}
-
-function setPlaying(on) {
-  state.playing = on && Boolean(skeleton.trc);
-  $("play").textContent = state.playing ? "Pause" : "Play";
-  $("play").setAttribute("aria-pressed", String(state.playing));
-  if (!state.playing) return;
-  const times = skeleton.trc.times;
-  let last = performance.now();
-  let t = times[skeleton.frame] >= times[times.length - 1] ? times[0] : times[skeleton.frame];
-  const step = (now) => {
-    if (!state.playing) return;
-    t += (now - last) / 1000;
-    last = now;
-    if (t > times[times.length - 1]) t = times[0];  // loop
-    seekTime(t);
-    requestAnimationFrame(step);
-  };
-  requestAnimationFrame(step);
-}
-
-$("play").addEventListener("click", () => setPlaying(!state.playing));
-$("frame").addEventListener("input", () => setFrame(Number($("frame").value)));
-$("reset-view").addEventListener("click", () => skeleton.resetView());
-$("skeleton").addEventListener("keydown", (e) => {
-  if (e.key === " ") { e.preventDefault(); setPlaying(!state.playing); }
-});
-
-let resizeTimer;
-window.addEventListener("resize", () => {
-  clearTimeout(resizeTimer);
-  resizeTimer = setTimeout(() => { skeleton.draw(); drawPlots(); }, 100);
-});
 
 // ---- submit -----------------------------------------------------------------------------------
 function formData() {
