@@ -214,7 +214,7 @@ def test_the_linearised_gradient_is_the_objectives(clip):
     prior = NetworkPrior(angles=truth[:, ROT] + rng.normal(0, 0.1, truth[:, ROT].shape),
                          scales=clip.subject.scales * 1.02, height_m=1.7)
     q0 = torch.as_tensor(truth + rng.normal(0, 0.05, truth.shape))
-    obj = ClipObjective(_evidence(clip), prior, q0, FitSettings())
+    obj = ClipObjective(_evidence(clip), prior, q0, FitSettings(anatomical_prior=True))
     assert obj.anatomical is not None
     fk = obj.fk
     free = torch.tensor([c.motion_type != "coupled" and not c.locked for c in fk.definition.coordinates])
