@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the `gpu` recipe on one CUDA GPU (H100/H200; see README, "Training on a GPU").
+# Train the `gpu` recipe on one CUDA GPU (H100/H200; see docs/training.md).
 # Needs the motion library built here first (`python -m training.motion_library build ...`): it
 # reads data_cache/motion_library/{library.npz,manifest.json}. No OpenSim or MediaPipe needed.
 # Writes the run (model.safetensors, model.json, metrics.jsonl) and logs under $OUT (default runs/gpu-out).

@@ -27,7 +27,7 @@ hardware, the metrics of the result *and of the starting network* on the recipe'
     .venv/bin/python -m training.eval.pipeline --network-only --clips 3 \\
         --checkpoint runs/latent-refit/model.json --json out/eval/candidate.json
 
-Measured runs and why none was bundled so far: the README ("A frozen-encoder CPU leg").
+Measured runs and why none was bundled so far: CHANGELOG.md ("A frozen-encoder CPU leg").
 """
 
 from __future__ import annotations

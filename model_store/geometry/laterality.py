@@ -144,7 +144,7 @@ def swapped_sides(keypoints: np.ndarray, confidence: np.ndarray, cameras: Sequen
     reprojection error: ``switch_cost`` a change of which views are exchanged; ``jump_cost`` a view's limb
     keypoints moving by the person's size from one frame to the next; ``hand_cost`` a frame whose body is
     a mirror image (:func:`handedness` −1; half that at 0); ``exchange_cost`` each exchanged view, per frame.
-    The defaults were chosen on the held-out ``calibration`` split with swapped sides drawn in (README,
+    The defaults were chosen on the held-out ``calibration`` split with swapped sides drawn in (docs/pipeline.md,
     "Swapped sides").
     """
     kp = np.asarray(keypoints, np.float64)

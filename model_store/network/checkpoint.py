@@ -97,7 +97,7 @@ def find_checkpoint(path: str | Path | None = None) -> CheckpointRecord:
     except CheckpointNotFound:
         raise CheckpointNotFound(
             f"no trained network checkpoint at {candidate}. Train one with "
-            "`python -m training.train --config small` (see README), or point "
+            "`python -m training.train --config small` (see docs/training.md), or point "
             "KINEMATICS_CHECKPOINT (the service and CLI) at a checkpoint manifest."
         ) from None
 

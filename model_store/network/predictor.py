@@ -64,7 +64,7 @@ class Predictor:
     versions and kept in :data:`CACHE_DIR`; torch when onnxruntime does not import or the export
     fails). Which is faster depends on the CPU and the library versions: on a 2-core Sapphire
     Rapids Xeon onnxruntime 1.32 ran the bundled network's window ~1.5× faster than torch 2.13
-    (README, "Benchmarks"). The ONNX graph is exported once per checkpoint and cached (next to the
+    (docs/benchmarks.md). The ONNX graph is exported once per checkpoint and cached (next to the
     weights if a ``.onnx`` is there, else in :data:`CACHE_DIR` keyed by the weights' sha256 and
     :data:`~model_store.network.onnx_export.GRAPH_VERSION`); windows shorter than the network's
     window always run on torch.

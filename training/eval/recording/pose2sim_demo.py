@@ -3,7 +3,7 @@
 Detections (MediaPipe, our detect stage) are cached per camera under ``CACHE/pose2sim_demo/`` and
 brought onto a common timeline: frame f of cam01 shows the same instant as frame f + k of camN,
 with k estimated by minimising the two-view triangulation error of the keypoints (pairwise with
-cam01). With our decoder this gives cam02 0, cam03 ≈ +3…+5, cam04 0 (the shared README's −11 / +2 /
+cam01). With our decoder this gives cam02 0, cam03 ≈ +3…+5, cam04 0 (the recording's documented −11 / +2 /
 −1 give two-view errors of 17 / 8 / 7 px against 6 / 7 / 6 px). The recording is in the repository's
 ``data/video/pose2sim-demo-single`` (BSD-3, ``data/README.md``); our detections are cached.
 """
