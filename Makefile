@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup demo test lint clean-venv
+.PHONY: setup demo test test-fast lint clean-venv
 
 setup: $(STAMP)
 
@@ -35,10 +35,21 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy $(TYPED)
 
+# Test lanes (docs/testing.md). Markers: `slow` (an in-process test over 5 s on 2 cores) and `service`
+# (starts real processes: redis-server, uvicorn, Celery workers, Chromium; each stack on free ports).
+# test-fast: pytest only, the unit tests (neither marker; needs no Redis, Chromium or network); `make lint`
+# is ruff + mypy. test (CI): ruff, mypy, then every test on TEST_WORKERS pytest-xdist workers, a test file
+# staying on one worker (module fixtures such as a service stack are built once); TEST_WORKERS=0: one process.
+FAST_TESTS := -m "not slow and not service"
+TEST_WORKERS ?= 2
+
+test-fast: setup
+	$(VENV)/bin/pytest -q $(FAST_TESTS)
+
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy $(TYPED)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 clean-venv:
 	rm -rf $(VENV)

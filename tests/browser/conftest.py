@@ -1,4 +1,4 @@
-"""The real stack (uvicorn + Celery worker + Redis, the real pipeline) on ports 8767/6392 and a headless
+"""The real stack (uvicorn + Celery worker + Redis, the real pipeline) on free ports and a headless
 Chromium (Debian's ``chromium``, driven by Playwright's Python package; nothing is downloaded)."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from playwright.sync_api import sync_playwright
 from tests.conftest import REPO_ROOT
 from tests.service.conftest import make_stack
 
-PORT, REDIS_PORT = 8767, 6392
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
@@ -35,7 +34,7 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="module")
 def web_stack(tmp_path_factory):
-    with make_stack(tmp_path_factory.mktemp("web"), PORT, {}, redis_port=REDIS_PORT) as s:
+    with make_stack(tmp_path_factory.mktemp("web")) as s:
         yield s
 
 

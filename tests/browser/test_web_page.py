@@ -17,9 +17,10 @@ from playwright.sync_api import expect
 from model_store.results import CONTENT_TYPES
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import REPO_ROOT
+from tests.polling import wait_until
 from tests.service.conftest import KEY_A, KEY_B
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 #: Distinct colours among sampled pixels of a canvas (1 = blank).
 CANVAS_COLOURS = """(sel) => {
@@ -32,12 +33,9 @@ CANVAS_COLOURS = """(sel) => {
 }"""
 
 
-def wait_until(page, js: str, timeout: float = 30.0) -> None:
+def wait_for_js(page, js: str, timeout: float = 30.0) -> None:
     """Poll ``js`` (a function) until truthy: the page's CSP forbids eval, which wait_for_function uses."""
-    deadline = time.time() + timeout
-    while not page.evaluate(js):
-        assert time.time() < deadline, f"not true after {timeout} s: {js}"
-        time.sleep(0.1)
+    wait_until(lambda: page.evaluate(js), timeout=timeout, interval=0.1, message=f"not true: {js}")
 
 
 def use_key(page, key: str) -> None:
@@ -71,22 +69,27 @@ def finished(web_stack, browser, shared_data):
     page.wait_for_url("**/?job=*")
     job_id = page.url.split("job=")[1]
     upload_fraction = page.eval_on_selector("#upload-progress", "p => p.value")
-    seen, reloaded, t0 = [], False, time.time()
-    while time.time() - t0 < 300:
+    seen: list[tuple[str, str, float]] = []
+    reloaded, t0 = False, time.monotonic()
+
+    def finished_watching() -> bool:
+        nonlocal reloaded
         state = job_state(page)
         if not seen or seen[-1] != state:
             seen.append(state)
         if state[0] in ("succeeded", "failed", "canceled"):
-            break
+            return True
         if not reloaded and state[0] == "running" and state[1]:
             page.reload()  # the key (sessionStorage) and the job id (URL) survive
             reloaded = True
-        time.sleep(0.2)
+        return False
+
+    wait_until(finished_watching, timeout=300, interval=0.2, message=lambda: f"the job did not finish: {seen}")
     assert seen[-1][0] == "succeeded", (seen, page.text_content("#job-error"), page.text_content("#alert"))
     page.wait_for_selector("#results:not([hidden])", timeout=60_000)
     expect(page.locator("#status")).to_contain_text("results loaded", timeout=60_000)
     yield {"id": job_id, "seen": seen, "reloaded": reloaded, "upload": upload_fraction, "page": page,
-           "errors": errors, "seconds": time.time() - t0}
+           "errors": errors, "seconds": time.monotonic() - t0}
     ctx.close()
 
 
@@ -113,7 +116,7 @@ def test_plots_3d_view_and_overlay_render(finished, artifacts):
     assert page.evaluate(CANVAS_COLOURS, "#skeleton") > 4
     img = page.eval_on_selector("#overlay-img", "i => [i.complete, i.naturalWidth, i.hidden]")
     assert img[0] and img[1] > 100 and not img[2], img
-    wait_until(page, "() => document.getElementById('overlay-video').readyState >= 2")
+    wait_for_js(page, "() => document.getElementById('overlay-video').readyState >= 2")
     assert page.eval_on_selector("#overlay-video", "v => v.videoWidth") > 100
     warnings = page.eval_on_selector_all("#warnings li", "ls => ls.map(l => l.textContent)")
     assert warnings and all(warnings), warnings
@@ -145,7 +148,7 @@ def test_play_scrub_rotate_with_keyboard_and_pointer(finished):
     page.keyboard.press(" ")
     assert page.get_attribute("#play", "aria-pressed") == "true"
     start = page.input_value("#frame")
-    wait_until(page, f"() => document.getElementById('frame').value !== '{start}'")
+    wait_for_js(page, f"() => document.getElementById('frame').value !== '{start}'")
     page.get_by_role("button", name="Pause").click()
     assert page.get_attribute("#play", "aria-pressed") == "false"
 

@@ -105,6 +105,7 @@ DETERMINED = (*LOWER_LIMB_SAGITTAL, "knee_angle_r", "elbow_flex_r", "elbow_flex_
               "hip_adduction_l", "arm_flex_r", "arm_flex_l", "arm_add_r", "arm_add_l", "lumbar_bending")
 
 
+@pytest.mark.slow
 def test_fit_recovers_a_known_motion_from_exact_keypoints(clip):
     """Start 12° off on every coordinate the keypoints determine and 5 % off in every scale; the
     ambiguous coordinates' prior is right (what a good network gives). The fit lands within 1°."""
@@ -130,6 +131,7 @@ def test_fit_recovers_a_known_motion_from_exact_keypoints(clip):
     assert np.all(np.isfinite(result.sigma[:, det])) and np.all(result.sigma[:, det] > 0)
 
 
+@pytest.mark.slow
 def test_fit_is_deterministic(clip):
     truth = clip.sequence.coords
     prior = NetworkPrior(angles=truth[:, ROT] + 0.1, scales=clip.subject.scales * 1.03)
@@ -175,6 +177,7 @@ def test_a_solver_that_returns_nan_ends_with_fit_diverged(clip, monkeypatch):
     assert info.value.code == "fit_diverged"
 
 
+@pytest.mark.slow
 def test_a_tight_symmetry_setting_ties_left_and_right_scales(clip):
     """``symmetry_sigma`` reaches the solver: with a tight tie (``FitSettings.with_overrides``) the
     fitted femurs and tibias come out equally long although the prior says 14 % apart."""
@@ -246,6 +249,7 @@ def test_the_pelvis_prior_means_the_same_whatever_way_the_person_faces(clip):
     assert np.allclose(np.abs(costs[0][:, 2]), 10.0 / np.degrees(FitSettings().prior_sigma("pelvis_tilt")))
 
 
+@pytest.mark.slow
 def test_the_anatomical_prior_moves_a_known_lean_split_the_right_way(clip):
     """A network that puts 10° too much of the trunk's lean into the pelvis (and 10° too little into the
     lumbar spine) on a motion whose split is the one marker-based capture gives for its lean. Keypoints

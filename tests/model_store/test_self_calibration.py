@@ -90,6 +90,7 @@ def test_the_rig_comes_back_from_the_keypoints_alone(body, rig):
     assert est.relative_error < 0.01 and est.stature_given
 
 
+@pytest.mark.slow
 def test_a_given_stature_sets_the_scale(body):
     pts, stature = body
     cams = (_camera("a", 0.0, 1500.0, 4.5, (1920, 1080)), _camera("b", 1.4, 1500.0, 4.0, (1920, 1080)))

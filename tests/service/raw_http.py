@@ -24,15 +24,21 @@ def head(method: str, path: str, port: int, headers: dict[str, str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
+def pace(seconds: float) -> None:
+    """Hold a deliberately slow client back between two pieces it sends (a trickle, a head sent line by
+    line, a stall): this paces the hostile client, it does not wait for the server."""
+    time.sleep(seconds)
+
+
 def exchange(port: int, pieces: Iterable[bytes], pause_s: float = 0.0, wait_s: float = 30.0) -> RawAnswer:
-    """Send ``pieces`` one after another (sleeping ``pause_s`` between them, and stopping early if the
-    server answers or closes), then read the answer."""
+    """Send ``pieces`` one after another (paced ``pause_s`` apart, and stopping early if the server
+    answers or closes), then read the answer."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=wait_s)
     t0 = time.monotonic()
     try:
         for i, piece in enumerate(pieces):
             if i and pause_s:
-                time.sleep(pause_s)
+                pace(pause_s)
             if _answered(sock):
                 break
             try:

@@ -20,7 +20,7 @@ def run(request: PipelineRequest, progress=None) -> PipelineResult:  # type: ign
         for k in range(4):
             if progress:
                 progress(stage, k / 4)
-            time.sleep(per_stage / 4)
+            time.sleep(per_stage / 4)  # pacing: the stand-in's "work" (a stage lasts offset_frames / 10 s)
     paths = demo.run(request.out_dir)
     summary = {"stage_seconds": dict.fromkeys(STAGES, per_stage), "warnings": []}
     (request.out_dir / "summary.json").write_text(json.dumps(summary))

@@ -11,7 +11,7 @@ from tests.service.conftest import KEY_B, Client
 from tests.service.reliability import CALIBRATION  # a two-camera 64 × 64 rig
 from tests.service.videos import write_video
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 
 def _expect(r, status: int, code: str) -> dict:

@@ -7,12 +7,12 @@ import pytest
 from tests.service.conftest import KEY_A, Client, make_stack
 from tests.service.videos import write_video
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
 
 @pytest.fixture(scope="module")
 def real_stack(tmp_path_factory):
-    with make_stack(tmp_path_factory.mktemp("real"), 8766, {}, redis_port=6391) as s:
+    with make_stack(tmp_path_factory.mktemp("real")) as s:
         yield s
 
 

@@ -18,10 +18,12 @@ import pytest
 
 from tests.service.conftest import KEY_A, STAND_IN_WORKER, make_stack
 
+pytestmark = pytest.mark.service
+
 
 @pytest.fixture(scope="module")
 def spec_stack(tmp_path_factory):
-    with make_stack(tmp_path_factory.mktemp("spec"), 8790, {}, redis_port=6397, worker_app=STAND_IN_WORKER) as s:
+    with make_stack(tmp_path_factory.mktemp("spec"), worker_app=STAND_IN_WORKER) as s:
         yield s
 
 

@@ -1,5 +1,5 @@
 """Upload limits enforced as the bytes arrive, and slow clients timed out, against the real stack
-(uvicorn + Celery + a private Redis on 6393, API on 8768) with MAX_UPLOAD_MB=5 and a 2 s idle timeout.
+(uvicorn + Celery + a private Redis, on free ports) with MAX_UPLOAD_MB=5 and a 2 s idle timeout.
 
 Over-limit bodies are sent from a raw socket that counts what it has sent when the answer arrives;
 the API logs how many body bytes it had read when it refused."""
@@ -19,9 +19,8 @@ from tests.service import raw_http
 from tests.service.conftest import KEY_A, STAND_IN_WORKER, Client, make_stack
 from worker.jobs import PREFIX
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.service
 
-PORT, REDIS_PORT = 8768, 6393
 MAX_MB = 5
 MIB = 1 << 20
 IDLE_S = 2.0
@@ -30,8 +29,8 @@ BOUNDARY = "limits-test-boundary"
 
 @pytest.fixture(scope="module")
 def limits_stack(tmp_path_factory):
-    with make_stack(tmp_path_factory.mktemp("limits"), PORT, {"MAX_UPLOAD_MB": str(MAX_MB),
-                   "UPLOAD_IDLE_TIMEOUT_S": str(IDLE_S)}, redis_port=REDIS_PORT, worker_app=STAND_IN_WORKER) as s:
+    with make_stack(tmp_path_factory.mktemp("limits"), {"MAX_UPLOAD_MB": str(MAX_MB),
+                   "UPLOAD_IDLE_TIMEOUT_S": str(IDLE_S)}, worker_app=STAND_IN_WORKER) as s:
         yield s
 
 
@@ -40,23 +39,24 @@ def limits_client(limits_stack):
     return Client(limits_stack.base_url, KEY_A)
 
 
-def _records() -> set[bytes]:
-    return set(redis.Redis(port=REDIS_PORT, db=13).keys(f"{PREFIX}:job:*"))
+def _records(stack) -> set[bytes]:
+    return set(redis.Redis(port=stack.redis_port, db=13).keys(f"{PREFIX}:job:*"))
 
 
 def _orphan_folders(stack) -> list[str]:
     """Job folders without a job record: what a refused upload would leave on disk."""
     jobs = stack.data_dir / "jobs"
     folders = sorted(p.name for p in jobs.iterdir()) if jobs.is_dir() else []
-    return [f for f in folders if f"{PREFIX}:job:{f}".encode() not in _records()]
+    records = _records(stack)
+    return [f for f in folders if f"{PREFIX}:job:{f}".encode() not in records]
 
 
 @pytest.fixture()
 def nothing_left(limits_stack):
     """After the test: no job folder without a record, and no new record."""
-    before = _records()
+    before = _records(limits_stack)
     yield
-    assert _orphan_folders(limits_stack) == [] and _records() == before
+    assert _orphan_folders(limits_stack) == [] and _records(limits_stack) == before
 
 
 def _refused_after(stack) -> int:
@@ -71,9 +71,9 @@ def _part_head(name: str, filename: str) -> bytes:
             "Content-Type: video/mp4\r\n\r\n").encode()
 
 
-def _head(headers: dict[str, str]) -> bytes:
+def _head(port: int, headers: dict[str, str]) -> bytes:
     multipart = f"multipart/form-data; boundary={BOUNDARY}"
-    return raw_http.head("POST", "/jobs", PORT, {"X-API-Key": KEY_A, "Content-Type": multipart, **headers})
+    return raw_http.head("POST", "/jobs", port, {"X-API-Key": KEY_A, "Content-Type": multipart, **headers})
 
 
 def _chunked(pieces: Iterator[bytes]) -> Iterator[bytes]:
@@ -85,10 +85,10 @@ def _chunked(pieces: Iterator[bytes]) -> Iterator[bytes]:
 class RawPost:
     """POST /jobs from a raw socket (small send buffer): sends until the answer arrives, counting bytes."""
 
-    def __init__(self, headers: dict[str, str]) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", PORT), timeout=30)
+    def __init__(self, stack, headers: dict[str, str]) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", stack.port), timeout=30)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
-        self.sock.sendall(_head(headers))
+        self.sock.sendall(_head(stack.port, headers))
         self.t0 = time.monotonic()
         self.sent = 0
 
@@ -126,7 +126,7 @@ def _zeros(total: int, piece: int = 64 * 1024) -> Iterator[bytes]:
 
 def test_chunked_over_limit_upload_is_refused_as_bytes_arrive(limits_stack, nothing_left):
     """400 MB chunked (no Content-Length) for a 5 MB limit: 413 after at most limit + 1 MiB read."""
-    post = RawPost({"Transfer-Encoding": "chunked"})
+    post = RawPost(limits_stack, {"Transfer-Encoding": "chunked"})
     post.send_until_answer(_chunked(iter([_part_head("front", "big.mp4"), *_zeros(400 * MIB)])))
     status, body, elapsed = post.answer()
     assert status == 413 and body["error"]["code"] == "payload_too_large", body
@@ -142,7 +142,7 @@ def test_total_limit_is_enforced_while_receiving(limits_stack, nothing_left):
     """Each file under its limit, but the body (with an epilogue after the closing boundary) over the total."""
     pieces = [_part_head("front", "a.mp4"), *_zeros(4 * MIB), b"\r\n", _part_head("side", "b.mp4"), *_zeros(4 * MIB),
               f"\r\n--{BOUNDARY}--\r\n".encode(), *_zeros(8 * MIB)]
-    post = RawPost({"Transfer-Encoding": "chunked"})
+    post = RawPost(limits_stack, {"Transfer-Encoding": "chunked"})
     post.send_until_answer(_chunked(iter(pieces)))
     status, body, _ = post.answer()
     assert status == 413 and "request body is over" in body["error"]["message"], body
@@ -151,11 +151,13 @@ def test_total_limit_is_enforced_while_receiving(limits_stack, nothing_left):
 
 
 def test_declared_length_over_limit_is_refused_before_reading(limits_stack, nothing_left):
-    post = RawPost({"Content-Length": str(2 << 30)})
+    post = RawPost(limits_stack, {"Content-Length": str(2 << 30)})
     post.send_until_answer(iter([_part_head("front", "big.mp4"), b"\0" * 1024]))
-    status, body, elapsed = post.answer()
+    status, body, _ = post.answer()
     assert status == 413 and body["error"]["code"] == "payload_too_large", body
-    assert elapsed < 1.0 and post.sent < 2048
+    # refused on the declared length (the head check names it), not after reading or waiting for the body
+    assert "the request body (2048.0 MB)" in body["error"]["message"], body
+    assert post.sent < 2048
 
 
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
@@ -163,16 +165,19 @@ def test_stalled_upload_is_answered_408_and_dropped(limits_stack, framing, nothi
     """Headers and part of the body, then nothing: 408 after the idle timeout, nothing left on disk."""
     part = [_part_head("front", "a.mp4"), b"\0" * (200 * 1024)]
     if framing == "chunked":
-        post = RawPost({"Transfer-Encoding": "chunked"})
+        post = RawPost(limits_stack, {"Transfer-Encoding": "chunked"})
         pieces = iter([f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in part])
     else:
-        post = RawPost({"Content-Length": str(MIB)})
+        post = RawPost(limits_stack, {"Content-Length": str(MIB)})
         pieces = iter(part)
     post.send_until_answer(pieces, wait_s=IDLE_S + 5)
     status, body, elapsed = post.answer()
     print(f"408 ({framing}) {elapsed:.2f} s after the head (idle timeout {IDLE_S} s)")
     assert status == 408 and body["error"]["code"] == "request_timeout", body
-    assert IDLE_S * 0.9 <= elapsed <= IDLE_S + 1.5
+    # the idle timeout answered (not the upload deadline), and not before it ran out: a busy machine can
+    # only make the answer later, so this cannot flake (no upper bound on the time: that is a benchmark's job)
+    assert f"no upload data arrived for {IDLE_S:g} s" in body["error"]["message"], body
+    assert elapsed >= IDLE_S * 0.9
 
 
 def test_normal_upload_still_runs(limits_client, videos):

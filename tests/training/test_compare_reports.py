@@ -105,6 +105,7 @@ def test_compare_refuses_reports_of_different_clips():
         compare(base, base, mode="fit")
 
 
+@pytest.mark.slow
 def test_compare_command_on_two_real_evaluations(use_tiny_checkpoint, tmp_path, capsys):
     """Two network-only evaluations of the same held-out clips (one pass, and mirror-averaged) pair up
     clip by clip; a report against itself is within noise, so --require-better refuses it."""

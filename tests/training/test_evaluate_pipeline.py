@@ -26,6 +26,7 @@ def test_heldout_clips_are_deterministic_and_the_splits_apart():
         make_clip("moonwalk", "eval", 0)
 
 
+@pytest.mark.slow
 def test_evaluation_reports_network_fit_and_floor(use_tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "report.json"
     assert evaluate_main(["--kinds", "squat", "--clips", "1", "--seconds", "1.5", "--exact", "--json", str(out),
@@ -134,6 +135,7 @@ def test_sides_agreement_counts_frames_in_the_products_window():
     assert sides_agreement(np.zeros(4, bool), [], 0) == {"both": 0, "product_only": 0, "truth_only": 0}
 
 
+@pytest.mark.slow
 def test_the_evaluation_says_how_many_swapped_frames_were_put_back(use_tiny_checkpoint):
     """Swapped sides drawn into a clip's detections: the report matches the frames the pipeline put back
     against those swapped, view by view, in the pipeline's own synchronised frames."""
@@ -150,6 +152,7 @@ def test_the_evaluation_says_how_many_swapped_frames_were_put_back(use_tiny_chec
     assert kept["sides_found"] is None
 
 
+@pytest.mark.slow
 def test_without_a_calibration_the_cameras_estimated_from_the_person_beat_the_default_rig():
     """A user without a calibration: the held-out run clip's side camera is not where the default rig puts
     it. The cameras estimated from the person give the network and the fit a geometry that explains both

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from training.eval.golden import golden_path, measure, worse
 
 
+@pytest.mark.slow
 def test_bundled_checkpoint_matches_its_golden_figures():
     doc = json.loads(golden_path().read_text())
     manifest = json.loads((golden_path().parent / "default.json").read_text())

@@ -59,6 +59,7 @@ def test_out_of_range_penalty_is_positive_only_outside_ranges(toy):
     assert terms["range"] > 0.02
 
 
+@pytest.mark.slow
 def test_few_steps_reduce_loss_and_resume_is_exact(toy, tmp_path):
     data, test = toy
     cfg = get_train_config("tiny", stage1_steps=30, stage2_steps=6)
@@ -99,6 +100,7 @@ def test_evaluation_metrics_and_mean_pose_floor(toy):
     assert zero["mae_deg"] < 1e-3 and zero["mpjpe_mm"] < 1e-2 and zero["scale_err_pct"] < 1e-4
 
 
+@pytest.mark.slow
 def test_evaluate_cli_prints_one_json_line(tmp_path, capsys):
     from training.eval.checkpoint import main as evaluate_main
     from training.synth.dataset import write_dataset

@@ -61,6 +61,7 @@ def test_weight_average_is_what_a_run_saves(tmp_path: Path):
         train_streaming(replace(base, ema_decay=1.5), tmp_path / "c", tmp_path / "cache", device="cpu")
 
 
+@pytest.mark.slow
 def test_sequence_workers_start_single_threaded_and_stop(tmp_path: Path, monkeypatch):
     """Workers see one BLAS/OpenMP thread each (the parent's environment is left as it was), and
     ``close`` leaves none running even when they were blocked on a full queue."""

@@ -17,6 +17,7 @@ def _run(args, capsys):
     return rc, capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_cli_on_exact_detections_writes_opensim_files(use_tiny_checkpoint, synthetic_clip, tmp_path, capsys,
                                                       opensim_module):
     out = tmp_path / "out"
@@ -94,6 +95,7 @@ def test_cli_reports_no_person(use_tiny_checkpoint, tmp_path, capsys):
     assert rc == 2 and "no_person" in cap.err
 
 
+@pytest.mark.slow
 def test_refine_none_keeps_the_network_and_fit_beats_it(use_tiny_checkpoint, synthetic_clip, tmp_path, capsys):
     from model_store.biomech import load_definition
     from training.eval.metrics import LOWER_LIMB_SAGITTAL, angle_errors_deg
@@ -141,6 +143,7 @@ def test_a_view_whose_keypoints_are_all_unseen_fails_with_a_code(use_tiny_checkp
     assert info.value.code == 2 and "--refine" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_mirror_average_setting_reaches_the_network(use_tiny_checkpoint, synthetic_clip, tmp_path, capsys,
                                                     monkeypatch):
     """``KINEMATICS_MIRROR_AVERAGE`` switches the second, mirrored network pass on: the summary says
@@ -160,6 +163,7 @@ def test_mirror_average_setting_reaches_the_network(use_tiny_checkpoint, synthet
     assert np.abs(coords[True] - coords[False]).max() > 1e-4
 
 
+@pytest.mark.slow
 def test_without_a_calibration_the_cli_estimates_the_cameras_and_writes_them(use_tiny_checkpoint, synthetic_clip,
                                                                              tmp_path, capsys):
     """No calibration: the rig comes from the person; the summary says so and the estimated calibration is

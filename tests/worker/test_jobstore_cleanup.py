@@ -1,31 +1,37 @@
-"""Cleanup of job folders without a record, against a real Redis (its own database number)."""
+"""Cleanup of job folders without a record, against a real Redis: a private redis-server on a free port
+(so the test needs no Redis running and shares none with other tests or pytest-xdist workers)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 
 import pytest
 import redis
 
+from app.stack import Stack
+from tests.ports import free_port
 from worker.jobs import Job, JobStore
 from worker.settings import Settings
+
+pytestmark = pytest.mark.service
 
 REDIS_DB = 12
 
 
 @pytest.fixture
 def store(tmp_path):
-    settings = Settings(redis_url=f"redis://127.0.0.1:6379/{REDIS_DB}", data_dir=tmp_path, upload_grace_s=60,
-                        upload_deadline_s=50)
-    client = redis.Redis.from_url(settings.redis_url)
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is required (.ci/run installs it)")
+    server = Stack(data_dir=tmp_path / "redis-data", redis_port=free_port())
+    server.start_redis_server()
     try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail("Redis is not running on 127.0.0.1:6379 (.ci/run starts it)")
-    client.flushdb()
-    yield JobStore(settings, client)
-    client.flushdb()
+        settings = Settings(redis_url=f"redis://127.0.0.1:{server.redis_port}/{REDIS_DB}", data_dir=tmp_path / "data",
+                            upload_grace_s=60, upload_deadline_s=50)
+        yield JobStore(settings, redis.Redis.from_url(settings.redis_url))
+    finally:
+        server.close()
 
 
 def _age(folder, seconds):
