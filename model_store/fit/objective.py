@@ -30,8 +30,8 @@ sum over the clip divided by the number of frames (so values are "per frame"):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -158,17 +158,9 @@ class ClipObjective:
         self.prior_q = prior_q
         self.prior_frames = torch.as_tensor(np.isfinite(prior.angles).all(1), **opts)
         self.posture = default_posture()
-        pelvis = [names.index(n) for n in PELVIS_ORIENTATION]
-        sig = torch.full((len(names),), math.inf, **opts)
-        for i in rotational_indices():
-            if self.fk.definition.coordinates[i].motion_type == "rotational" and i not in pelvis:
-                sig[i] = settings.prior_sigma(names[i])
-        self.prior_inv_sigma = 1.0 / sig
         with torch.no_grad():
             self.prior_pelvis_t = self.posture.pelvis(prior_q).transpose(-1, -2)  # [T, 3, 3]
-        # the rotation vector's components about the pelvis's x (forward), y (up) and z (lateral) axes
-        self.pelvis_inv_sigma = torch.tensor([1.0 / settings.prior_sigma(n) for n in
-                                              ("pelvis_list", "pelvis_rotation", "pelvis_tilt")], **opts)
+        self.use_prior_sigmas(settings.prior_sigma_rad)
         self.anatomical = load_anatomical_prior() if settings.anatomical_prior else None
         rotational = torch.tensor([c.motion_type == "rotational" for c in self.fk.definition.coordinates],
                                   device=device)
@@ -189,6 +181,22 @@ class ClipObjective:
         self.height_m = prior.height_m
         with torch.no_grad():
             self.height_px = self._height_px(init_coords.to(**opts), self.log_s_net)
+
+    def use_prior_sigmas(self, sigmas: Mapping[str, float]) -> None:
+        """Hold the coordinates to the network with these sigmas (rad, named without side suffix, as
+        :data:`~model_store.fit.settings.PRIOR_SIGMA_RAD`): the solver's first pass narrows some of them."""
+        names = self.fk.coordinate_names
+        opts: dict[str, Any] = {"dtype": self.keypoints.dtype, "device": self.keypoints.device}
+        settings = replace(self.settings, prior_sigma_rad={**self.settings.prior_sigma_rad, **sigmas})
+        pelvis = [names.index(n) for n in PELVIS_ORIENTATION]
+        sig = torch.full((len(names),), math.inf, **opts)
+        for i in rotational_indices():
+            if self.fk.definition.coordinates[i].motion_type == "rotational" and i not in pelvis:
+                sig[i] = settings.prior_sigma(names[i])
+        self.prior_inv_sigma = 1.0 / sig
+        # the rotation vector's components about the pelvis's x (forward), y (up) and z (lateral) axes
+        self.pelvis_inv_sigma = torch.tensor([1.0 / settings.prior_sigma(n) for n in
+                                              ("pelvis_list", "pelvis_rotation", "pelvis_tilt")], **opts)
 
     # ------------------------------------------------------------------------------------------
     def landmarks(self, q: torch.Tensor, log_s: torch.Tensor) -> torch.Tensor:

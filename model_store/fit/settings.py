@@ -39,6 +39,14 @@ PRIOR_SIGMA_RAD: dict[str, float] = {
 }
 
 
+#: The solver's first pass holds these coordinates closer to the network (rad) before every pass after it
+#: uses :data:`PRIOR_SIGMA_RAD`: the keypoints say little about the trunk's split between pelvis and lumbar
+#: spine or about the humerus's axial rotation, and from a poor start (a network far off, the first
+#: keypoint sigma still wide) a wide prior let the trunk fold to its joint limit and the fit settle with
+#: residuals of a quarter of the person's height. The narrow first pass lands in the right basin; the
+#: wide passes then move within it.
+START_PRIOR_SIGMA_RAD: dict[str, float] = {"pelvis_tilt": 0.08, "lumbar_extension": 0.12, "arm_rot": 0.15}
+
 #: ``with_overrides`` sets one coordinate's prior sigma as ``prior_sigma.<coordinate>=<rad>``.
 PRIOR_PREFIX = "prior_sigma."
 
@@ -55,7 +63,8 @@ class FitSettings:
     - ``prior_sigma_rad``: per-coordinate prior around the network (rad), see :data:`PRIOR_SIGMA_RAD`
       (the pelvis's three are taken about the pelvis's own axes: tilt, list and axial rotation);
       ``prior_robust_k``: beyond about this many sigmas the prior's pull fades (Cauchy), so the
-      evidence wins where the network is far off.
+      evidence wins where the network is far off. ``start_prior_sigma_rad``: narrower sigmas for the
+      solver's first pass (see :data:`START_PRIOR_SIGMA_RAD`; empty: no such pass).
     - ``anatomical_prior``: also hold the pelvis's anatomical tilt to what marker-based motion capture
       says for the trunk's lean (:mod:`model_store.fit.anatomical_prior`), with that prior's own sigma
       times ``anatomical_sigma_scale`` (off by default: see the module docstring).
@@ -81,6 +90,7 @@ class FitSettings:
     sigma_rounds: int = 2
     min_confidence: float = 0.1
     prior_sigma_rad: dict[str, float] = field(default_factory=lambda: dict(PRIOR_SIGMA_RAD))
+    start_prior_sigma_rad: dict[str, float] = field(default_factory=lambda: dict(START_PRIOR_SIGMA_RAD))
     prior_robust_k: float = 3.0
     anatomical_prior: bool = False
     anatomical_sigma_scale: float = 1.0

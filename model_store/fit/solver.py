@@ -102,6 +102,10 @@ def fit_clip(
     n = q.shape[0]
     state = _Progress(settings, progress)
     initial = _cost(obj, q, log_s)[1]
+    if settings.start_prior_sigma_rad:  # a narrow first pass finds the basin, the shipped sigmas then move in it
+        obj.use_prior_sigmas(settings.start_prior_sigma_rad)
+        q, log_s, lin = _levenberg_marquardt(obj, q, log_s, free, state)
+        obj.use_prior_sigmas(settings.prior_sigma_rad)
     q, log_s, lin = _levenberg_marquardt(obj, q, log_s, free, state)
     for _ in range(settings.sigma_rounds):
         sigma_hat = estimate_keypoint_sigma(obj, q, log_s)
@@ -138,7 +142,7 @@ class _Progress:
     def __init__(self, settings: FitSettings, progress: Callable[[float], None] | None) -> None:
         self.settings, self.progress = settings, progress
         self.iterations = self.evaluations = self.accepted = self.non_finite = 0
-        self.budget = settings.max_iterations * (1 + settings.sigma_rounds)
+        self.budget = settings.max_iterations * (1 + bool(settings.start_prior_sigma_rad) + settings.sigma_rounds)
 
     def iteration(self) -> None:
         self.iterations += 1
