@@ -1,5 +1,6 @@
 """Upload checks once the files are on disk (app.upload_stream receives them): name, container, codec,
-duration, calibration."""
+duration, calibration. The pipeline's own light checks (PyAV's probe, the calibration file's reader and
+the camera rule), so nothing here loads numpy, OpenCV or torch."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from model_store.geometry.calibration_file import (
 from worker.errors import ErrorCode
 from worker.pipeline.contract import PipelineError
 from worker.pipeline.geometry.named_cameras import calibrated_pair
-from worker.pipeline.stages.decode import VideoInfo, probe_video
+from worker.pipeline.stages.probe import VideoInfo, probe_video
 from worker.settings import Settings
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")
