@@ -1,5 +1,6 @@
 """Upload checks once the files are on disk (app.upload_stream receives them): name, container, codec,
-duration, calibration."""
+duration, calibration. The pipeline's own light checks (PyAV's probe, the calibration file's reader and
+the camera rule), so nothing here loads numpy, OpenCV or torch."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ import shutil
 from pathlib import Path
 
 from app.core.errors import ApiError
-from model_store.geometry.cameras import CalibrationError, CameraNotFound, choose_cameras, load_calibration_toml
+from model_store.geometry.calibration_file import (
+    CalibrationError,
+    CameraNotFound,
+    choose_cameras,
+    read_calibration_toml,
+)
 from worker.errors import ErrorCode
 from worker.pipeline.contract import PipelineError
-from worker.pipeline.geometry.rig import select_cameras
-from worker.pipeline.stages.decode import VideoInfo, probe_video
+from worker.pipeline.geometry.named_cameras import calibrated_pair
+from worker.pipeline.stages.probe import VideoInfo, probe_video
 from worker.settings import Settings
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")
@@ -43,7 +49,7 @@ def check_durations(front: VideoInfo, side: VideoInfo, settings: Settings) -> No
 
 def check_calibration(path: Path, front_camera: str | None, side_camera: str | None) -> None:
     try:
-        cams = load_calibration_toml(path)
+        cams = read_calibration_toml(path)
     except CalibrationError as exc:
         raise ApiError(400, ErrorCode.CALIBRATION_INVALID, str(exc).replace(str(path.parent) + "/", "")) from exc
     try:
@@ -67,7 +73,7 @@ def check_rig(calibration: Path | None, front_camera: str | None, side_camera: s
                            "upload the calibration too, or leave the names out")
         return
     try:
-        select_cameras(calibration, front_camera, side_camera, (infos[0].width, infos[0].height),
-                       (infos[1].width, infos[1].height))
+        calibrated_pair(calibration, front_camera, side_camera, (infos[0].width, infos[0].height),
+                        (infos[1].width, infos[1].height))
     except PipelineError as exc:
         raise ApiError(400, exc.code, exc.message) from exc

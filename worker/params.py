@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from worker.pipeline.contract import REFINE_MODES, PipelineError, PipelineRequest
-from worker.pipeline.people.subject import parse_subject
+from worker.pipeline.people.subject_hint import parse_subject
 
 
 def _null_is_absent(value: object) -> object:

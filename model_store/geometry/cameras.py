@@ -1,4 +1,5 @@
-"""Pinhole cameras with OpenCV distortion, and Pose2Sim-style calibration TOML files.
+"""Pinhole cameras with OpenCV distortion, built from and written to Pose2Sim-style calibration TOML files
+(read and checked, without numpy, by :mod:`model_store.geometry.calibration_file`).
 
 Frames: a calibration's *world* frame is Pose2Sim/Qualisys's (Z up); cameras map world → camera
 with ``x_cam = R @ X + t`` (metres), ``R`` from the Rodrigues vector ``rotation``. OpenSim's
@@ -8,7 +9,6 @@ z_osim = −y_world. Image coordinates are pixels with (0, 0) at the centre of t
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,16 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from model_store.geometry.calibration_file import CameraCalibration, read_calibration_toml
+
 #: Rotation taking calibration-world (Z up) coordinates to OpenSim ground (Y up).
 OPENSIM_FROM_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
-
-
-#: Largest accepted image width or height in a calibration (px).
-MAX_IMAGE_SIDE = 16384
-
-
-class CalibrationError(ValueError):
-    """A calibration file that cannot be used (says which file, camera and field)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +32,13 @@ class Camera:
     R: np.ndarray
     t: np.ndarray
     image_size: tuple[int, int]  # (width, height) px
+
+    @classmethod
+    def from_calibration(cls, c: CameraCalibration) -> Camera:
+        """The camera of a calibration file's checked values (``R`` from the Rodrigues ``rotation``)."""
+        return cls(name=c.name, K=np.array(c.matrix, dtype=np.float64), dist=np.array(c.distortions, dtype=np.float64),
+                   R=cv2.Rodrigues(np.array(c.rotation, dtype=np.float64))[0],
+                   t=np.array(c.translation, dtype=np.float64), image_size=c.image_size)
 
     @property
     def rodrigues(self) -> np.ndarray:
@@ -103,90 +104,11 @@ def look_at(centre: np.ndarray, target: np.ndarray, roll: float = 0.0) -> tuple[
     return r, -r @ centre
 
 
-def _matrix(value: object, shape: tuple[int, ...], where: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise CalibrationError(f"{where}: not numeric") from None
-    if arr.shape != shape or not np.all(np.isfinite(arr)):
-        raise CalibrationError(f"{where}: expected finite numbers of shape {shape}, got {arr.shape}")
-    return arr
-
-
-def _camera_from_table(key: str, table: dict, source: str) -> Camera:
-    where = f"{source} [{key}]"
-    missing = [f for f in ("matrix", "rotation", "translation", "size") if f not in table]
-    if missing:
-        raise CalibrationError(f"{where}: missing field(s) {', '.join(missing)}")
-    if table.get("fisheye", False):
-        raise CalibrationError(f"{where}: fisheye cameras are not supported")
-    k = _matrix(table["matrix"], (3, 3), f"{where} matrix")
-    if k[0, 0] <= 0 or k[1, 1] <= 0:
-        raise CalibrationError(f"{where} matrix: focal lengths must be positive")
-    try:
-        dist = np.asarray(table.get("distortions", [0.0, 0.0, 0.0, 0.0]), dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise CalibrationError(f"{where} distortions: expected 4, 5 or 8 numbers") from None
-    if dist.size not in (4, 5, 8) or not np.all(np.isfinite(dist)):
-        raise CalibrationError(f"{where} distortions: expected 4, 5 or 8 numbers")
-    rvec = _matrix(table["rotation"], (3,), f"{where} rotation")
-    tvec = _matrix(table["translation"], (3,), f"{where} translation")
-    size = _matrix(table["size"], (2,), f"{where} size")
-    if not np.all((size >= 1) & (size <= MAX_IMAGE_SIDE)):
-        raise CalibrationError(f"{where} size: expected image width and height in pixels, 1–{MAX_IMAGE_SIDE}")
-    return Camera(
-        name=str(table.get("name", key)), K=k, dist=dist, R=cv2.Rodrigues(rvec)[0], t=tvec,
-        image_size=(int(np.rint(size[0])), int(np.rint(size[1]))),
-    )
-
-
 def load_calibration_toml(path: str | Path) -> dict[str, Camera]:
-    """Read a Pose2Sim calibration TOML → cameras by name. Raises :class:`CalibrationError`."""
-    path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CalibrationError(f"cannot read calibration {path}: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise CalibrationError(f"calibration {path.name} is not valid TOML: {exc}") from exc
-    except RecursionError:
-        raise CalibrationError(f"calibration {path.name} is nested too deeply to be a calibration") from None
-    cams = {}
-    for key, table in doc.items():
-        if key == "metadata" or not isinstance(table, dict):
-            continue
-        cam = _camera_from_table(key, table, path.name)
-        cams[cam.name] = cam
-    if not cams:
-        raise CalibrationError(f"calibration {path.name} defines no cameras")
-    return cams
-
-
-class CameraNotFound(ValueError):
-    """The front and side cameras named for a job are not two different cameras of its calibration."""
-
-
-def choose_cameras(cameras: dict[str, Camera], front_camera: str | None,
-                   side_camera: str | None) -> tuple[Camera, Camera]:
-    """The (front, side) cameras of a calibration by name — the one rule for the API's upload check
-    and the pipeline. With neither named, a calibration of exactly two cameras gives them in file
-    order. Raises :class:`CameraNotFound` with a message naming the field and the available cameras."""
-    names = ", ".join(cameras)
-    if front_camera is None and side_camera is None:
-        if len(cameras) != 2:
-            raise CameraNotFound(f"the calibration has {len(cameras)} cameras ({names}); "
-                                 "name them with front_camera and side_camera")
-        front_camera, side_camera = cameras
-    chosen = []
-    for field, name in (("front_camera", front_camera), ("side_camera", side_camera)):
-        if name is None:
-            raise CameraNotFound(f"{field} is required when the other camera is named (available: {names})")
-        if name not in cameras:
-            raise CameraNotFound(f"{field} {name!r} is not in the calibration (available: {names})")
-        chosen.append(cameras[name])
-    if front_camera == side_camera:
-        raise CameraNotFound(f"front_camera and side_camera must be different cameras (both are {front_camera!r})")
-    return chosen[0], chosen[1]
+    """Read a Pose2Sim calibration TOML → cameras by name, in file order (read and checked by
+    :func:`~model_store.geometry.calibration_file.read_calibration_toml`). Raises
+    :class:`~model_store.geometry.calibration_file.CalibrationError`."""
+    return {name: Camera.from_calibration(c) for name, c in read_calibration_toml(path).items()}
 
 
 def _fmt(values: Iterable[float]) -> str:

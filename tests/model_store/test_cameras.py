@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model_store.geometry.cameras import (
-    OPENSIM_FROM_WORLD,
+from model_store.geometry.calibration_file import (
     CalibrationError,
     CameraNotFound,
     choose_cameras,
-    load_calibration_toml,
-    save_calibration_toml,
+    read_calibration_toml,
 )
+from model_store.geometry.cameras import OPENSIM_FROM_WORLD, load_calibration_toml, save_calibration_toml
 
 
 @pytest.fixture()
@@ -30,6 +29,19 @@ def test_demo_calibration_loads_with_z_up_world(demo_calibration):
     cam = cams["cam01"]
     x_world = np.array([[0.2, 0.1, 1.0], [0.0, 0.0, 0.0]])
     np.testing.assert_allclose(cam.project_opensim(x_world @ OPENSIM_FROM_WORLD.T), cam.project(x_world), atol=1e-9)
+
+
+def test_the_light_reader_gives_the_cameras_values(demo_calibration):
+    """``read_calibration_toml`` (no numpy: the API's check) holds exactly what the cameras are built from."""
+    cams, read = load_calibration_toml(demo_calibration), read_calibration_toml(demo_calibration)
+    assert list(read) == list(cams)
+    for name, cam in cams.items():
+        c = read[name]
+        assert c.image_size == cam.image_size and all(type(v) is int for v in c.image_size)
+        np.testing.assert_array_equal(np.array(c.matrix), cam.K)
+        np.testing.assert_array_equal(np.array(c.distortions), cam.dist)
+        np.testing.assert_array_equal(np.array(c.translation), cam.t)
+        np.testing.assert_allclose(np.array(c.rotation), cam.rodrigues, atol=1e-12)
 
 
 def test_round_trip_and_undistortion(demo_calibration, tmp_path):
@@ -62,6 +74,10 @@ _CAM = ("[a]\nsize = {size}\nmatrix = [[500.0, 0.0, 320.0], [0.0, 500.0, 240.0],
         (_CAM.format(size="[0, 0]", dist="[0.0, 0.0, 0.0, 0.0]"), "size"),
         (_CAM.format(size="[640.0, 1e9]", dist="[0.0, 0.0, 0.0, 0.0]"), "size"),
         ("a = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply|not valid TOML"),
+        (_CAM.format(size="[640.0, 480.0]", dist="[0.0, 0.0, 0.0, 1" + "0" * 400 + "]"), "distortions"),
+        (_CAM.format(size="[640, 1" + "0" * 400 + "]", dist="[0.0, 0.0, 0.0, 0.0]"), "size: not numeric"),
+        (_CAM.format(size="[640.0, [480.0]]", dist="[0.0, 0.0, 0.0, 0.0]"), "size: not numeric"),
+        (_CAM.format(size="[640.0, 480.0]", dist="[0.0, 0.0, 0.0, nan]"), "distortions"),
     ],
 )
 def test_malformed_calibrations_are_clear_errors(tmp_path, text, message):

@@ -28,7 +28,8 @@ from worker.pipeline.geometry.rig_estimate import cameras_from_person
 from worker.pipeline.geometry.sides import SidesReport, agree_sides
 from worker.pipeline.outputs.overlay import write_overlay
 from worker.pipeline.outputs.plots import write_plots
-from worker.pipeline.people.subject import choose_subject, parse_subject
+from worker.pipeline.people.subject import choose_subject
+from worker.pipeline.people.subject_hint import parse_subject
 from worker.pipeline.stages.assemble import InitialMotion, assemble, hip_midpoints, initial_motion, write_results
 from worker.pipeline.stages.decode import open_video
 from worker.pipeline.stages.detect import track_from_detections, track_views

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.schemas import ModelPublic
-from model_store.biomech import load_definition
+from model_store.biomech.definition import load_definition
 from model_store.results import (
     JOINT_CENTERS,
     KINEMATICS,

@@ -11,7 +11,8 @@ import pytest
 from tests.worker.pipeline.motion_people import moving_person
 from worker.pipeline.contract import PipelineError
 from worker.pipeline.people import motion_match as mm
-from worker.pipeline.people.subject import Person, Survey, choose_subject, parse_subject
+from worker.pipeline.people.subject import Person, Survey, choose_subject
+from worker.pipeline.people.subject_hint import parse_subject
 
 SIZE = (1920, 1080)
 

@@ -13,8 +13,9 @@ from worker.pipeline.contract import PipelineError
 from worker.pipeline.geometry.rig import select_cameras
 from worker.pipeline.run import apply_offset
 from worker.pipeline.stages.assemble import clip_to_ranges, fill_gaps, model_height
-from worker.pipeline.stages.decode import decode_video, probe_video
+from worker.pipeline.stages.decode import decode_video
 from worker.pipeline.stages.infer import window_starts
+from worker.pipeline.stages.probe import probe_video
 from worker.pipeline.stages.synchronise import synchronise
 
 

@@ -7,7 +7,8 @@ import pytest
 
 from model_store.geometry.cameras import load_calibration_toml
 from worker.pipeline.contract import PipelineError
-from worker.pipeline.people.subject import Person, Survey, choose_subject, pair_error, parse_subject
+from worker.pipeline.people.subject import Person, Survey, choose_subject, pair_error
+from worker.pipeline.people.subject_hint import parse_subject
 
 
 @pytest.fixture(scope="module")

@@ -14,17 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from model_store.conventions import FOCAL_FACTOR
-from model_store.geometry.cameras import (
-    OPENSIM_FROM_WORLD,
-    CalibrationError,
-    Camera,
-    CameraNotFound,
-    choose_cameras,
-    load_calibration_toml,
-    look_at,
-)
-from worker.errors import ErrorCode
-from worker.pipeline.contract import PipelineError
+from model_store.geometry.cameras import OPENSIM_FROM_WORLD, Camera, look_at
+from worker.pipeline.geometry.named_cameras import calibrated_pair
 
 DEFAULT_DISTANCE_M = 4.0
 DEFAULT_HEIGHT_M = 1.0
@@ -54,35 +45,15 @@ def default_rig(front_size: tuple[int, int], side_size: tuple[int, int]) -> RigC
     return RigCameras(front, side, "default", [msg])
 
 
-def _check_size(cam: Camera, size: tuple[int, int], warnings: list[str]) -> None:
-    cw, ch = cam.image_size
-    w, h = size
-    if (cw, ch) == (w, h):
-        return
-    if abs(cw - w) / cw > 0.02 or abs(ch - h) / ch > 0.02:
-        raise PipelineError(
-            "calibration_invalid",
-            f"camera {cam.name} was calibrated at {cw}×{ch} px but its video is {w}×{h} px",
-        )
-    warnings.append(f"camera {cam.name}: calibrated at {cw}×{ch} px, video is {w}×{h} px (accepted)")
-
-
 def select_cameras(
     calibration: Path | None, front_name: str | None, side_name: str | None,
     front_size: tuple[int, int], side_size: tuple[int, int],
 ) -> RigCameras:
-    """Cameras for the two videos (sizes are the upright video sizes, px)."""
+    """Cameras for the two videos (sizes are the upright video sizes, px): the calibration's named ones
+    (:func:`~worker.pipeline.geometry.named_cameras.calibrated_pair`, the API's upload check too), or the
+    default rig without one."""
     if calibration is None:
         return default_rig(front_size, side_size)
-    try:
-        cams = load_calibration_toml(calibration)
-    except CalibrationError as exc:
-        raise PipelineError(ErrorCode.CALIBRATION_INVALID, str(exc)) from exc
-    try:
-        front, side = choose_cameras(cams, front_name, side_name)
-    except CameraNotFound as exc:
-        raise PipelineError(ErrorCode.CAMERA_NOT_FOUND, str(exc)) from exc
-    warnings: list[str] = []
-    _check_size(front, front_size, warnings)
-    _check_size(side, side_size, warnings)
-    return RigCameras(front, side, "calibration", warnings)
+    pair = calibrated_pair(calibration, front_name, side_name, front_size, side_size)  # raises PipelineError
+    return RigCameras(Camera.from_calibration(pair.front), Camera.from_calibration(pair.side), "calibration",
+                      pair.warnings)

@@ -28,7 +28,8 @@ from model_store.biomech import load_definition
 from model_store.geometry.cameras import Camera
 from model_store.keypoints.detections import PersonTrack
 from model_store.results import OVERLAY_FILES, OVERLAY_SHEET, OVERLAY_VIDEO
-from worker.pipeline.stages.decode import _open, _upright, nearest_frames
+from worker.pipeline.stages.decode import _upright, nearest_frames
+from worker.pipeline.stages.probe import open_container
 
 MAX_SIDE = 540
 OVERLAY_FPS = 30.0
@@ -50,7 +51,7 @@ def _frames_at(path: Path, indices: np.ndarray, fps: float, max_side: int) -> It
     """Upright RGB frames at the increasing frame ``indices`` of the video resampled to ``fps``
     (nearest in time, as in the decode stage; the last frame is held past the end), downscaled to
     ``max_side`` px on the long side; yields (image, full-res px per image px)."""
-    container = _open(path)
+    container = open_container(path)
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"

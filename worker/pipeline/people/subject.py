@@ -36,13 +36,13 @@ from model_store.geometry.triangulation import triangulate
 from worker.errors import ErrorCode
 from worker.pipeline.contract import PipelineError
 from worker.pipeline.people import motion_match
+from worker.pipeline.people.subject_hint import SubjectHint
 
 SURVEY_SECONDS = 5.0
 SURVEY_STEP = 10  # frames between surveyed frames (at the pipeline rate)
 MAX_PEOPLE = 4
 #: Largest median reprojection error (share of body height) for two detections to be one person.
 MAX_PAIR_ERROR = 0.08
-SUBJECT_RULES = ("largest", "center")
 
 
 @dataclass(frozen=True)
@@ -82,32 +82,6 @@ class Survey:
     frame: int
     people: list[Person]
     image_size: tuple[int, int]  # (w, h) full-resolution px
-
-
-@dataclass(frozen=True)
-class SubjectHint:
-    """The user's ``subject`` parameter: a rule, or a point (full-res px) in the front view."""
-
-    rule: str = "largest"
-    point: tuple[float, float] | None = None
-
-
-def parse_subject(value: str | None) -> SubjectHint:
-    """``None``/``largest``/``center``/``x,y`` → hint; anything else is an ``invalid_request``."""
-    if value is None or value.strip() == "":
-        return SubjectHint()
-    text = value.strip().lower()
-    if text in SUBJECT_RULES:
-        return SubjectHint(rule=text)
-    parts = text.split(",")
-    try:
-        x, y = (float(p) for p in parts)
-    except ValueError:
-        x = y = float("nan")
-    if len(parts) != 2 or not (np.isfinite(x) and np.isfinite(y) and x >= 0 and y >= 0):
-        raise PipelineError(ErrorCode.INVALID_REQUEST, f"subject must be 'largest', 'center' or a point 'x,y' in "
-                            f"full-resolution pixels of the front video, got {value!r}")
-    return SubjectHint(point=(x, y))
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
