@@ -96,6 +96,14 @@ class Predictor:
         self.backend = "onnx" if self._onnx is not None else "torch"
         self.mirror_average = mirror_average
 
+    @property
+    def runs_on(self) -> str:
+        """What computes the network, for the job summary: ``onnxruntime CUDAExecutionProvider``,
+        ``onnxruntime CPUExecutionProvider``, ``torch cuda`` or ``torch cpu``."""
+        if self._onnx is not None:
+            return f"onnxruntime {self._onnx.session.get_providers()[0]}"
+        return f"torch {self.device.type}"
+
     def _choice_path(self) -> Path:
         return CACHE_DIR / f"{self.record.sha256[:24]}.{self.device.type}.backend.json"
 

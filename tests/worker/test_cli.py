@@ -31,6 +31,7 @@ def test_cli_on_exact_detections_writes_opensim_files(use_tiny_checkpoint, synth
     assert summary["fit"]["refine"] == "fit" and set(summary["fit"]["residuals"]) == {"front", "side"}
     assert summary["fit"]["residuals"]["front"]["median_pct_of_height"] < 2.0  # explained despite a poor prior
     assert set(summary["body_scales"]) >= {"pelvis", "femur_r", "torso"}
+    assert summary["network"]["runs_on"] in ("onnxruntime CPUExecutionProvider", "torch cpu")  # no GPU here
     unc = summary["fit"]["uncertainty_deg"]
     assert unc["knee_angle_r"]["sd_median"] > 0 and "subtalar_angle_r" not in unc  # locked: not fitted
     sd = opensim_module.Storage(str(out / "kinematics_sd.sto"))

@@ -252,7 +252,8 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         "frames_held": result.held_frames,
         "angle_values_clamped_to_range": result.clipped_values,
         "network": {"config": predictor.config.name, "sha256": predictor.checkpoint.sha256[:16],
-                    "windows": core.inferred.windows, "mirror_average": predictor.mirror_average},
+                    "windows": core.inferred.windows, "mirror_average": predictor.mirror_average,
+                    "runs_on": predictor.runs_on},
         "model_height_m": round(result.model_height_m, 3),
         "body_scales": {name: [round(float(v), 4) for v in sc]
                         for name, sc in zip(load_definition().body_names, result.scales, strict=True)},
