@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup demo test test-fast lint clean-venv
+.PHONY: setup demo test test-fast compose-test lint clean-venv
 
 setup: $(STAMP)
 
@@ -40,7 +40,7 @@ lint: setup
 # test-fast: pytest only, the unit tests (neither marker; needs no Redis, Chromium or network); `make lint`
 # is ruff + mypy. test (CI): ruff, mypy, then every test on TEST_WORKERS pytest-xdist workers, a test file
 # staying on one worker (module fixtures such as a service stack are built once); TEST_WORKERS=0: one process.
-FAST_TESTS := -m "not slow and not service"
+FAST_TESTS := -m "not slow and not service and not compose"
 TEST_WORKERS ?= 2
 
 test-fast: setup
@@ -49,7 +49,15 @@ test-fast: setup
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy $(TYPED)
-	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not compose"
+	$(MAKE) compose-test
+
+# The deployment for real (docs/deployment.md): builds the images (local bases from Debian's packages,
+# docker/build-local-bases.sh), brings docker-compose.yml up with podman-compose and docker/compose.local.yml,
+# runs the demo pair through nginx, kills a worker mid-job, restarts the stack; removes what it started.
+# Needs root, podman, runc and debootstrap (.ci/run installs them); images stay in var/containers.
+compose-test: setup
+	$(VENV)/bin/pytest -q -s -m compose tests/compose
 
 clean-venv:
 	rm -rf $(VENV)
