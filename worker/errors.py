@@ -71,6 +71,8 @@ class ErrorCode(StrEnum):
     FIT_NO_KEYPOINTS = "fit_no_keypoints", None, (JOB,), "a view has no usable keypoint for the fit"
     FIT_DIVERGED = "fit_diverged", None, (JOB,), "the fit's solver could not reach a finite answer"
     FIT_INVALID_INPUT = "fit_invalid_input", None, (JOB,), "the fit got non-finite coordinates or scales"
+    GEOMETRY_DEGENERATE = ("geometry_degenerate", None, (JOB,),
+                           "the cameras and keypoints give no solvable 3D geometry (check the calibration)")
     WORKER_LOST = "worker_lost", None, (JOB,), "the job's worker stopped answering MAX_ATTEMPTS times"
     INTERNAL = "internal", 500, (REQUEST, JOB), "a bug: please report it with the job id"
 

@@ -189,5 +189,34 @@ CALIBRATION_CASES: list[Case] = [
     Case("calibration", "videos 128×64, calibration 64×64", lambda c: answer(c.post(
         {**c.videos("wide", "wide"), "calibration": ("c.toml", CALIBRATION.encode())},
         {"front_camera": "cam_a", "side_camera": "cam_b"})), 400, "calibration_invalid"),
+    # issue 42: every calibration is checked once, before queueing (calibration_file.parse_calibration)
+    Case("calibration", "400-digit number in the matrix", calibration_edit(
+        "[ 60.0, 0.0, 32.0]", "[ 6" + "0" * 400 + ", 0.0, 32.0]"), 400, "calibration_invalid"),
+    Case("calibration", "400-digit number in size", calibration_edit(
+        "size = [ 64.0, 64.0]", "size = [ 6" + "0" * 400 + ", 64.0]"), 400, "calibration_invalid"),
+    Case("calibration", "5000-digit integer under an unused key", calibration(
+        CALIBRATION + "\n[metadata]\nnote = 1" + "0" * 5000 + "\n"), 400, "calibration_invalid"),
+    Case("calibration", "rotation = [1e200, 1e200, 1e200]", calibration_edit(
+        "rotation = [ 0.0, 0.0, 0.0]", "rotation = [ 1e200, 1e200, 1e200]"), 400, "calibration_invalid"),
+    Case("calibration", "intrinsic matrix with a last row of zeros", calibration_edit(
+        "[ 0.0, 0.0, 1.0]]", "[ 0.0, 0.0, 0.0]]"), 400, "calibration_invalid"),
+    Case("calibration", "distortions = 1e300", calibration_edit(
+        "distortions = [ 0.0, 0.0, 0.0, 0.0]", "distortions = [ 1e300, 0.0, 0.0, 0.0]"), 400, "calibration_invalid"),
+    Case("calibration", 'fisheye = "false" (a string)', calibration_edit("fisheye = false", 'fisheye = "false"'), 400,
+         "calibration_invalid"),
+    Case("calibration", "negative focal length", calibration_edit("[ 60.0, 0.0, 32.0]", "[ -60.0, 0.0, 32.0]"), 400,
+         "calibration_invalid"),
+    Case("calibration", "principal point outside the image", calibration_edit(
+        "[ 60.0, 0.0, 32.0]", "[ 60.0, 0.0, 320.0]"), 400, "calibration_invalid"),
+    Case("calibration", "rotation matrix with determinant −1", calibration_edit(
+        "rotation = [ 0.0, 0.0, 0.0]", "rotation = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]]"), 400,
+         "calibration_invalid"),
+    Case("calibration", "translation 10^6 m", calibration_edit(
+        "translation = [ 0.0, 0.0, 3.0]", "translation = [ 0.0, 0.0, 1e6]"), 400, "calibration_invalid"),
+    Case("calibration", "matrix entries as strings", calibration_edit(
+        "[ 60.0, 0.0, 32.0]", '[ "60.0", "0.0", "32.0"]'), 400, "calibration_invalid"),
     Case("calibration", "good calibration (control)", calibration(CALIBRATION), 202, job="succeeded"),
+    Case("calibration", "rotation as an orthonormal 3×3 matrix", calibration_edit(
+        "rotation = [ 0.0, 0.0, 0.0]", "rotation = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]"), 202,
+         job="succeeded"),
 ]

@@ -76,7 +76,12 @@ class _Stages:
                 self.progress(name, float(min(max(fraction, 0.0), 1.0)))
 
         report(0.0)
-        yield report
+        try:
+            yield report
+        except (np.linalg.LinAlgError, FloatingPointError) as exc:  # numbers no solver can use: the inputs' fault
+            raise PipelineError(ErrorCode.GEOMETRY_DEGENERATE,
+                                f"stage {name}: the cameras and keypoints give no solvable geometry "
+                                f"({exc.__class__.__name__}: {exc}); check the calibration") from exc
         report(1.0)
         self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t0, 3)
 

@@ -153,3 +153,29 @@ def test_probe_accepts_a_variable_frame_rate_and_short_gaps(tmp_path):
     times[150:] += 1.0  # one second without frames
     info = probe_video(_vfr_video(tmp_path / "vfr.mp4", list(times)))
     assert info.fill_ratio > 0.5 and info.n_frames == 300  # above 1 when many intervals are shorter than the median
+
+
+def test_motion_sync_of_clips_shorter_than_the_lag_range_is_no_shape_error(synthetic_clip):
+    """Issue 42 item 4: 100 frames re-timed to 1000 fps are 6 frames at the pipeline rate; every lag
+    of ±30 frames then runs past a clip's end, which used to raise a broadcast error (``internal``)."""
+    from worker.pipeline.stages.synchronise import estimate_offset
+
+    front, side = load_clip_detections(synthetic_clip / "detections")
+    for n_front, n_side in ((6, 6), (6, 40), (40, 3), (1, 1), (0, 5)):
+        res = estimate_offset(front.take(slice(0, n_front)), side.take(slice(0, n_side)))
+        assert res.estimated and -30 <= res.offset_frames <= 30
+
+
+def test_a_numerical_failure_in_a_stage_is_a_stable_code(synthetic_clip):
+    """Issue 42 item 3: a LinAlgError (SVD did not converge) in triangulation ends the job with
+    ``geometry_degenerate``, not ``internal``."""
+    from dataclasses import replace
+
+    from worker.pipeline.run import _Stages
+
+    front, side = load_clip_detections(synthetic_clip / "detections")
+    cams = load_calibration_toml(synthetic_clip / "calibration.toml")
+    broken = replace(cams["front"], R=np.full((3, 3), np.nan))  # what a Rodrigues vector of 1e200 gave
+    with pytest.raises(PipelineError) as err, _Stages(None).stage("synchronise"):
+        synchronise(front, side, cams=(broken, cams["side"]))
+    assert err.value.code == "geometry_degenerate" and "synchronise" in err.value.message
