@@ -34,7 +34,7 @@ def video_name(filename: str, field: str) -> str:
 
 def check_video(path: Path, field: str, settings: Settings) -> VideoInfo:
     try:
-        return probe_video(path, settings.max_video_seconds)
+        return probe_video(path, settings.max_video_seconds, settings.max_video_side, settings.max_video_fps)
     except PipelineError as exc:
         raise ApiError(exc.code.status or 400, exc.code, f"{field}: {exc.message}") from exc
 

@@ -99,6 +99,13 @@ VIDEO_CASES: list[Case] = [
     Case("video", "30 fps video with a 10 s hole", media("gap", "gap"), 400, "video_sparse"),
     Case("video", "15 frames (0.5 s)", media("short", "short"), 400, "video_too_short"),
     Case("video", "1 s and 4 s videos", media("a", "long"), 400, "duration_mismatch"),
+    # issue 42 items 4 and 6: resolution and frame-rate limits from the header, and too-short clips
+    Case("video", "8192×8192 H.264 over MAX_VIDEO_SIDE=4096", media("huge", "huge"), 400, "video_resolution"),
+    Case("video", "100 frames re-timed to 1000 fps (0.1 s)", media("retimed", "retimed"), 400,
+         "video_frame_rate_too_high"),
+    Case("video", "300 fps over MAX_VIDEO_FPS=240", media("fast", "fast"), 400, "video_frame_rate_too_high"),
+    Case("video", "48 frames at 120 fps (0.4 s)", media("brief", "brief"), 400, "video_too_short"),
+    Case("video", "240 fps for 1 s (at the limit)", media("fps240", "fps240"), 202, job="succeeded"),
     Case("video", "file name with ../ (path traversal)", front_file_as("../../../evil.mp4", "a"), 202,
          job="succeeded"),
     Case("video", "non-ASCII file name", front_file_as("läufer 🏃 ü.mp4", "a"), 202, job="succeeded"),

@@ -42,6 +42,20 @@ def _write_timed(path: Path, rate: int, pts: list[int]) -> Path:
     return path
 
 
+def _write_big(path: Path, side: int) -> Path:
+    """Two black H.264 frames of side × side px (an 8192 × 8192 file is about 16 KB)."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = side, side, "yuv420p"
+        frame = av.VideoFrame(side, side, "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        for _ in range(2):
+            c.mux(s.encode(frame))
+        c.mux(s.encode(None))
+    return path
+
+
 def _write_audio(path: Path) -> Path:
     with av.open(str(path), "w") as c:
         s = c.add_stream("aac", rate=44100)
@@ -69,6 +83,11 @@ def media(tmp_path_factory) -> dict[str, Path]:
         "stills": _write_timed(d / "stills.mp4", 1, [0, 4, 8]),
         "gap": _write_timed(d / "gap.mp4", 30, [*range(60), *range(360, 420)]),
         "audio": _write_audio(d / "audio.mp4"), "png": png,
+        "huge": _write_big(d / "huge.mp4", 8192),
+        "retimed": _write_timed(d / "retimed.mp4", 1000, list(range(100))),  # 100 frames in 0.1 s
+        "fast": _write_timed(d / "fast.mp4", 300, list(range(300))),  # 300 fps for 1 s
+        "brief": _write_timed(d / "brief.mp4", 120, list(range(48))),  # 0.4 s at 120 fps
+        "fps240": _write_timed(d / "fps240.mp4", 240, list(range(240))),  # 240 fps for 1 s: at the limit
     }
 
 
@@ -117,4 +136,5 @@ def test_the_worker_still_serves_after_the_suite(ctx, suite_stack):
     ctx.http.delete(f"/jobs/{job_id}")
     log = (suite_stack.data_dir / "api.log").read_text()
     assert "Traceback" not in log and "unhandled error" not in log  # no case reached the 500 handler
+
 

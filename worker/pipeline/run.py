@@ -180,6 +180,11 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
     with stages.stage("decode"):  # packet timestamps only: the frames are decoded while detecting
         videos = (open_video(request.front_video), open_video(request.side_video))
         infos = [v.info for v in videos]
+        for v in videos:  # e.g. 100 frames re-timed to 1000 fps: 0.1 s, 6 frames at the pipeline rate
+            if v.n_frames < MIN_OVERLAP_FRAMES:
+                raise PipelineError(ErrorCode.VIDEO_TOO_SHORT,
+                                    f"{v.path.name} lasts {v.info.duration_s:.2f} s: {v.n_frames} frames at "
+                                    f"{MODEL_RATE_HZ:.0f} per second; at least {MIN_OVERLAP_FRAMES} are needed")
     with stages.stage("cameras"):  # before detection, so a wrong camera name fails fast
         rig = select_cameras(request.calibration, request.front_camera, request.side_camera,
                              (infos[0].width, infos[0].height), (infos[1].width, infos[1].height))
