@@ -47,6 +47,25 @@ def _result_of_running_job(ctx: Ctx) -> Outcome:
     return answer(got)
 
 
+def _downloads_as_documented(path: str) -> Callable[[Ctx], Outcome]:
+    """Issue 42 item 5: a download's 200 is documented with the media types it is served with (they were
+    documented as ``application/json``); ``path`` is ``results.zip`` or ``results/{name}`` (every result)."""
+    def act(ctx: Ctx) -> Outcome:
+        spec = ctx.http.get("/openapi.json").json()["paths"][f"/jobs/{{job_id}}/{path}"]["get"]["responses"]
+        documented = set(spec["200"]["content"])
+        job_id = ctx.finished_job()
+        try:
+            urls = [f"/jobs/{job_id}/results.zip"] if path == "results.zip" else \
+                [r["url"] for r in ctx.http.get(f"/jobs/{job_id}").json()["results"]]
+            answers = [ctx.http.get(url) for url in urls]
+        finally:
+            ctx.http.delete(f"/jobs/{job_id}")
+        served = {r.headers["content-type"] for r in answers}
+        assert served <= documented and "application/json" not in documented - served, (served, documented)
+        return Outcome(max(r.status_code for r in answers), note=f"served {sorted(served)}")
+    return act
+
+
 def _delete_twice(ctx: Ctx) -> Outcome:
     job_id = ctx.finished_job()
     first = ctx.http.delete(f"/jobs/{job_id}")
@@ -160,6 +179,9 @@ ROUTE_CASES: list[Case] = [
     Case("routes", "PUT /jobs", _get_path("/jobs", method="PUT"), 405, "method_not_allowed"),
     Case("routes", "PATCH /jobs/{id}", _on_finished_job("", method="PATCH"), 405, "method_not_allowed"),
     Case("routes", "unknown route", _get_path("/admin"), 404, "not_found"),
+    Case("routes", "GET results.zip: application/zip as the spec says", _downloads_as_documented("results.zip"), 200),
+    Case("routes", "GET results/{name}: each file's media type as the spec says",
+         _downloads_as_documented("results/{name}"), 200),
 ]
 
 LIFECYCLE_CASES: list[Case] = [
