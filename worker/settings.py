@@ -48,6 +48,11 @@ class Settings(BaseSettings):
                                  "second) at upload (400 `video_frame_rate_too_high`)")
     max_duration_mismatch_s: float = Field(default=2.0, description="largest accepted difference between the two "
                                            "videos' durations (s)")
+    metrics_key: str = Field(default="", description="when set, `GET /metrics` needs `Authorization: Bearer "
+                             "<METRICS_KEY>` (401 otherwise); unset, it answers anyone: aggregate counts only, no "
+                             "job id, owner or key")
+    redis_outage_s: float = Field(default=60.0, ge=0, description="a running job whose Redis goes away waits this "
+                                  "long for it to come back and goes on, using no extra attempt (s)")
     job_ttl_s: int = Field(default=7 * 24 * 3600, description="how long job records and files are kept (s)")
     task_soft_time_limit_s: int = Field(default=1800, description="a job still running after this is stopped "
                                         "(soft limit, s)")

@@ -134,6 +134,12 @@ FORM_CASES: list[Case] = [
     Case("form", "overlay = maybe", upload(overlay="maybe"), 422, "invalid_request"),
     Case("form", "subject = biggest", upload(subject="biggest"), 422, "invalid_request"),
     Case("form", "subject = -1,5", upload(subject="-1,5"), 422, "invalid_request"),
+    # issue 42 item 7
+    Case("form", "offset_frames = 5_0 (Python's int() reads 50)", upload(offset_frames="5_0"), 422, "invalid_request"),
+    Case("form", "height_m = 1_8", upload(height_m="1_8"), 422, "invalid_request"),
+    Case("form", "subject = 1e308,1e308", upload(subject="1e308,1e308"), 422, "invalid_request"),
+    Case("form", "subject = 100,10: off the 64×64 front video", upload(subject="100,10"), 422, "invalid_request"),
+    Case("form", "subject = 32,32 on the front video (control)", upload(subject="32,32"), 202, job="succeeded"),
     Case("form", "2 KB text field", upload(front_camera="x" * 2048), 413, "payload_too_large"),
     Case("form", "text field not UTF-8", lambda c: raw(raw_post(c, multipart([
         ("front", "a.mp4", c.media["a"].read_bytes()), ("side", "b.mp4", c.media["b"].read_bytes()),

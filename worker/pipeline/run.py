@@ -29,7 +29,7 @@ from worker.pipeline.geometry.sides import SidesReport, agree_sides
 from worker.pipeline.outputs.overlay import write_overlay
 from worker.pipeline.outputs.plots import write_plots
 from worker.pipeline.people.subject import choose_subject
-from worker.pipeline.people.subject_hint import parse_subject
+from worker.pipeline.people.subject_hint import check_point_in_frame, parse_subject
 from worker.pipeline.stages.assemble import InitialMotion, assemble, hip_midpoints, initial_motion, write_results
 from worker.pipeline.stages.decode import open_video
 from worker.pipeline.stages.detect import track_from_detections, track_views
@@ -180,6 +180,7 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
     with stages.stage("decode"):  # packet timestamps only: the frames are decoded while detecting
         videos = (open_video(request.front_video), open_video(request.side_video))
         infos = [v.info for v in videos]
+        check_point_in_frame(hint, infos[0].width, infos[0].height)
         for v in videos:  # e.g. 100 frames re-timed to 1000 fps: 0.1 s, 6 frames at the pipeline rate
             if v.n_frames < MIN_OVERLAP_FRAMES:
                 raise PipelineError(ErrorCode.VIDEO_TOO_SHORT,

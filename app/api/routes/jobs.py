@@ -20,7 +20,7 @@ from app.api.deps import OwnerDep, SettingsDep, StoreDep
 from app.core.errors import ApiError
 from app.schemas import ERROR_RESPONSES, ErrorDetail, JobList, JobPublic, ResultFile, job_form_openapi
 from app.upload_stream import multipart_boundary, receive_job_upload
-from app.uploads import check_calibration, check_durations, check_rig, check_video, remove_dir
+from app.uploads import check_calibration, check_durations, check_rig, check_subject, check_video, remove_dir
 from model_store import results
 from model_store.conventions import VIEW_NAMES
 from worker.celery_app import celery_app
@@ -79,6 +79,7 @@ async def create_job(request: Request, response: Response, settings: SettingsDep
         # off the event loop: polls stay fast while a long upload is checked
         infos = [await run_in_threadpool(check_video, inp / upload.videos[f], f, settings) for f in VIEW_NAMES]
         check_durations(infos[0], infos[1], settings)
+        check_subject(form.subject, infos[0])
         await run_in_threadpool(check_rig, inp / "calibration.toml" if upload.calibration else None,
                                 form.front_camera, form.side_camera, (infos[0], infos[1]))
         job.params = {"front_file": upload.videos["front"], "side_file": upload.videos["side"],
