@@ -12,7 +12,10 @@ import av
 import numpy as np
 import pytest
 import redis
+from hypothesis import HealthCheck, assume, event, given, settings
 
+from tests.generated.calibrations import calibration_text
+from tests.generated.videos import video_spec
 from tests.service import reliability
 from tests.service.conftest import KEY_A, KEY_B, STAND_IN_WORKER, make_stack
 from tests.service.videos import write_video
@@ -138,3 +141,41 @@ def test_the_worker_still_serves_after_the_suite(ctx, suite_stack):
     assert "Traceback" not in log and "unhandled error" not in log  # no case reached the 500 handler
 
 
+
+
+# ---- generated inputs through the API (issue 42): never 500, never `internal`, nothing left behind ----------------
+
+def _generated_upload(ctx: reliability.Ctx, stack, files: dict[str, tuple[str, bytes]], data: dict[str, str]) -> str:
+    before, outside = _snapshot(stack), _outside_data_dir(stack)
+    r = ctx.post(files, data)
+    body = r.json()
+    assert r.status_code < 500 and (body.get("error") or {}).get("code") != "internal", (r.status_code, body)
+    outcome = f"{r.status_code} {(body.get('error') or {}).get('code')}"
+    if r.status_code == 202:
+        job = ctx.wait(body["id"])
+        assert (job.get("error") or {}).get("code") != "internal", job
+        outcome = f"202 {job['status']}"
+        assert ctx.http.delete(f"/jobs/{body['id']}").status_code == 204
+    assert _snapshot(stack) == before and _outside_data_dir(stack) == outside
+    return outcome
+
+
+@settings(max_examples=40, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
+@given(text=calibration_text())
+def test_generated_calibrations_through_the_api(ctx, suite_stack, text):
+    files = {**ctx.videos(), "calibration": ("calibration.toml", text.encode())}
+    event(_generated_upload(ctx, suite_stack, files, {}))
+
+
+@settings(max_examples=20, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
+@given(spec=video_spec())
+def test_generated_videos_through_the_api(ctx, suite_stack, tmp_path, spec):
+    path = spec.write(tmp_path / "generated")
+    assume(path is not None)
+    assert path is not None
+    files = {"front": (path.name, path.read_bytes()), "side": (path.name, path.read_bytes())}
+    event(_generated_upload(ctx, suite_stack, files, {}))
