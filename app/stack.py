@@ -3,12 +3,14 @@
 
     python -m app.stack [--port 8000] [--redis-port 6379] [--data-dir var/data] [--api-key KEY]
 
-Used by the end-to-end tests and for local trials without Docker. Ctrl-C stops everything.
+Used by the end-to-end tests and for local trials without Docker. Ctrl-C (SIGINT) or SIGTERM stops
+everything it started (uvicorn, the Celery worker, the watchdog, redis-server) within a few seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -26,6 +28,9 @@ HTTP_PROTOCOL = "app.core.http_protocol:HeadTimeoutProtocol"
 #: uvicorn's idle keep-alive timeout (s), as in docker/Dockerfile.api: longer than the proxy's upstream
 #: ``keepalive_timeout`` (60 s in docker/nginx), so the proxy always closes an idle connection first.
 KEEP_ALIVE_S = 75
+#: How long ``python -m app.stack`` lets its processes stop gracefully on Ctrl-C or SIGTERM before it kills
+#: them (s): everything is gone within about this, well inside 5 s.
+SHUTDOWN_S = 3.0
 
 
 @dataclass
@@ -138,9 +143,25 @@ class Stack:
         """SIGKILL a process and its children (a crashed worker)."""
         self.stop(name, signal.SIGKILL)
 
-    def close(self) -> None:
-        for name in list(self.procs):
-            self.stop(name)
+    def close(self, timeout: float = 20.0) -> None:
+        """Stop everything started: SIGTERM to every process group at once (the API first, Redis last),
+        then SIGKILL to whatever is still running ``timeout`` s later (a Celery worker's warm shutdown
+        waits for its job; the reaper re-queues an interrupted one)."""
+        live = [(name, self.procs.pop(name)) for name in reversed(list(self.procs))]
+        for _, proc in live:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for _, proc in live:
+            try:
+                proc.wait(timeout=max(deadline - time.monotonic(), 0.0))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+            with contextlib.suppress(ProcessLookupError, PermissionError):  # what the leader left in its group
+                os.killpg(proc.pid, signal.SIGKILL)
 
     def __enter__(self) -> Stack:
         """``with Stack(...) as s:`` starts everything and stops it all on leaving, also when starting fails."""
@@ -165,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     env = {"API_KEYS": ",".join(args.api_key)} if args.api_key else {"OPEN_MODE": "true"}
     stack = Stack(data_dir=args.data_dir.resolve(), port=args.port, redis_port=args.redis_port,
                   start_redis=not args.external_redis, env=env)
+
+    def terminate(signum: int, _frame: object) -> None:  # a process manager's stop: the same as Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
     try:
         stack.start()
         print(f"API on {stack.base_url} (docs at {stack.base_url}/docs); logs in {stack.data_dir}; Ctrl-C stops")
@@ -178,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        stack.close()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.close(timeout=SHUTDOWN_S)
 
 
 if __name__ == "__main__":

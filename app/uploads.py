@@ -17,6 +17,7 @@ from model_store.geometry.calibration_file import (
 from worker.errors import ErrorCode
 from worker.pipeline.contract import PipelineError
 from worker.pipeline.geometry.named_cameras import calibrated_pair
+from worker.pipeline.people.subject_hint import check_point_in_frame, parse_subject
 from worker.pipeline.stages.probe import VideoInfo, probe_video
 from worker.settings import Settings
 
@@ -34,7 +35,7 @@ def video_name(filename: str, field: str) -> str:
 
 def check_video(path: Path, field: str, settings: Settings) -> VideoInfo:
     try:
-        return probe_video(path, settings.max_video_seconds)
+        return probe_video(path, settings.max_video_seconds, settings.max_video_side, settings.max_video_fps)
     except PipelineError as exc:
         raise ApiError(exc.code.status or 400, exc.code, f"{field}: {exc.message}") from exc
 
@@ -56,6 +57,14 @@ def check_calibration(path: Path, front_camera: str | None, side_camera: str | N
         choose_cameras(cams, front_camera, side_camera)
     except CameraNotFound as exc:
         raise ApiError(400, ErrorCode.CAMERA_NOT_FOUND, str(exc)) from exc
+
+
+def check_subject(subject: str | None, front: VideoInfo) -> None:
+    """A subject point must lie on the front video's frame (422, as any invalid form field)."""
+    try:
+        check_point_in_frame(parse_subject(subject), front.width, front.height)
+    except PipelineError as exc:
+        raise ApiError(422, exc.code, f"subject: {exc.message}") from exc
 
 
 def remove_dir(path: Path) -> None:

@@ -55,9 +55,12 @@ class ErrorCode(StrEnum):
     VIDEO_EMPTY = "video_empty", 400, (UPLOAD, JOB), "a video file is empty or has no frames"
     VIDEO_UNDECODABLE = "video_undecodable", 400, (UPLOAD, JOB), "a video cannot be read or decoded"
     VIDEO_TOO_LONG = "video_too_long", 413, (UPLOAD, JOB), "a video is longer than MAX_VIDEO_SECONDS"
-    VIDEO_TOO_SHORT = "video_too_short", 400, (UPLOAD, JOB), "a video has fewer than 30 frames"
+    VIDEO_TOO_SHORT = "video_too_short", 400, (UPLOAD, JOB), "a video has fewer than 30 frames or lasts under 0.5 s"
     VIDEO_SPARSE = "video_sparse", 400, (UPLOAD, JOB), "a video's frames leave long holes in its duration"
     VIDEO_FRAME_RATE = "video_frame_rate", 400, (UPLOAD, JOB), "a video has fewer than 5 frames per second"
+    VIDEO_FRAME_RATE_TOO_HIGH = ("video_frame_rate_too_high", 400, (UPLOAD,),
+                                 "a video has more than MAX_VIDEO_FPS frames per second")
+    VIDEO_RESOLUTION = "video_resolution", 400, (UPLOAD,), "a video is wider or taller than MAX_VIDEO_SIDE px"
     DURATION_MISMATCH = "duration_mismatch", 400, (UPLOAD, JOB), "the two videos' durations differ too much"
     CALIBRATION_INVALID = "calibration_invalid", 400, (UPLOAD, JOB), "the calibration file cannot be used"
     CAMERA_NOT_FOUND = "camera_not_found", 400, (UPLOAD, JOB), "a named camera is not in the calibration"
@@ -71,6 +74,8 @@ class ErrorCode(StrEnum):
     FIT_NO_KEYPOINTS = "fit_no_keypoints", None, (JOB,), "a view has no usable keypoint for the fit"
     FIT_DIVERGED = "fit_diverged", None, (JOB,), "the fit's solver could not reach a finite answer"
     FIT_INVALID_INPUT = "fit_invalid_input", None, (JOB,), "the fit got non-finite coordinates or scales"
+    GEOMETRY_DEGENERATE = ("geometry_degenerate", None, (JOB,),
+                           "the cameras and keypoints give no solvable 3D geometry (check the calibration)")
     WORKER_LOST = "worker_lost", None, (JOB,), "the job's worker stopped answering MAX_ATTEMPTS times"
     INTERNAL = "internal", 500, (REQUEST, JOB), "a bug: please report it with the job id"
 

@@ -145,6 +145,11 @@ class JobStore:
         pipe.execute()
         shutil.rmtree(self.job_dir(job.id), ignore_errors=True)
 
+    def redis_uptime_s(self) -> float:
+        """Seconds since Redis started: a heartbeat is judged stale only once Redis has been up longer
+        than ``STALE_JOB_S`` (no worker could write one while it was away)."""
+        return float(self.r.info("server").get("uptime_in_seconds", float("inf")))
+
     def all_ids(self) -> list[str]:
         return [_text(k).rsplit(":", 1)[1] for k in self.r.scan_iter(f"{PREFIX}:job:*", count=500)]
 

@@ -8,6 +8,8 @@ it into a :class:`~worker.pipeline.contract.PipelineRequest`. Units: ``height_m`
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -16,10 +18,28 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from worker.pipeline.contract import REFINE_MODES, PipelineError, PipelineRequest
 from worker.pipeline.people.subject_hint import parse_subject
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
 
 def _null_is_absent(value: object) -> object:
     """Optional numeric form fields sent as a literal ``null`` mean "not given"."""
     return None if isinstance(value, str) and value.strip().lower() in ("", "null") else value
+
+
+def _plain(pattern: re.Pattern[str], what: str) -> Callable[[object], object]:
+    """A numeric form field sent as text must be a plain number: Python's ``int()``/``float()`` also take
+    ``5_0`` (50), which no client means."""
+    def check(value: object) -> object:
+        value = _null_is_absent(value)
+        if isinstance(value, str) and not pattern.fullmatch(value.strip()):
+            raise ValueError(f"expected {what}, got {value[:40]!r}")
+        return value
+    return check
+
+
+_plain_int = _plain(_INTEGER, "a whole number of digits (e.g. 12 or -3)")
+_plain_float = _plain(_DECIMAL, "a decimal number (e.g. 1.75)")
 
 
 class JobForm(BaseModel):
@@ -32,11 +52,11 @@ class JobForm(BaseModel):
                                      description="the front view's camera in the calibration")
     side_camera: str | None = Field(None, max_length=200, examples=["cam04"],
                                     description="the side view's camera in the calibration")
-    offset_frames: Annotated[int | None, BeforeValidator(_null_is_absent)] = Field(
+    offset_frames: Annotated[int | None, BeforeValidator(_plain_int)] = Field(
         None, ge=-600, le=600, description="frame f of front = frame f+K of side")
-    height_m: Annotated[float | None, BeforeValidator(_null_is_absent)] = Field(
+    height_m: Annotated[float | None, BeforeValidator(_plain_float)] = Field(
         None, ge=0.5, le=2.5, description="subject height, metres")
-    mass_kg: Annotated[float | None, BeforeValidator(_null_is_absent)] = Field(
+    mass_kg: Annotated[float | None, BeforeValidator(_plain_float)] = Field(
         None, ge=10.0, le=300.0, description="subject mass, kilograms")
     refine: str = Field("fit", json_schema_extra={"enum": list(REFINE_MODES)},
                         description="'fit' (fit the model to both views' keypoints, default) or 'none' "

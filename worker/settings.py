@@ -42,8 +42,17 @@ class Settings(BaseSettings):
                                "hold two such videos, a 1 MiB calibration and 64 KiB of form fields, enforced as "
                                "bytes arrive")
     max_video_seconds: float = Field(default=120.0, description="longest accepted video (s)")
+    max_video_side: int = Field(default=4096, ge=64, description="widest or tallest accepted video (px), read from "
+                                "the video's header at upload before any frame is decoded (400 `video_resolution`)")
+    max_video_fps: float = Field(default=240.0, gt=0, description="fastest accepted average frame rate (frames per "
+                                 "second) at upload (400 `video_frame_rate_too_high`)")
     max_duration_mismatch_s: float = Field(default=2.0, description="largest accepted difference between the two "
                                            "videos' durations (s)")
+    metrics_key: str = Field(default="", description="when set, `GET /metrics` needs `Authorization: Bearer "
+                             "<METRICS_KEY>` (401 otherwise); unset, it answers anyone: aggregate counts only, no "
+                             "job id, owner or key")
+    redis_outage_s: float = Field(default=60.0, ge=0, description="a running job whose Redis goes away waits this "
+                                  "long for it to come back and goes on, using no extra attempt (s)")
     job_ttl_s: int = Field(default=7 * 24 * 3600, description="how long job records and files are kept (s)")
     task_soft_time_limit_s: int = Field(default=1800, description="a job still running after this is stopped "
                                         "(soft limit, s)")

@@ -13,8 +13,9 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
@@ -30,6 +31,7 @@ from worker.settings import get_settings
 
 log = logging.getLogger(__name__)
 TASK_NAME = "kinematics.run_job"
+T = TypeVar("T")
 
 
 class JobCanceled(Exception):
@@ -63,6 +65,22 @@ class _Heartbeat(threading.Thread):
                 self.store.r.hset(f"kin:job:{self.job_id}", "heartbeat", str(time.time()))
 
 
+def _patient(call: Callable[[], T], wait_s: float) -> T:
+    """``call()``, waiting out a Redis outage of up to ``wait_s`` (then its error is raised): a running
+    job goes on when Redis is back instead of failing its task (which would cost one of its
+    ``MAX_ATTEMPTS`` when it is started again)."""
+    deadline = time.monotonic() + wait_s
+    pause = 0.25
+    while True:
+        try:
+            return call()
+        except (redis.ConnectionError, redis.TimeoutError):
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)  # the outage's pace: Redis is polled until it answers
+            pause = min(pause * 2, 2.0)
+
+
 @celery_app.task(name=TASK_NAME, bind=True, autoretry_for=(redis.ConnectionError, redis.TimeoutError),
                  retry_backoff=2, max_retries=5)
 def run_job(self: Any, job_id: str) -> str:
@@ -71,32 +89,38 @@ def run_job(self: Any, job_id: str) -> str:
     job = store.get(job_id)
     if job is None or job.status in FINISHED:
         return "skipped"
-    if job.status == JobStatus.RUNNING and job.heartbeat and time.time() - job.heartbeat < settings.stale_job_s:
+    # a retry of this task after Redis stayed away longer than REDIS_OUTAGE_S goes on with the same attempt
+    retry = bool(getattr(self.request, "retries", 0)) and job.status == JobStatus.RUNNING
+    if not retry and job.status == JobStatus.RUNNING and job.heartbeat and \
+            time.time() - job.heartbeat < settings.stale_job_s:
         return "skipped"  # another worker is on it (a redelivered duplicate)
-    if job.attempts >= settings.max_attempts:
+    if not retry and job.attempts >= settings.max_attempts:
         store.update(job_id, status=JobStatus.FAILED, error_code=ErrorCode.WORKER_LOST, finished_at=time.time(),
                      error_message="the job's worker stopped repeatedly; please resubmit")
         return "failed"
     store.update(job_id, status=JobStatus.RUNNING, stage=None, progress=0.0, started_at=time.time(),
-                 heartbeat=time.time(), attempts=job.attempts + 1, worker=socket.gethostname(),
+                 heartbeat=time.time(), attempts=job.attempts + (0 if retry else 1), worker=socket.gethostname(),
                  error_code=None, error_message=None)
+    wait = settings.redis_outage_s
     beat = _Heartbeat(store, job_id, settings.heartbeat_s)
     beat.start()
 
     def progress(stage: str, fraction: float) -> None:
         from worker.pipeline.contract import STAGES
 
-        current = store.get(job_id)
+        current = _patient(lambda: store.get(job_id), wait)
         if current is None or current.status == JobStatus.CANCELED:
             raise JobCanceled(job_id)  # stop at the next progress report; the record stays as the user left it
         done = STAGES.index(stage) if stage in STAGES else 0
-        store.update(job_id, stage=stage, progress=round((done + fraction) / len(STAGES), 4), heartbeat=time.time())
+        _patient(lambda: store.update(job_id, stage=stage, progress=round((done + fraction) / len(STAGES), 4),
+                                      heartbeat=time.time()), wait)
 
     def fail(code: str, message: str) -> str:
-        current = store.get(job_id)
+        current = _patient(lambda: store.get(job_id), wait)
         if current is None or current.status == JobStatus.CANCELED:  # cancel wins over anything the run did after it
             return "canceled"
-        store.update(job_id, status=JobStatus.FAILED, error_code=code, error_message=message, finished_at=time.time())
+        _patient(lambda: store.update(job_id, status=JobStatus.FAILED, error_code=code, error_message=message,
+                                      finished_at=time.time()), wait)
         return "failed"
 
     try:
@@ -115,13 +139,14 @@ def run_job(self: Any, job_id: str) -> str:
         return fail("internal", f"internal error ({exc.__class__.__name__}); the team has the details")
     finally:
         beat.stop_event.set()
-    current = store.get(job_id)
+    current = _patient(lambda: store.get(job_id), wait)
     if current is None or current.status == JobStatus.CANCELED:
         return "canceled"
     out = Path(result.out_dir)
     files = [{"name": f, "size": (out / f).stat().st_size} for f in result.files if (out / f).is_file()]
-    store.record_stage_seconds(result.summary.get("stage_seconds", {}))
-    store.update(job_id, status=JobStatus.SUCCEEDED, stage=None, progress=1.0, results=files, finished_at=time.time())
+    _patient(lambda: store.record_stage_seconds(result.summary.get("stage_seconds", {})), wait)
+    _patient(lambda: store.update(job_id, status=JobStatus.SUCCEEDED, stage=None, progress=1.0, results=files,
+                                  finished_at=time.time()), wait)
     return "succeeded"
 
 
@@ -129,6 +154,8 @@ def reap_job(store: JobStore, job: Job) -> str | None:
     """Re-queue (or fail) a running job whose heartbeat is stale; returns the action taken."""
     settings = store.settings
     if job.status != JobStatus.RUNNING or job.heartbeat is None or time.time() - job.heartbeat < settings.stale_job_s:
+        return None
+    if store.redis_uptime_s() < settings.stale_job_s:  # Redis was just (re)started: no beat could be written
         return None
     if job.attempts >= settings.max_attempts:
         store.update(job.id, status=JobStatus.FAILED, error_code=ErrorCode.WORKER_LOST, finished_at=time.time(),

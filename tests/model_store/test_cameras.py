@@ -75,8 +75,8 @@ _CAM = ("[a]\nsize = {size}\nmatrix = [[500.0, 0.0, 320.0], [0.0, 500.0, 240.0],
         (_CAM.format(size="[640.0, 1e9]", dist="[0.0, 0.0, 0.0, 0.0]"), "size"),
         ("a = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply|not valid TOML"),
         (_CAM.format(size="[640.0, 480.0]", dist="[0.0, 0.0, 0.0, 1" + "0" * 400 + "]"), "distortions"),
-        (_CAM.format(size="[640, 1" + "0" * 400 + "]", dist="[0.0, 0.0, 0.0, 0.0]"), "size: not numeric"),
-        (_CAM.format(size="[640.0, [480.0]]", dist="[0.0, 0.0, 0.0, 0.0]"), "size: not numeric"),
+        (_CAM.format(size="[640, 1" + "0" * 400 + "]", dist="[0.0, 0.0, 0.0, 0.0]"), "size: a number out of"),
+        (_CAM.format(size="[640.0, [480.0]]", dist="[0.0, 0.0, 0.0, 0.0]"), "size: lists of different shapes"),
         (_CAM.format(size="[640.0, 480.0]", dist="[0.0, 0.0, 0.0, nan]"), "distortions"),
     ],
 )
@@ -116,3 +116,54 @@ def test_camera_names_one_rule(tmp_path, front, side, message):
         select_cameras(path, front, side, (640, 480), (640, 480))
     assert pipe.value.code == "camera_not_found"
     assert [c.name for c in choose_cameras(cams, "c", "a")] == ["c", "a"]
+
+
+def _cam(**fields: str) -> str:
+    values = {"size": "[640.0, 480.0]", "matrix": "[[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]]",
+              "distortions": "[0.0, 0.0, 0.0, 0.0]", "rotation": "[0.0, 0.0, 0.0]", "translation": "[0.0, 0.0, 3.0]",
+              **fields}
+    return "[a]\n" + "".join(f"{k} = {v}\n" for k, v in values.items())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (_cam(matrix="[[5" + "0" * 400 + ", 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]]"),
+         r"\[a\] matrix: a number out of the floating-point range"),
+        (_cam() + "[metadata]\nbig = 1" + "0" * 4400 + "\n", "not usable TOML.*4300"),
+        (_cam(rotation="[1e200, 1e200, 1e200]"), r"\[a\] rotation: .*norm"),
+        (_cam(rotation="[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]]"), r"\[a\] rotation: .*determinant"),
+        (_cam(rotation="[[1.0, 0.5, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]"), r"\[a\] rotation: .*orthonormal"),
+        (_cam(matrix="[[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 0.0]]"), r"\[a\] matrix: expected \[\[fx"),
+        (_cam(matrix="[[-500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]]"), r"\[a\] matrix: focal length fx"),
+        (_cam(matrix="[[500.0, 0.0, 320.0], [0.0, 1e9, 240.0], [0.0, 0.0, 1.0]]"), r"\[a\] matrix: focal length fy"),
+        (_cam(matrix="[[500.0, 0.0, 3200.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]]"), r"\[a\] matrix: principal point"),
+        (_cam(matrix="[[500.0, true, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]]"), "got a boolean"),
+        (_cam(matrix='[["500", 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]]'), "got a string"),
+        (_cam(distortions="[1e300, 0.0, 0.0, 0.0]"), r"\[a\] distortions: each coefficient"),
+        (_cam(distortions="[0.0, 0.0, 0.0]"), r"\[a\] distortions: expected 4, 5 or 8 numbers, got 3"),
+        (_cam(translation="[0.0, 0.0, 1e6]"), r"\[a\] translation: .*1000 m"),
+        (_cam(fisheye='"false"'), r"\[a\] fisheye: expected true or false, got a string"),
+        (_cam(fisheye="true"), "fisheye cameras are not supported"),
+        (_cam(name="5"), r"\[a\] name: expected a non-empty string"),
+        (_cam() + _cam().replace("[a]", "[b]") + 'name = "a"\n', "used twice"),
+    ],
+)
+def test_geometry_checks_name_the_camera_and_the_field(text, message):
+    from model_store.geometry.calibration_file import parse_calibration
+
+    with pytest.raises(CalibrationError, match=message):
+        parse_calibration(text, "c.toml")
+
+
+def test_a_rotation_matrix_is_read_as_its_rodrigues_vector():
+    import cv2
+
+    from model_store.geometry.calibration_file import parse_calibration
+
+    rng = np.random.default_rng(3)
+    for r in [*rng.normal(size=(20, 3)), np.array([np.pi, 0, 0]), np.array([0, np.pi - 1e-9, 0]), np.zeros(3)]:
+        m = cv2.Rodrigues(r)[0]
+        text = _cam(rotation="[" + ", ".join("[" + ", ".join(repr(float(v)) for v in row) + "]" for row in m) + "]")
+        got = np.array(parse_calibration(text)["a"].rotation)
+        np.testing.assert_allclose(cv2.Rodrigues(got)[0], m, atol=1e-9)

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import redis
+
+from tests.polling import wait_until
 from tests.service import raw_http
 from tests.service.reliability_harness import Case, Ctx, Outcome, answer, multipart, post_head, raw
+from worker.jobs import PREFIX
 
 # ---- jobs and their lifecycle ----------------------------------------------------------------------------------
 
@@ -45,6 +50,25 @@ def _result_of_running_job(ctx: Ctx) -> Outcome:
     ctx.http.delete(f"/jobs/{job_id}")  # cancel
     ctx.http.delete(f"/jobs/{job_id}")  # and delete the record
     return answer(got)
+
+
+def _downloads_as_documented(path: str) -> Callable[[Ctx], Outcome]:
+    """Issue 42 item 5: a download's 200 is documented with the media types it is served with (they were
+    documented as ``application/json``); ``path`` is ``results.zip`` or ``results/{name}`` (every result)."""
+    def act(ctx: Ctx) -> Outcome:
+        spec = ctx.http.get("/openapi.json").json()["paths"][f"/jobs/{{job_id}}/{path}"]["get"]["responses"]
+        documented = set(spec["200"]["content"])
+        job_id = ctx.finished_job()
+        try:
+            urls = [f"/jobs/{job_id}/results.zip"] if path == "results.zip" else \
+                [r["url"] for r in ctx.http.get(f"/jobs/{job_id}").json()["results"]]
+            answers = [ctx.http.get(url) for url in urls]
+        finally:
+            ctx.http.delete(f"/jobs/{job_id}")
+        served = {r.headers["content-type"] for r in answers}
+        assert served <= documented and "application/json" not in documented - served, (served, documented)
+        return Outcome(max(r.status_code for r in answers), note=f"served {sorted(served)}")
+    return act
 
 
 def _delete_twice(ctx: Ctx) -> Outcome:
@@ -136,6 +160,54 @@ def _redis_down(method: str) -> Callable[[Ctx], Outcome]:
     return act
 
 
+def _worker_log_mark(ctx: Ctx) -> tuple[Path, int]:
+    log = ctx.stack.data_dir / "worker0.log"
+    return log, log.stat().st_size
+
+
+def _redis_restarted(ctx: Ctx) -> None:
+    """Stop and start Redis (AOF: the records survive), and wait until the worker is connected again."""
+    log, start = _worker_log_mark(ctx)
+    ctx.stack.stop_redis_server()
+    ctx.stack.start_redis_server()
+    wait_until(lambda: b"Connected to redis" in log.read_bytes()[start:], timeout=60.0,
+               message="the worker did not reconnect to Redis")
+
+
+def _first_readyz_after_redis_restart(ctx: Ctx) -> Outcome:
+    """Issue 42 item 7: once Redis and the worker are back, the very first /readyz answers 200."""
+    _redis_restarted(ctx)
+    return answer(ctx.http.get("/readyz"))
+
+
+#: The outage of :func:`_redis_outage_during_job` (s): longer than the suite's STALE_JOB_S (4 s).
+OUTAGE_S = 10.0
+
+
+def _redis_outage_during_job(ctx: Ctx) -> Outcome:
+    """Issue 42 item 7: Redis goes away for 10 s while a job runs; the job waits for it, goes on and
+    succeeds with its first attempt (MAX_ATTEMPTS is 2: a lost attempt would leave one)."""
+    job_id = ctx.post(ctx.videos(), {"offset_frames": "25"}).json()["id"]  # 2.5 s a stage
+    ctx.wait(job_id, until=("running",))
+    log, start = _worker_log_mark(ctx)
+    ctx.stack.stop_redis_server()
+    raw_http.pace(OUTAGE_S)  # the outage itself
+    ctx.stack.start_redis_server()
+    job = ctx.wait(job_id, timeout=120.0)
+    attempts = redis.Redis(port=ctx.stack.redis_port, db=13).hget(f"{PREFIX}:job:{job_id}", "attempts")
+    assert attempts == b"1", f"the outage cost an attempt: attempts = {attempts!r}"
+    out = _job_outcome(202, job)
+    out.note = f"attempts {attempts!r}; worker log after the outage: {len(log.read_bytes()) - start} bytes"
+    return out
+
+
+def _metrics_without_a_key(ctx: Ctx) -> Outcome:
+    """Issue 42 item 7, decided: /metrics answers without a key (aggregates only) unless METRICS_KEY is set."""
+    r = ctx.http.get("/metrics", headers={"X-API-Key": ""})
+    assert b"kinematics_jobs" in r.content and ctx.key.encode() not in r.content
+    return answer(r)
+
+
 # ---- the cases -------------------------------------------------------------------------------------------------
 
 ACCESS_CASES: list[Case] = [
@@ -150,6 +222,7 @@ ACCESS_CASES: list[Case] = [
     Case("access", "unknown result name", _on_finished_job("/results/kinematics.sto"), 404, "not_found"),
     Case("access", "result of a running job", _result_of_running_job, 404, "not_found"),
     Case("access", "delete a deleted job", _delete_twice, 404, "not_found"),
+    Case("access", "GET /metrics without a key (METRICS_KEY unset)", _metrics_without_a_key, 200),
 ]
 
 ROUTE_CASES: list[Case] = [
@@ -160,6 +233,9 @@ ROUTE_CASES: list[Case] = [
     Case("routes", "PUT /jobs", _get_path("/jobs", method="PUT"), 405, "method_not_allowed"),
     Case("routes", "PATCH /jobs/{id}", _on_finished_job("", method="PATCH"), 405, "method_not_allowed"),
     Case("routes", "unknown route", _get_path("/admin"), 404, "not_found"),
+    Case("routes", "GET results.zip: application/zip as the spec says", _downloads_as_documented("results.zip"), 200),
+    Case("routes", "GET results/{name}: each file's media type as the spec says",
+         _downloads_as_documented("results/{name}"), 200),
 ]
 
 LIFECYCLE_CASES: list[Case] = [
@@ -168,4 +244,7 @@ LIFECYCLE_CASES: list[Case] = [
     Case("lifecycle", "a worker starts while an upload arrives", _worker_starts_during_upload, 202, job="succeeded"),
     Case("lifecycle", "Redis down: POST /jobs", _redis_down("POST"), 503, "unavailable"),
     Case("lifecycle", "Redis down: GET /jobs", _redis_down("GET"), 503, "unavailable"),
+    Case("lifecycle", "first /readyz after a Redis restart", _first_readyz_after_redis_restart, 200),
+    Case("lifecycle", "Redis down 10 s during a job (no attempt lost)", _redis_outage_during_job, 202,
+         job="succeeded"),
 ]

@@ -99,6 +99,13 @@ VIDEO_CASES: list[Case] = [
     Case("video", "30 fps video with a 10 s hole", media("gap", "gap"), 400, "video_sparse"),
     Case("video", "15 frames (0.5 s)", media("short", "short"), 400, "video_too_short"),
     Case("video", "1 s and 4 s videos", media("a", "long"), 400, "duration_mismatch"),
+    # issue 42 items 4 and 6: resolution and frame-rate limits from the header, and too-short clips
+    Case("video", "8192×8192 H.264 over MAX_VIDEO_SIDE=4096", media("huge", "huge"), 400, "video_resolution"),
+    Case("video", "100 frames re-timed to 1000 fps (0.1 s)", media("retimed", "retimed"), 400,
+         "video_frame_rate_too_high"),
+    Case("video", "300 fps over MAX_VIDEO_FPS=240", media("fast", "fast"), 400, "video_frame_rate_too_high"),
+    Case("video", "48 frames at 120 fps (0.4 s)", media("brief", "brief"), 400, "video_too_short"),
+    Case("video", "240 fps for 1 s (at the limit)", media("fps240", "fps240"), 202, job="succeeded"),
     Case("video", "file name with ../ (path traversal)", front_file_as("../../../evil.mp4", "a"), 202,
          job="succeeded"),
     Case("video", "non-ASCII file name", front_file_as("läufer 🏃 ü.mp4", "a"), 202, job="succeeded"),
@@ -127,6 +134,12 @@ FORM_CASES: list[Case] = [
     Case("form", "overlay = maybe", upload(overlay="maybe"), 422, "invalid_request"),
     Case("form", "subject = biggest", upload(subject="biggest"), 422, "invalid_request"),
     Case("form", "subject = -1,5", upload(subject="-1,5"), 422, "invalid_request"),
+    # issue 42 item 7
+    Case("form", "offset_frames = 5_0 (Python's int() reads 50)", upload(offset_frames="5_0"), 422, "invalid_request"),
+    Case("form", "height_m = 1_8", upload(height_m="1_8"), 422, "invalid_request"),
+    Case("form", "subject = 1e308,1e308", upload(subject="1e308,1e308"), 422, "invalid_request"),
+    Case("form", "subject = 100,10: off the 64×64 front video", upload(subject="100,10"), 422, "invalid_request"),
+    Case("form", "subject = 32,32 on the front video (control)", upload(subject="32,32"), 202, job="succeeded"),
     Case("form", "2 KB text field", upload(front_camera="x" * 2048), 413, "payload_too_large"),
     Case("form", "text field not UTF-8", lambda c: raw(raw_post(c, multipart([
         ("front", "a.mp4", c.media["a"].read_bytes()), ("side", "b.mp4", c.media["b"].read_bytes()),
@@ -189,5 +202,34 @@ CALIBRATION_CASES: list[Case] = [
     Case("calibration", "videos 128×64, calibration 64×64", lambda c: answer(c.post(
         {**c.videos("wide", "wide"), "calibration": ("c.toml", CALIBRATION.encode())},
         {"front_camera": "cam_a", "side_camera": "cam_b"})), 400, "calibration_invalid"),
+    # issue 42: every calibration is checked once, before queueing (calibration_file.parse_calibration)
+    Case("calibration", "400-digit number in the matrix", calibration_edit(
+        "[ 60.0, 0.0, 32.0]", "[ 6" + "0" * 400 + ", 0.0, 32.0]"), 400, "calibration_invalid"),
+    Case("calibration", "400-digit number in size", calibration_edit(
+        "size = [ 64.0, 64.0]", "size = [ 6" + "0" * 400 + ", 64.0]"), 400, "calibration_invalid"),
+    Case("calibration", "5000-digit integer under an unused key", calibration(
+        CALIBRATION + "\n[metadata]\nnote = 1" + "0" * 5000 + "\n"), 400, "calibration_invalid"),
+    Case("calibration", "rotation = [1e200, 1e200, 1e200]", calibration_edit(
+        "rotation = [ 0.0, 0.0, 0.0]", "rotation = [ 1e200, 1e200, 1e200]"), 400, "calibration_invalid"),
+    Case("calibration", "intrinsic matrix with a last row of zeros", calibration_edit(
+        "[ 0.0, 0.0, 1.0]]", "[ 0.0, 0.0, 0.0]]"), 400, "calibration_invalid"),
+    Case("calibration", "distortions = 1e300", calibration_edit(
+        "distortions = [ 0.0, 0.0, 0.0, 0.0]", "distortions = [ 1e300, 0.0, 0.0, 0.0]"), 400, "calibration_invalid"),
+    Case("calibration", 'fisheye = "false" (a string)', calibration_edit("fisheye = false", 'fisheye = "false"'), 400,
+         "calibration_invalid"),
+    Case("calibration", "negative focal length", calibration_edit("[ 60.0, 0.0, 32.0]", "[ -60.0, 0.0, 32.0]"), 400,
+         "calibration_invalid"),
+    Case("calibration", "principal point outside the image", calibration_edit(
+        "[ 60.0, 0.0, 32.0]", "[ 60.0, 0.0, 320.0]"), 400, "calibration_invalid"),
+    Case("calibration", "rotation matrix with determinant −1", calibration_edit(
+        "rotation = [ 0.0, 0.0, 0.0]", "rotation = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]]"), 400,
+         "calibration_invalid"),
+    Case("calibration", "translation 10^6 m", calibration_edit(
+        "translation = [ 0.0, 0.0, 3.0]", "translation = [ 0.0, 0.0, 1e6]"), 400, "calibration_invalid"),
+    Case("calibration", "matrix entries as strings", calibration_edit(
+        "[ 60.0, 0.0, 32.0]", '[ "60.0", "0.0", "32.0"]'), 400, "calibration_invalid"),
     Case("calibration", "good calibration (control)", calibration(CALIBRATION), 202, job="succeeded"),
+    Case("calibration", "rotation as an orthonormal 3×3 matrix", calibration_edit(
+        "rotation = [ 0.0, 0.0, 0.0]", "rotation = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]"), 202,
+         job="succeeded"),
 ]

@@ -12,7 +12,10 @@ import av
 import numpy as np
 import pytest
 import redis
+from hypothesis import HealthCheck, assume, event, given, settings
 
+from tests.generated.calibrations import calibration_text
+from tests.generated.videos import video_spec
 from tests.service import reliability
 from tests.service.conftest import KEY_A, KEY_B, STAND_IN_WORKER, make_stack
 from tests.service.videos import write_video
@@ -37,6 +40,20 @@ def _write_timed(path: Path, rate: int, pts: list[int]) -> Path:
         for i, t in enumerate(pts):
             frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), (37 * i) % 256, np.uint8), format="rgb24")
             frame.pts = t
+            c.mux(s.encode(frame))
+        c.mux(s.encode(None))
+    return path
+
+
+def _write_big(path: Path, side: int) -> Path:
+    """Two black H.264 frames of side × side px (an 8192 × 8192 file is about 16 KB)."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = side, side, "yuv420p"
+        frame = av.VideoFrame(side, side, "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        for _ in range(2):
             c.mux(s.encode(frame))
         c.mux(s.encode(None))
     return path
@@ -69,6 +86,11 @@ def media(tmp_path_factory) -> dict[str, Path]:
         "stills": _write_timed(d / "stills.mp4", 1, [0, 4, 8]),
         "gap": _write_timed(d / "gap.mp4", 30, [*range(60), *range(360, 420)]),
         "audio": _write_audio(d / "audio.mp4"), "png": png,
+        "huge": _write_big(d / "huge.mp4", 8192),
+        "retimed": _write_timed(d / "retimed.mp4", 1000, list(range(100))),  # 100 frames in 0.1 s
+        "fast": _write_timed(d / "fast.mp4", 300, list(range(300))),  # 300 fps for 1 s
+        "brief": _write_timed(d / "brief.mp4", 120, list(range(48))),  # 0.4 s at 120 fps
+        "fps240": _write_timed(d / "fps240.mp4", 240, list(range(240))),  # 240 fps for 1 s: at the limit
     }
 
 
@@ -118,3 +140,42 @@ def test_the_worker_still_serves_after_the_suite(ctx, suite_stack):
     log = (suite_stack.data_dir / "api.log").read_text()
     assert "Traceback" not in log and "unhandled error" not in log  # no case reached the 500 handler
 
+
+
+
+# ---- generated inputs through the API (issue 42): never 500, never `internal`, nothing left behind ----------------
+
+def _generated_upload(ctx: reliability.Ctx, stack, files: dict[str, tuple[str, bytes]], data: dict[str, str]) -> str:
+    before, outside = _snapshot(stack), _outside_data_dir(stack)
+    r = ctx.post(files, data)
+    body = r.json()
+    assert r.status_code < 500 and (body.get("error") or {}).get("code") != "internal", (r.status_code, body)
+    outcome = f"{r.status_code} {(body.get('error') or {}).get('code')}"
+    if r.status_code == 202:
+        job = ctx.wait(body["id"])
+        assert (job.get("error") or {}).get("code") != "internal", job
+        outcome = f"202 {job['status']}"
+        assert ctx.http.delete(f"/jobs/{body['id']}").status_code == 204
+    assert _snapshot(stack) == before and _outside_data_dir(stack) == outside
+    return outcome
+
+
+@settings(max_examples=40, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
+@given(text=calibration_text())
+def test_generated_calibrations_through_the_api(ctx, suite_stack, text):
+    files = {**ctx.videos(), "calibration": ("calibration.toml", text.encode())}
+    event(_generated_upload(ctx, suite_stack, files, {}))
+
+
+@settings(max_examples=20, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
+@given(spec=video_spec())
+def test_generated_videos_through_the_api(ctx, suite_stack, tmp_path, spec):
+    path = spec.write(tmp_path / "generated")
+    assume(path is not None)
+    assert path is not None
+    files = {"front": (path.name, path.read_bytes()), "side": (path.name, path.read_bytes())}
+    event(_generated_upload(ctx, suite_stack, files, {}))

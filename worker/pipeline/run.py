@@ -29,7 +29,7 @@ from worker.pipeline.geometry.sides import SidesReport, agree_sides
 from worker.pipeline.outputs.overlay import write_overlay
 from worker.pipeline.outputs.plots import write_plots
 from worker.pipeline.people.subject import choose_subject
-from worker.pipeline.people.subject_hint import parse_subject
+from worker.pipeline.people.subject_hint import check_point_in_frame, parse_subject
 from worker.pipeline.stages.assemble import InitialMotion, assemble, hip_midpoints, initial_motion, write_results
 from worker.pipeline.stages.decode import open_video
 from worker.pipeline.stages.detect import track_from_detections, track_views
@@ -76,7 +76,12 @@ class _Stages:
                 self.progress(name, float(min(max(fraction, 0.0), 1.0)))
 
         report(0.0)
-        yield report
+        try:
+            yield report
+        except (np.linalg.LinAlgError, FloatingPointError) as exc:  # numbers no solver can use: the inputs' fault
+            raise PipelineError(ErrorCode.GEOMETRY_DEGENERATE,
+                                f"stage {name}: the cameras and keypoints give no solvable geometry "
+                                f"({exc.__class__.__name__}: {exc}); check the calibration") from exc
         report(1.0)
         self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t0, 3)
 
@@ -175,6 +180,12 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
     with stages.stage("decode"):  # packet timestamps only: the frames are decoded while detecting
         videos = (open_video(request.front_video), open_video(request.side_video))
         infos = [v.info for v in videos]
+        check_point_in_frame(hint, infos[0].width, infos[0].height)
+        for v in videos:  # e.g. 100 frames re-timed to 1000 fps: 0.1 s, 6 frames at the pipeline rate
+            if v.n_frames < MIN_OVERLAP_FRAMES:
+                raise PipelineError(ErrorCode.VIDEO_TOO_SHORT,
+                                    f"{v.path.name} lasts {v.info.duration_s:.2f} s: {v.n_frames} frames at "
+                                    f"{MODEL_RATE_HZ:.0f} per second; at least {MIN_OVERLAP_FRAMES} are needed")
     with stages.stage("cameras"):  # before detection, so a wrong camera name fails fast
         rig = select_cameras(request.calibration, request.front_camera, request.side_camera,
                              (infos[0].width, infos[0].height), (infos[1].width, infos[1].height))

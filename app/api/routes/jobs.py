@@ -20,7 +20,7 @@ from app.api.deps import OwnerDep, SettingsDep, StoreDep
 from app.core.errors import ApiError
 from app.schemas import ERROR_RESPONSES, ErrorDetail, JobList, JobPublic, ResultFile, job_form_openapi
 from app.upload_stream import multipart_boundary, receive_job_upload
-from app.uploads import check_calibration, check_durations, check_rig, check_video, remove_dir
+from app.uploads import check_calibration, check_durations, check_rig, check_subject, check_video, remove_dir
 from model_store import results
 from model_store.conventions import VIEW_NAMES
 from worker.celery_app import celery_app
@@ -79,6 +79,7 @@ async def create_job(request: Request, response: Response, settings: SettingsDep
         # off the event loop: polls stay fast while a long upload is checked
         infos = [await run_in_threadpool(check_video, inp / upload.videos[f], f, settings) for f in VIEW_NAMES]
         check_durations(infos[0], infos[1], settings)
+        check_subject(form.subject, infos[0])
         await run_in_threadpool(check_rig, inp / "calibration.toml" if upload.calibration else None,
                                 form.front_camera, form.side_camera, (infos[0], infos[1]))
         job.params = {"front_file": upload.videos["front"], "side_file": upload.videos["side"],
@@ -150,7 +151,19 @@ def _result_path(store: StoreDep, job: Job, name: str) -> Path:
     return path
 
 
-@router.get("/{job_id}/results.zip", responses=ERROR_RESPONSES, summary="All results as one archive")
+def _binary(media_types: list[str], description: str) -> dict[int | str, dict]:
+    """The OpenAPI ``responses`` of a download: 200 with the media types it serves (bytes), and the errors."""
+    content = {t: {"schema": {"type": "object"} if t == "application/json" else {"type": "string", "format": "binary"}}
+               for t in media_types}
+    return {200: {"description": description, "content": content}, **ERROR_RESPONSES}
+
+
+#: Every media type a result file is served with (``model_store.results.CONTENT_TYPES``), each once.
+RESULT_MEDIA_TYPES = sorted(set(RESULT_TYPES.values()))
+
+
+@router.get("/{job_id}/results.zip", response_class=StreamingResponse, summary="All results as one archive",
+            responses=_binary(["application/zip"], "a zip of every result file, under a folder named after the job"))
 def results_zip(job_id: str, store: StoreDep, owner: OwnerDep) -> StreamingResponse:
     job = _owned(store, job_id, owner)
     paths = [(n, store.job_dir(job.id) / "output" / n) for n in RESULT_TYPES]
@@ -166,7 +179,9 @@ def results_zip(job_id: str, store: StoreDep, owner: OwnerDep) -> StreamingRespo
                              headers={"Content-Disposition": f'attachment; filename="{job.id}.zip"'})
 
 
-@router.get("/{job_id}/results/{name:path}", responses=ERROR_RESPONSES, summary="Download one result file")
+@router.get("/{job_id}/results/{name:path}", response_class=FileResponse, summary="Download one result file",
+            responses=_binary(RESULT_MEDIA_TYPES, "the file, with its own media type (text, XML, JSON, CSV, MP4 "
+                              "or PNG: see the result names)"))
 def result_file(job_id: str, name: str, store: StoreDep, owner: OwnerDep) -> FileResponse:
     job = _owned(store, job_id, owner)
     path = _result_path(store, job, name)

@@ -153,3 +153,65 @@ def test_probe_accepts_a_variable_frame_rate_and_short_gaps(tmp_path):
     times[150:] += 1.0  # one second without frames
     info = probe_video(_vfr_video(tmp_path / "vfr.mp4", list(times)))
     assert info.fill_ratio > 0.5 and info.n_frames == 300  # above 1 when many intervals are shorter than the median
+
+
+def test_motion_sync_of_clips_shorter_than_the_lag_range_is_no_shape_error(synthetic_clip):
+    """Issue 42 item 4: 100 frames re-timed to 1000 fps are 6 frames at the pipeline rate; every lag
+    of ±30 frames then runs past a clip's end, which used to raise a broadcast error (``internal``)."""
+    from worker.pipeline.stages.synchronise import estimate_offset
+
+    front, side = load_clip_detections(synthetic_clip / "detections")
+    for n_front, n_side in ((6, 6), (6, 40), (40, 3), (1, 1), (0, 5)):
+        res = estimate_offset(front.take(slice(0, n_front)), side.take(slice(0, n_side)))
+        assert res.estimated and -30 <= res.offset_frames <= 30
+
+
+def test_a_numerical_failure_in_a_stage_is_a_stable_code(synthetic_clip):
+    """Issue 42 item 3: a LinAlgError (SVD did not converge) in triangulation ends the job with
+    ``geometry_degenerate``, not ``internal``."""
+    from dataclasses import replace
+
+    from worker.pipeline.run import _Stages
+
+    front, side = load_clip_detections(synthetic_clip / "detections")
+    cams = load_calibration_toml(synthetic_clip / "calibration.toml")
+    broken = replace(cams["front"], R=np.full((3, 3), np.nan))  # what a Rodrigues vector of 1e200 gave
+    with pytest.raises(PipelineError) as err, _Stages(None).stage("synchronise"):
+        synchronise(front, side, cams=(broken, cams["side"]))
+    assert err.value.code == "geometry_degenerate" and "synchronise" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("times", "code"),
+    [
+        ([i / 1000 for i in range(100)], "video_frame_rate_too_high"),  # issue 42 item 4: 100 frames in 0.1 s
+        ([i / 300 for i in range(300)], "video_frame_rate_too_high"),  # 300 fps for 1 s: over MAX_VIDEO_FPS
+        ([i / 120 for i in range(48)], "video_too_short"),  # 48 frames at 120 fps: 0.4 s
+    ],
+)
+def test_probe_refuses_too_fast_and_too_brief_videos(tmp_path, times, code):
+    with pytest.raises(PipelineError) as err:
+        probe_video(_vfr_video(tmp_path / "v.mp4", times))
+    assert err.value.code == code
+    assert probe_video(_vfr_video(tmp_path / "ok.mp4", [i / 240 for i in range(240)])).n_frames == 240
+
+
+def test_probe_refuses_a_resolution_over_the_limit_from_the_header(tmp_path):
+    """Issue 42 item 6: the size comes from the stream's header, before a frame is decoded."""
+    path = write_video(tmp_path / "wide.mp4", 1.0, size=(160, 64))
+    with pytest.raises(PipelineError) as err:
+        probe_video(path, max_side=128)
+    assert err.value.code == "video_resolution" and "160×64" in err.value.message
+    assert probe_video(path, max_side=160).width == 160
+    assert probe_video(path, max_side=None).width == 160
+
+
+def test_a_job_on_a_clip_too_short_at_the_pipeline_rate_is_video_too_short(tmp_path):
+    """The pipeline's own check (the CLI has no upload check): 0.1 s is 6 frames at 60 fps."""
+    from worker.pipeline.contract import PipelineRequest
+    from worker.pipeline.run import run_pipeline
+
+    clip = _vfr_video(tmp_path / "fast.mp4", [i / 1000 for i in range(100)])
+    with pytest.raises(PipelineError) as err:
+        run_pipeline(PipelineRequest(front_video=clip, side_video=clip, out_dir=tmp_path / "out"))
+    assert err.value.code == "video_too_short" and "0.10 s" in err.value.message

@@ -68,11 +68,9 @@ def estimate_offset(front: PersonTrack, side: PersonTrack, max_lag: int = 30) ->
     a, b = speed_signal(front), speed_signal(side)
     lags = np.arange(-max_lag, max_lag + 1)
     scores = np.full(lags.size, np.nan)
-    for i, k in enumerate(lags):  # pair front[f] with side[f + k]
-        if k >= 0:
-            scores[i] = correlation(a[: max(len(a), len(b))][: len(b) - k], b[k : k + len(a)])
-        else:
-            scores[i] = correlation(a[-k : -k + len(b)], b[: len(a) + k])
+    for i, k in enumerate(lags):  # pair front[f] with side[f + k] (none for a lag past a clip's end)
+        f, s = paired_frames(len(a), len(b), int(k))
+        scores[i] = correlation(a[f], b[s])
     if not np.isfinite(scores).any():
         return SyncResult(0, 0.0, True)
     # gait is periodic: among near-equal peaks prefer the smallest shift
