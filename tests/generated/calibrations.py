@@ -58,8 +58,11 @@ def document(cams: dict[str, dict[str, object]], extra: str = "") -> str:
     return "\n".join(out) + extra
 
 
+# Hypothesis draws no subnormal floats itself: in a pytest-xdist worker where an earlier test ran
+# onnxruntime (the predictor's session sets denormals-as-zero, which stays set on the calling thread),
+# its own check that the smallest subnormal is > 0 fails. Subnormals still come from the sampled list.
 _floats = st.one_of(
-    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=False),
     st.sampled_from([0.0, -0.0, 1e-300, 1e300, -1e300, 1e200, 5e-324, 1.7976931348623157e308, 64.0, 1.0, -1.0]),
 )
 _ints = st.one_of(st.integers(), st.integers(min_value=-(10**30), max_value=10**30))
