@@ -38,6 +38,7 @@ def test_a_switch_in_both_views_is_found_at_its_frame(pair, k):
         assert len(found) == 1 and abs(found[0] - k) <= 10, (seed, found)  # 18 of 18 exactly here
 
 
+@pytest.mark.slow
 def test_one_person_throughout_is_not_flagged(pair):
     clip, other, _ = pair
     for views in (clip.detections, other):
