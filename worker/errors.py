@@ -68,7 +68,8 @@ class ErrorCode(StrEnum):
     # --- the job
     NO_PERSON = "no_person", None, (JOB,), "no person was found in a view"
     SUBJECT_AMBIGUOUS = ("subject_ambiguous", None, (JOB,),
-                         "several people and no way to tell the subject (pass subject)")
+                         "several people and no way to tell the subject (pass subject), or the person followed "
+                         "changes mid-clip (the message names the frames)")
     NO_CHECKPOINT = "no_checkpoint", None, (JOB,), "no trained network is installed"
     NETWORK_FAILED = "network_failed", None, (JOB,), "the network could not run on these inputs"
     FIT_NO_KEYPOINTS = "fit_no_keypoints", None, (JOB,), "a view has no usable keypoint for the fit"

@@ -27,6 +27,8 @@ def test_cli_on_exact_detections_writes_opensim_files(use_tiny_checkpoint, synth
     assert rc == 0, cap.err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["sync"]["offset_frames"] == 0 and summary["inputs"]["camera_source"] == "calibration"
+    identity = summary["subject"]["identity"]  # one person throughout: checked, no switch
+    assert identity["switches"] == [] and identity["frames_checked"] == summary["frames"], identity
     assert set(summary["stage_seconds"]) == {"decode", "detect", "cameras", "synchronise", "infer", "fit", "assemble"}
     assert summary["fit"]["refine"] == "fit" and set(summary["fit"]["residuals"]) == {"front", "side"}
     assert summary["fit"]["residuals"]["front"]["median_pct_of_height"] < 2.0  # explained despite a poor prior

@@ -28,6 +28,7 @@ from worker.pipeline.geometry.rig_estimate import cameras_from_person
 from worker.pipeline.geometry.sides import SidesReport, agree_sides
 from worker.pipeline.outputs.overlay import write_overlay
 from worker.pipeline.outputs.plots import write_plots
+from worker.pipeline.people.identity import IdentityReport, find_switches
 from worker.pipeline.people.subject import choose_subject
 from worker.pipeline.people.subject_hint import check_point_in_frame, parse_subject
 from worker.pipeline.stages.assemble import InitialMotion, assemble, hip_midpoints, initial_motion, write_results
@@ -60,6 +61,13 @@ def apply_offset(front: ViewTrack, side: ViewTrack, k: int) -> tuple[ViewTrack, 
             f"the views overlap for only {max(f1 - f0, 0)} frames at offset {k}; at least {MIN_OVERLAP_FRAMES} needed",
         )
     return front.take(slice(f0, f1)), side.take(slice(f0 + k, f1 + k)), f0
+
+
+def _switch_message(report: IdentityReport, f0: int, fps: float) -> str:
+    where = "; ".join(f"front video frame {s.frame + f0} ({(s.frame + f0) / fps:.2f} s): {', '.join(s.reasons)}"
+                      for s in report.switches)
+    return (f"the person followed changes mid-clip, so the result would mix two people — at {where}. "
+            "Trim the videos to one side of that moment, or film with only the subject in view there")
 
 
 class _Stages:
@@ -104,12 +112,14 @@ class CoreResult:
     sides: SidesReport | None = None
     cameras: tuple[Camera, Camera] | None = None  # the cameras used (estimated from the person without a calibration)
     rig: RigEstimate | None = None  # the estimate, when the cameras came from the person
+    identity: dict | None = None  # the identity check's report (calibrated cameras only)
 
 
 def estimate_from_detections(
     front: ViewTrack | ViewDetections, side: ViewTrack | ViewDetections, cams: tuple[Camera, Camera],
     calibrated: bool, predictor: Predictor, request: PipelineRequest, stages: _Stages | None = None,
     fit_settings: FitSettings | None = None, agree: bool = True, self_calibrate: bool = True,
+    check_identity: bool = True,
 ) -> CoreResult:
     """Synchronise, infer and fit: tracks (or full-frame detections) of both views, at the pipeline
     rate → motion.
@@ -121,7 +131,9 @@ def estimate_from_detections(
     cameras, left/right labels one view's detector swapped are put back after synchronising
     (:mod:`worker.pipeline.geometry.sides`). Without a calibration and with ``self_calibrate``, the cameras are
     estimated from the person (:mod:`worker.pipeline.geometry.rig_estimate`; ``cams``, the default rig, is the
-    fallback) and then used as calibrated ones.
+    fallback) and then used as calibrated ones. With ``check_identity`` and calibrated (or estimated)
+    cameras, a track that changes person mid-clip ends with ``subject_ambiguous`` naming the frames
+    (:mod:`worker.pipeline.people.identity`).
     """
     stages = stages or _Stages(None)
     warnings: list[str] = []
@@ -144,6 +156,12 @@ def estimate_from_detections(
             front, side, sides = agree_sides(front, side, cams)
             if note := sides.warning():
                 warnings.append(note)
+        identity: dict | None = None
+        if check_identity and calibrated:
+            found_switches = find_switches((front, side), cams, front.fps)
+            identity = found_switches.to_json(f0)
+            if found_switches.switches:
+                raise PipelineError(ErrorCode.SUBJECT_AMBIGUOUS, _switch_message(found_switches, f0, front.fps))
     with stages.stage("infer") as report:
         inputs = build_inputs((front, side), cams)
         if not inputs.valid.any():
@@ -161,7 +179,7 @@ def estimate_from_detections(
         refined = refine_motion((front, side), cams, inferred.angles, initial, MODEL_RATE_HZ, request.refine,
                                 request.height_m, settings=fit_settings, progress=report)
         warnings += refined.warnings
-    return CoreResult(front, side, f0, sync, inferred, initial, refined, warnings, sides, cams, rig)
+    return CoreResult(front, side, f0, sync, inferred, initial, refined, warnings, sides, cams, rig, identity)
 
 
 def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = None) -> PipelineResult:
@@ -222,6 +240,8 @@ def run_pipeline(request: PipelineRequest, progress: ProgressCallback | None = N
         warnings = [w for w in warnings if w not in rig.warnings]
         camera_source = "estimated"
     warnings += core.warnings
+    if core.identity is not None:
+        subject["identity"] = core.identity
     front, side, f0, refined = core.front, core.side, core.front_start, core.refined
     with stages.stage("assemble") as report:
         result = assemble(refined.coords, refined.scales, MODEL_RATE_HZ, core.initial)

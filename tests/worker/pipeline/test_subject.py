@@ -7,7 +7,15 @@ import pytest
 
 from model_store.geometry.cameras import load_calibration_toml
 from worker.pipeline.contract import PipelineError
-from worker.pipeline.people.subject import Person, Survey, choose_subject, pair_error
+from worker.pipeline.people.subject import (
+    CLEARLY_WORSE,
+    MAX_PAIR_ERROR,
+    PAIR_NOISE,
+    Person,
+    Survey,
+    choose_subject,
+    pair_error,
+)
 from worker.pipeline.people.subject_hint import parse_subject
 
 
@@ -82,6 +90,37 @@ def test_two_real_people_the_rule_and_the_point_hint(rig):
     x, y = fronts[other].keypoints[0, :2]
     pointed = choose_subject(surveys, rig, parse_subject(f"{x:.1f},{y:.1f}"))
     assert np.array_equal(pointed.boxes[0], fronts[other].box) and np.array_equal(pointed.boxes[1], sides[i].box)
+
+
+def test_a_clearly_better_pair_wins_over_a_larger_one_within_the_gate(rig):
+    """The issue's second failure: the side view's two candidates pair with the front person at 0.065
+    and 0.009 of body height, both under the 8 % gate; ``largest`` alone took the 0.065 one (larger box)."""
+    a = _body(_meeting_point(rig), 0)
+    front = _person(rig[0], a)
+    true, bigger = _person(rig[1], a, (0, 22)), _person(rig[1], a, (0, 190), 1.15)
+    surveys = (_survey([front], rig[0]), _survey([bigger, true], rig[1]))
+    errors = [pair_error(front, p, rig) for p in (bigger, true)]
+    assert 0.05 < errors[0] < MAX_PAIR_ERROR and errors[1] < 0.012 and errors[0] > CLEARLY_WORSE * errors[1], errors
+    choice = choose_subject(surveys, rig)
+    assert np.array_equal(choice.boxes[1], true.box), choice.summary
+    assert choice.summary["chosen"]["side"] == 1 and choice.summary["rule_alone"]["side"] == 0
+    assert any("lines up much worse" in w for w in choice.warnings)
+    # a point on the front person: the best partner, as before
+    x, y = front.keypoints[0, :2]
+    pointed = choose_subject(surveys, rig, parse_subject(f"{x:.1f},{y:.1f}"))
+    assert np.array_equal(pointed.boxes[1], true.box)
+
+
+def test_pairs_all_within_detector_noise_are_left_to_the_rule(rig):
+    """Two candidates at 0.003 and 0.013: several times apart, but both well within what a detector's noise
+    gives one person, so the rule (largest) decides, as before."""
+    a = _body(_meeting_point(rig), 0)
+    front = _person(rig[0], a)
+    near, bigger = _person(rig[1], a, (0, 8)), _person(rig[1], a, (0, 34), 1.02)
+    errors = [pair_error(front, p, rig) for p in (near, bigger)]
+    assert errors[1] > CLEARLY_WORSE * errors[0] and errors[1] < PAIR_NOISE, errors
+    choice = choose_subject((_survey([front], rig[0]), _survey([near, bigger], rig[1])), rig)
+    assert np.array_equal(choice.boxes[1], bigger.box) and "rule_alone" not in choice.summary
 
 
 def test_no_consistent_pair_among_several_people_is_ambiguous(rig):

@@ -10,7 +10,10 @@ When a view shows more than one person, the subject is chosen and tracking start
   :data:`MAX_PAIR_ERROR` can be the same person. Among those, the ``subject`` rule picks:
   ``largest`` (default: the biggest boxes, as a share of each frame), ``center`` (boxes nearest
   the frame centres) or a point ``x,y`` (full-resolution px) on the person in the front view's
-  surveyed frame. No consistent pair while a view shows several people → ``subject_ambiguous``.
+  surveyed frame. A pair that is clearly worse than the best one (error ≥ :data:`CLEARLY_WORSE` × the
+  best's and over :data:`PAIR_NOISE`) is not chosen by ``largest`` or ``center``: within the gate,
+  the better geometry wins over size. No consistent pair while a view shows several people →
+  ``subject_ambiguous``.
 - **without a calibration** people are matched across views by their motion
   (:mod:`worker.pipeline.people.motion_match`: vertical movements over the first two seconds, correlated
   within the views' possible time offset). A view with one person fixes that side; the ``subject``
@@ -43,6 +46,11 @@ SURVEY_STEP = 10  # frames between surveyed frames (at the pipeline rate)
 MAX_PEOPLE = 4
 #: Largest median reprojection error (share of body height) for two detections to be one person.
 MAX_PAIR_ERROR = 0.08
+#: Among pairs under :data:`MAX_PAIR_ERROR`, the rule only chooses between those whose error is under
+#: this multiple of the best pair's …
+CLEARLY_WORSE = 3.0
+#: … or under this share of body height (detector noise: two well-seen people both pair far below it).
+PAIR_NOISE = 0.02
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,14 @@ def pair_error(front: Person, side: Person, cams: tuple[Camera, Camera], min_vis
     return float(np.median(err[ok]) / max((front.height + side.height) / 2, 1.0))
 
 
+def consistent_pairs(errors: np.ndarray, pairs: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The ``pairs`` (front, side indices into ``errors``) that are not clearly worse than the best of them:
+    error under :data:`CLEARLY_WORSE` × the best error, or under :data:`PAIR_NOISE`."""
+    best = min(float(errors[p]) for p in pairs)
+    limit = max(CLEARLY_WORSE * best, PAIR_NOISE)
+    return [p for p in pairs if float(errors[p]) < limit or float(errors[p]) == best]
+
+
 def _size_score(p: Person, size: tuple[int, int]) -> float:
     return float((p.box[2] - p.box[0]) * (p.box[3] - p.box[1]) / (size[0] * size[1]))
 
@@ -222,7 +238,14 @@ def choose_subject(
                 return -(_centre_distance(a, front.image_size) + _centre_distance(b, side.image_size))
             return _size_score(a, front.image_size) + _size_score(b, side.image_size)
 
-        i, j = max(((int(a), int(b)) for a, b in good), key=score)
+        pairs = [(int(a), int(b)) for a, b in good]
+        rule_pick = max(pairs, key=score)
+        i, j = max(consistent_pairs(errors, pairs), key=score)
+        if (i, j) != rule_pick:
+            summary["rule_alone"] = {"front": rule_pick[0], "side": rule_pick[1],
+                                     "pair_error": round(float(errors[rule_pick]), 3)}
+            warnings.append(f"the {hint.rule} pair of people (pair error {errors[rule_pick]:.3f} of body height) lines "
+                            f"up much worse in 3-D than another ({errors[i, j]:.3f}); followed the better one")
     summary["matched_by"] = "calibration"
     summary["chosen"] = {"front": i, "side": j, "pair_error": round(float(errors[i, j]), 3)}
     if max(counts) > 1:
